@@ -1,0 +1,171 @@
+"""Which filing covers this visit, and what benefit context follows (F7–F10, B2–B8, B13).
+
+One pure function, ``resolve_coverage``, used by direct settlement, manual claims and the estimate
+calculator. It returns a ``Coverage``: how the visit is treated (``context``), the ratio reduction in
+percentage points, whether 首先自付 applies, the filing used, and the rule IDs that decided it.
+Regional differences come from the insured region's policy parameters only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from yidi.domain.errors import YidiError
+from yidi.domain.filing import Basis, Filing, FilingStatus, FilingType, commitment_free_from
+from yidi.domain.regions import area_covers, same_pooling_area, same_province
+from yidi.policy.loader import InsuredPolicy
+
+
+class MedClass(StrEnum):
+    INPATIENT = "inpatient"
+    OUTPATIENT = "outpatient"
+    CHRONIC = "chronic"
+
+
+MED_CLASS_OF = {"21": MedClass.INPATIENT, "22": MedClass.INPATIENT, "23": MedClass.INPATIENT,
+                "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC}
+
+
+class Context(StrEnum):
+    LOCAL = "local"  # treated in the insured region, no filing involved
+    LONG_TERM_AT_FILED_PLACE = "long_term_at_filed_place"  # B2
+    LONG_TERM_RETURNING = "long_term_returning"  # B3
+    TEMPORARY_RETURNING = "temporary_returning"  # B3
+    TEMPORARY = "temporary"  # B5/B6 by temporary type
+    MANUAL_WITHOUT_FILING = "manual_without_filing"  # B6 德州: 10% on manual claims without filing
+
+
+CONTEXT_NAMES = {
+    Context.LOCAL: "参保地本地就医",
+    Context.LONG_TERM_AT_FILED_PLACE: "异地长期居住人员在备案地就医",
+    Context.LONG_TERM_RETURNING: "异地长期居住人员回参保地就医",
+    Context.TEMPORARY_RETURNING: "临时外出就医人员回参保地就医",
+    Context.TEMPORARY: "临时外出就医",
+    Context.MANUAL_WITHOUT_FILING: "未备案回参保地手工报销",
+}
+
+
+@dataclass(frozen=True)
+class Visit:
+    psn_no: str
+    treatment_admdvs: str  # the institution's region
+    med_type: str
+    admission: date  # begntime
+    discharge: date  # endtime = settlement date
+    emergency: bool = False
+    manual: bool = False  # 零星报销 after a self-paid discharge (S4)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    context: Context
+    reduction_pp: int
+    first_selfpay: bool
+    filing: Filing | None
+    temporary_type: FilingType | None
+    rules: tuple[str, ...]
+    explanation: str  # plain Chinese, shown in the trace
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _temporary(policy: InsuredPolicy, ttype: FilingType, filing: Filing | None, rules: tuple[str, ...],
+               why: str, med_class: MedClass, manual_without_filing: bool = False) -> Coverage:
+    remote = policy.params.remote
+    reduction = 0 if med_class is MedClass.CHRONIC else getattr(remote.reductions, ttype.value).value
+    applies = remote.first_selfpay.applies_to.value
+    first = ("manual_without_filing" in applies) if manual_without_filing else ("temporary" in applies)
+    context = Context.MANUAL_WITHOUT_FILING if manual_without_filing else Context.TEMPORARY
+    return Coverage(context, reduction, first and remote.first_selfpay.share.value > 0, filing, ttype,
+                    rules, why)
+
+
+def _long_term(policy: InsuredPolicy, filing: Filing | None, why: str, rules: tuple[str, ...]) -> Coverage:
+    return Coverage(Context.LONG_TERM_AT_FILED_PLACE,
+                    policy.params.remote.reductions.long_term_at_filed_place.value,
+                    False, filing, None, rules, why)
+
+
+def resolve_coverage(
+    insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
+) -> Coverage:
+    """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING."""
+    med_class = MED_CLASS_OF[visit.med_type]
+    remote = policy.params.remote
+    usable = sorted((f for f in filings if f.ever_effective()), key=lambda f: (f.begndate, f.filing_id))
+    # Direct settlement happens at discharge: only filings applied for by then count (F8).
+    in_time = [f for f in usable if f.apply_date <= visit.discharge and f.valid_for_stay(visit.admission, visit.discharge)]
+
+    if same_pooling_area(insuplc_admdvs, visit.treatment_admdvs):
+        return _returning(in_time, visit, policy, med_class)
+
+    covering = [f for f in in_time if area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
+    long_term = next((f for f in covering if f.is_long_term), None)
+    if long_term is not None:
+        return _long_term(policy, long_term, "备案地就医，执行参保地本地就医待遇标准", ("F2", "F7", "F8", "F10", "B2"))
+    if visit.emergency and remote.emergency_waives_filing.value:
+        filing = next((f for f in covering), None)
+        return _temporary(policy, FilingType.EMERGENCY, filing, ("B13", "B5"),
+                          "急诊抢救，视同已备案，按急诊抢救人员待遇", med_class)
+    temporary = next((f for f in covering if not f.is_long_term), None)
+    if temporary is not None:
+        return _temporary(policy, temporary.filing_type, temporary, ("F2", "F7", "F8", "F10", "B5", "B6"),
+                          f"临时外出就医（{temporary.filing_type.value}），按临时外出就医人员待遇", med_class)
+    if same_province(insuplc_admdvs, visit.treatment_admdvs) and not policy.params.filing.intra_province_temporary_needs_filing.value:
+        return _temporary(policy, FilingType.OTHER_TEMPORARY, None, ("F9", "B6"),
+                          "省内跨市临时外出就医免备案，按临时外出就医人员待遇", med_class)
+    elsewhere = next((f for f in in_time if f.is_long_term), None)
+    if elsewhere is not None and remote.long_term_elsewhere.value == "other_temporary":
+        return _temporary(policy, FilingType.OTHER_TEMPORARY, elsewhere, ("B4",),
+                          "长期居住人员在备案地和参保地以外就医，按临时外出就医政策执行", med_class)
+
+    if visit.manual:
+        return _manual_after_discharge(usable, visit, policy, med_class)
+    pending = [f for f in filings if f.status is FilingStatus.PENDING
+               and area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
+    if pending:
+        raise YidiError("FILING_PENDING", {"apply_date": pending[0].apply_date.isoformat(),
+                                           "due_date": (pending[0].approve_due_date or pending[0].apply_date).isoformat()})
+    raise YidiError("NOT_FILED", {"mdtrtarea": visit.treatment_admdvs, "date": visit.admission.isoformat()})
+
+
+def _returning(in_time: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:
+    """B3: treated back in the insured region while a filing is valid (two-way benefits)."""
+    remote = policy.params.remote
+    long_term = next((f for f in in_time if f.is_long_term), None)
+    if long_term is not None:
+        within_lock = visit.admission < commitment_free_from(long_term, policy.params.filing)
+        if (long_term.basis is Basis.COMMITMENT and within_lock
+                and remote.long_term_commitment_returning_within_lock.value == "temporary"):
+            return _temporary(policy, FilingType.OTHER_TEMPORARY, long_term, ("B3",),
+                              "承诺制长期备案未满6个月回参保地就医，按临时外出就医人员待遇", med_class)
+        reduction = remote.reductions.long_term_returning.value.get(med_class.value, 0)
+        return Coverage(Context.LONG_TERM_RETURNING, reduction, False, long_term, None, ("B3",),
+                        f"长期居住人员备案有效期内回参保地就医（比例降低{reduction}个百分点）")
+    temporary = next((f for f in in_time if not f.is_long_term), None)
+    if temporary is not None:
+        return Coverage(Context.TEMPORARY_RETURNING, remote.reductions.temporary_returning.value, False,
+                        temporary, None, ("B3",), "临时外出就医人员回参保地就医，执行本地就医待遇")
+    return Coverage(Context.LOCAL, 0, False, None, None, ("B1",), "参保地本地就医，执行本地待遇")
+
+
+def _manual_after_discharge(usable: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:
+    """B7 / F8 / B6: a manual claim after a self-paid discharge, filed (or not) afterwards."""
+    remote = policy.params.remote
+    retro = [f for f in usable if f.apply_date > visit.discharge and area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
+    retro.sort(key=lambda f: (f.apply_date, f.filing_id))
+    if retro:
+        filing = retro[0]
+        if not filing.is_long_term:
+            return _temporary(policy, filing.filing_type, filing, ("B7", "F8"),
+                              "出院后补办临时外出备案，本次费用按临时外出就医人员类型确定待遇", med_class)
+        if filing.basis is Basis.PROOF or remote.retro_after_discharge_commitment.value == "by_type":
+            return _long_term(policy, filing, "出院后以证明材料补办长期居住备案，本次费用执行参保地本地就医待遇", ("B7", "F8"))
+        return _temporary(policy, FilingType.OTHER_TEMPORARY, filing, ("B7", "F8"),
+                          "出院后以个人承诺补办长期居住备案，本次费用参照其他临时外出就医人员待遇，自申请之日起享受长期居住待遇",
+                          med_class)
+    if remote.manual_without_filing.value == "other_temporary":
+        return _temporary(policy, FilingType.OTHER_TEMPORARY, None, ("B6", "S4"),
+                          "未办理备案，回参保地手工报销，首先自付后按规定报销", med_class, manual_without_filing=True)
+    raise YidiError("NOT_FILED", {"mdtrtarea": visit.treatment_admdvs, "date": visit.admission.isoformat()})

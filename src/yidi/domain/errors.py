@@ -1,0 +1,127 @@
+"""Coded errors (S6): every refusal has a stable code, a category, a plain-Chinese cause and what to do next.
+
+Errors are values: the domain returns or raises ``YidiError``; the edges (HTTP, interface envelope,
+scenario runner, CLI) render ``code`` + ``message``. docs/errors.md is generated from ``CATALOG``
+(``yidi docs errors``) and a test keeps the two identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    category: str  # input / filing / benefit / settlement / auth / system
+    http_status: int
+    message: str  # cause, plain Chinese; may contain {placeholders}
+    hint: str  # what to do next
+
+
+_FILE_CHANNELS = "国家医保服务平台APP、国家异地就医备案小程序、参保地经办机构窗口或电话"
+
+CATALOG: dict[str, ErrorSpec] = {
+    spec.code: spec
+    for spec in [
+        ErrorSpec("INVALID_INPUT", "input", 422, "输入有误：{field}{detail}", "请按接口文档更正该字段后重新提交。"),
+        ErrorSpec("NOT_FOUND", "input", 404, "未找到{what}：{key}", "请核对编号后重试。"),
+        ErrorSpec("UNKNOWN_PERSON", "input", 404, "未找到参保人员：{key}", "请核对证件号码或人员编号；仍无法找到请联系参保地经办机构核实参保状态。"),
+        ErrorSpec("UNKNOWN_INSTITUTION", "input", 404, "定点医药机构编码不在异地联网目录中：{key}", "请核对 fixmedins_code；未开通异地联网结算的机构请先向就医地经办机构申请开通。"),
+        ErrorSpec("UNKNOWN_REGION", "input", 422, "行政区划代码不在目录中：{key}", "请使用6位行政区划代码（如 110000 北京市、410100 郑州市）。"),
+        ErrorSpec("INSURANCE_INACTIVE", "filing", 409, "参保状态异常（{status}），不能享受异地就医直接结算", "请先到参保地经办机构恢复参保后再就医或备案。"),
+        ErrorSpec("NOT_FILED", "filing", 409, "未查询到覆盖本次就医（{mdtrtarea}，{date}）的有效异地就医备案",
+                  f"请通过{_FILE_CHANNELS}办理异地就医备案；出院结算前补办备案的可直接结算，已自费出院的可在补办备案后申请线上零星报销。"),
+        ErrorSpec("FILING_PENDING", "filing", 409, "备案尚在审核中（申请日 {apply_date}，最迟 {due_date} 前办结）", "请等待参保地经办机构审核，或到窗口办理即时生效的备案。"),
+        ErrorSpec("FILING_OVERLAP", "filing", 409, "已有覆盖该就医地和时间段的有效备案（{filing_id}）", "如需调整请办理备案变更，而不是重复备案。"),
+        ErrorSpec("FILING_CHANGE_NEEDS_PROOF", "filing", 409, "以个人承诺方式办理的长期异地备案未满6个月（满6个月之日为 {free_from}），变更或取消需提供证明材料",
+                  "请提供备案类型所需证明材料（如户籍证明、居住证、工作证明或退休安置证明）后再办理，或于 {free_from} 起办理。"),
+        ErrorSpec("FILING_NOT_ACTIVE", "filing", 409, "备案当前状态为 {status}，不能执行该操作", "请查询备案状态；已撤销或已变更的备案请重新办理备案。"),
+        ErrorSpec("FILING_EXTENSION_NOT_ALLOWED", "filing", 422, "临时外出就医备案有效期只能延长至12–24个月，且限恶性肿瘤放化疗等规定情形", "请核对申请的结束日期和病种；其他情形有效期为6个月。"),
+        ErrorSpec("COMMITMENT_NOT_ALLOWED", "filing", 422, "该备案类型不能以个人承诺方式办理", "请提供证明材料（如转诊证明）后办理。"),
+        ErrorSpec("COMMITMENT_NOT_SIGNED", "filing", 422, "个人承诺方式备案需勾选并签署《个人承诺书》", "请阅读承诺书全文，勾选并签名后提交。"),
+        ErrorSpec("FILING_ALREADY_DECIDED", "filing", 409, "该备案已审核（{status}）", "无需重复审核。"),
+        ErrorSpec("CHRONIC_DISEASE_NOT_COVERED", "benefit", 409, "病种 {dise_codg} 不在参保地门诊慢特病跨省直接结算病种范围内", "请核对病种编码；不在范围内的费用可回参保地按规定手工报销。"),
+        ErrorSpec("MED_TYPE_NOT_SUPPORTED", "benefit", 422, "医疗类别 {med_type} 不支持异地直接结算", "支持 11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院。"),
+        ErrorSpec("TRAUMA_NOT_CONFIRMED", "benefit", 409, "外伤住院需确认无第三方责任后方可直接结算", "请医院核实并标记无第三方责任外伤（trauma_no_third_party）；有第三方责任的费用由责任方承担或回参保地手工报销。"),
+        ErrorSpec("NO_POLICY", "benefit", 409, "参保地 {region} 在 {date} 没有生效的待遇政策", "请联系参保地经办机构维护政策参数。"),
+        ErrorSpec("DUPLICATE_CLAIM", "settlement", 409, "本次就诊已结算或已报销（结算号 {setl_id}），不能重复报销", "同一次就诊只能直接结算或零星报销一次；如结算有误请先撤销原结算。"),
+        ErrorSpec("SETTLEMENT_NOT_FOUND", "settlement", 404, "未找到结算记录：{setl_id}", "请核对结算号。"),
+        ErrorSpec("SETTLEMENT_ALREADY_CANCELLED", "settlement", 409, "结算 {setl_id} 已撤销或已冲正", "无需重复撤销；如需重新结算请重新上传费用。"),
+        ErrorSpec("TOO_MANY_ROWS", "input", 422, "单次上传费用明细 {rows} 条，超过上限 {limit} 条", "请分批上传，每批不超过 {limit} 条。"),
+        ErrorSpec("VISIT_NOT_FOUND", "settlement", 404, "未找到就诊记录 mdtrt_id={mdtrt_id}", "请先办理入院（2401）或门诊挂号（2201）。"),
+        ErrorSpec("VISIT_STATE", "settlement", 409, "就诊 {mdtrt_id} 当前状态为 {state}，不能执行该操作", "请按 入院→上传费用→预结算→结算 的顺序办理。"),
+        ErrorSpec("MSGID_CONFLICT", "settlement", 409, "报文ID {msgid} 已使用且报文内容不同", "每笔交易使用新的 msgid；查询上一笔结果请原样重发同一报文。"),
+        ErrorSpec("UNKNOWN_INFNO", "input", 404, "不支持的交易编号 infno={infno}", "请核对接口文档中的交易编号。"),
+        ErrorSpec("AUTH_FAILED", "auth", 401, "身份认证失败：{detail}", "请核对 _api_access_key 与密钥、签名算法和系统时间（允许误差±300秒）。"),
+        ErrorSpec("FORBIDDEN", "auth", 403, "无权执行该操作：{detail}", "请使用有相应角色和区域权限的账号。"),
+        ErrorSpec("POLICY_INVALID", "system", 500, "政策参数文件无效：{file} {path}：{reason}", "请修正政策文件后重新加载；无效文件不会生效。"),
+        ErrorSpec("SERVICE_UNAVAILABLE", "system", 503, "参保地系统暂时不可用（{detail}）", "就诊信息已保存，可稍后重试结算，或出院后申请线上零星报销。"),
+    ]
+}
+
+
+@dataclass
+class YidiError(Exception):
+    """A refusal with a stable code. ``params`` fill the message and hint templates."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOG:
+            raise KeyError(f"unknown error code {self.code}")
+        Exception.__init__(self, self.message)
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return CATALOG[self.code]
+
+    @property
+    def message(self) -> str:
+        return _fill(self.spec.message, self.params)
+
+    @property
+    def hint(self) -> str:
+        return _fill(self.spec.hint, self.params)
+
+    @property
+    def http_status(self) -> int:
+        return self.spec.http_status
+
+    def full_message(self) -> str:
+        """Cause and next step in one line, as the interface's ``err_msg`` carries it."""
+        return f"{self.message}。{self.hint}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.full_message(), "hint": self.hint, "category": self.spec.category}
+
+
+class _Lenient(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _fill(template: str, params: dict[str, Any]) -> str:
+    return template.format_map(_Lenient({k: v for k, v in params.items()}))
+
+
+def invalid(field_name: str, detail: str = "") -> YidiError:
+    return YidiError("INVALID_INPUT", {"field": field_name, "detail": f"（{detail}）" if detail else ""})
+
+
+def errors_markdown() -> str:
+    """docs/errors.md, generated from CATALOG."""
+    lines = [
+        "# 错误码 / Error codes",
+        "",
+        "Generated by `yidi docs errors` from `src/yidi/domain/errors.py`; a test keeps this file identical.",
+        "Every refusal carries one of these codes; `err_msg` / `message` = cause + what to do next.",
+        "",
+        "| code | category | HTTP | 原因 (cause) | 处理 (what to do) |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in CATALOG.values():
+        lines.append(f"| `{spec.code}` | {spec.category} | {spec.http_status} | {spec.message} | {spec.hint} |")
+    return "\n".join(lines) + "\n"

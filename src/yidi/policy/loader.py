@@ -1,0 +1,269 @@
+"""Load, merge and validate the dated policy files; answer "what is in force on this date".
+
+A region file lists versions; each later version names only what changed and is deep-merged over
+the one before (OpenFisca-style dated parameters, kept per claim by discharge date). Problems are
+collected as values (file, path, reason) so that `yidi policy check` can show all of them at once;
+``load_policy_book`` refuses to return a book that has any.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from yidi.domain.errors import YidiError
+from yidi.policy.schema import CatalogItem, CatalogVersion, InsuredPolicyVersion, NationalCaps
+
+DATA_DIR = Path(str(resources.files("yidi.policy") / "data"))
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class InsuredPolicy:
+    """One version of one insured region's policy, as in force from ``effective_from``."""
+
+    region: str
+    name: str
+    version_id: str  # cited in every trace step, e.g. "410800@2023-01-01"
+    params: InsuredPolicyVersion
+
+    @property
+    def effective_from(self) -> date:
+        return self.params.effective_from
+
+
+@dataclass(frozen=True)
+class Catalog:
+    admdvs: str
+    name: str
+    version_id: str
+    items: dict[str, CatalogItem]
+
+
+@dataclass
+class _Dated:
+    dates: list[date] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, on: date, value: Any) -> None:
+        index = bisect.bisect_right(self.dates, on)
+        self.dates.insert(index, on)
+        self.values.insert(index, value)
+
+    def at(self, on: date) -> Any | None:
+        index = bisect.bisect_right(self.dates, on) - 1
+        return self.values[index] if index >= 0 else None
+
+
+@dataclass
+class PolicyBook:
+    national: NationalCaps
+    insured: dict[str, _Dated] = field(default_factory=dict)
+    catalogs: dict[str, _Dated] = field(default_factory=dict)
+    region_names: dict[str, str] = field(default_factory=dict)
+
+    def insured_policy(self, region: str, on: date) -> InsuredPolicy:
+        policy = self.insured.get(region, _Dated()).at(on)
+        if policy is None:
+            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat()})
+        return policy
+
+    def has_insured_policy(self, region: str) -> bool:
+        return region in self.insured
+
+    def catalog(self, admdvs: str, on: date) -> Catalog | None:
+        """The treatment region's catalog: the city's own, else its province's (municipalities are both)."""
+        for code in (admdvs, admdvs[:2] + "0000"):
+            found = self.catalogs.get(code, _Dated()).at(on)
+            if found is not None:
+                return found
+        return None
+
+    def versions(self, region: str) -> list[InsuredPolicy]:
+        return list(self.insured.get(region, _Dated()).values)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and "value" not in value:
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _pydantic_problems(file: str, prefix: str, exc: ValidationError) -> list[PolicyProblem]:
+    return [
+        PolicyProblem(file, ".".join([prefix, *[str(p) for p in err["loc"]]]).strip("."), err["msg"])
+        for err in exc.errors()
+    ]
+
+
+def _read_yaml(path: Path, problems: list[PolicyProblem]) -> dict | None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(PolicyProblem(path.name, "", f"不是有效的 YAML: {exc}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(PolicyProblem(path.name, "", "文件顶层应为映射 (mapping)"))
+        return None
+    return data
+
+
+def check_insured_version(
+    file: str, prefix: str, version: InsuredPolicyVersion, national: NationalCaps, province_caps: dict[str, int] | None
+) -> list[PolicyProblem]:
+    """Cross-field rules pydantic cannot express: national caps (B5, F5, F6), ratios within 0–100%."""
+    problems: list[PolicyProblem] = []
+    caps = dict(national.max_reduction_pp.value)
+    for kind, cap in (province_caps or {}).items():
+        caps[kind] = min(caps.get(kind, cap), cap)
+    reductions = version.remote.reductions
+    for kind, cap in caps.items():
+        value = getattr(reductions, kind).value
+        if value > cap:
+            problems.append(PolicyProblem(
+                file, f"{prefix}.remote.reductions.{kind}",
+                f"降低 {value} 个百分点超过国家/省规定上限 {cap} 个百分点 (B5)"))
+    every_reduction = [reductions.referral.value, reductions.emergency.value, reductions.other_temporary.value,
+                       reductions.long_term_at_filed_place.value, reductions.temporary_returning.value,
+                       *reductions.long_term_returning.value.values()]
+    if any(value < 0 for value in every_reduction):
+        problems.append(PolicyProblem(file, f"{prefix}.remote.reductions", "降低的百分点不能为负数"))
+    if version.filing.commitment_lock_months.value > national.max_commitment_lock_months.value:
+        problems.append(PolicyProblem(file, f"{prefix}.filing.commitment_lock_months",
+                                      f"超过国家规定的 {national.max_commitment_lock_months.value} 个月 (F6)"))
+    if version.filing.temporary_validity_months.value < national.min_temporary_validity_months.value:
+        problems.append(PolicyProblem(file, f"{prefix}.filing.temporary_validity_months",
+                                      f"少于国家规定的 {national.min_temporary_validity_months.value} 个月 (F5)"))
+    ratios: list[tuple[str, int]] = []
+    for insutype, inpatient in version.benefits.inpatient.items():
+        ratios += [(f"benefits.inpatient.{insutype}.ratio.{lv}", bp) for lv, bp in inpatient.ratio.value.items()]
+        for lv, fen in inpatient.deductible.value.items():
+            if fen < 0:
+                problems.append(PolicyProblem(file, f"{prefix}.benefits.inpatient.{insutype}.deductible.{lv}", "起付线不能为负数"))
+        if inpatient.annual_cap.value <= 0:
+            problems.append(PolicyProblem(file, f"{prefix}.benefits.inpatient.{insutype}.annual_cap", "年度最高支付限额必须为正数"))
+    ratios += [(f"benefits.outpatient.{t}.ratio", p.ratio.value) for t, p in version.benefits.outpatient.items()]
+    ratios += [(f"benefits.chronic.{d}.ratio", p.ratio.value) for d, p in version.benefits.chronic.items()]
+    for path, bp in ratios:
+        if not 0 <= bp <= 10_000:
+            problems.append(PolicyProblem(file, f"{prefix}.{path}", "支付比例必须在 0%–100% 之间"))
+    share = version.remote.first_selfpay.share.value
+    if not 0 <= share <= 10_000:
+        problems.append(PolicyProblem(file, f"{prefix}.remote.first_selfpay.share", "首先自付比例必须在 0%–100% 之间"))
+    return problems
+
+
+def _load_dated_versions(path: Path, data: dict, problems: list[PolicyProblem]) -> list[tuple[str, dict]]:
+    versions = data.get("versions")
+    if not isinstance(versions, list) or not versions:
+        problems.append(PolicyProblem(path.name, "versions", "至少需要一个版本 (versions)"))
+        return []
+    merged: dict = {}
+    out = []
+    previous: date | None = None
+    for index, raw in enumerate(versions):
+        if not isinstance(raw, dict):
+            problems.append(PolicyProblem(path.name, f"versions[{index}]", "版本应为映射"))
+            return []
+        merged = deep_merge(merged, raw)
+        effective = raw.get("effective_from")
+        if not isinstance(effective, date):
+            problems.append(PolicyProblem(path.name, f"versions[{index}].effective_from", "需要生效日期 YYYY-MM-DD"))
+            return []
+        if previous and effective <= previous:
+            problems.append(PolicyProblem(path.name, f"versions[{index}].effective_from", "版本生效日期必须递增"))
+        previous = effective
+        out.append((f"versions[{index}]", dict(merged)))
+    return out
+
+
+def collect_policy(data_dir: Path = DATA_DIR, extra_files: list[Path] | None = None) -> tuple[PolicyBook | None, list[PolicyProblem]]:
+    """Read every policy file; return the book and every problem found (errors as values)."""
+    problems: list[PolicyProblem] = []
+    national_raw = _read_yaml(data_dir / "national.yaml", problems) or {}
+    try:
+        national = NationalCaps.model_validate(national_raw.get("caps", {}))
+    except ValidationError as exc:
+        problems += _pydantic_problems("national.yaml", "caps", exc)
+        return None, problems
+    province_caps = {
+        code: dict(entry["value"]) for code, entry in (national_raw.get("province_max_reduction_pp") or {}).items()
+    }
+    book = PolicyBook(national=national)
+
+    insured_files = sorted((data_dir / "insured").glob("*.yaml")) + [p for p in (extra_files or []) if "catalog" not in p.name]
+    for path in insured_files:
+        data = _read_yaml(path, problems)
+        if data is None:
+            continue
+        region = str(data.get("region", ""))
+        name = str(data.get("name", region))
+        book.region_names[region] = name
+        dated = _Dated()
+        for prefix, merged in _load_dated_versions(path, data, problems):
+            try:
+                version = InsuredPolicyVersion.model_validate(merged)
+            except ValidationError as exc:
+                problems += _pydantic_problems(path.name, prefix, exc)
+                continue
+            problems += check_insured_version(path.name, prefix, version, national, province_caps.get(region[:2] + "0000"))
+            dated.add(version.effective_from,
+                      InsuredPolicy(region, name, f"{region}@{version.effective_from.isoformat()}", version))
+        book.insured[region] = dated
+
+    for path in sorted((data_dir / "catalogs").glob("*.yaml")):
+        data = _read_yaml(path, problems)
+        if data is None:
+            continue
+        admdvs = str(data.get("admdvs", ""))
+        name = str(data.get("name", admdvs))
+        book.region_names.setdefault(admdvs, name)
+        dated = _Dated()
+        for prefix, merged in _load_dated_versions(path, data, problems):
+            try:
+                version = CatalogVersion.model_validate(merged)
+            except ValidationError as exc:
+                problems += _pydantic_problems(path.name, prefix, exc)
+                continue
+            dated.add(version.effective_from,
+                      Catalog(admdvs, name, f"catalog-{admdvs}@{version.effective_from.isoformat()}", version.items))
+        book.catalogs[admdvs] = dated
+    return (None if problems else book), problems
+
+
+_DEFAULT_BOOK: PolicyBook | None = None
+
+
+def load_policy_book(data_dir: Path | None = None) -> PolicyBook:
+    """The validated policy book; raises POLICY_INVALID naming the first problem (all are listed in the message)."""
+    global _DEFAULT_BOOK
+    if data_dir is None and _DEFAULT_BOOK is not None:
+        return _DEFAULT_BOOK
+    book, problems = collect_policy(data_dir or DATA_DIR)
+    if problems or book is None:
+        first = problems[0]
+        raise YidiError("POLICY_INVALID", {"file": first.file, "path": first.path,
+                                           "reason": "; ".join(str(p) for p in problems)})
+    if data_dir is None:
+        _DEFAULT_BOOK = book
+    return book
