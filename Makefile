@@ -1,0 +1,33 @@
+# Two commands for a fresh machine:  make run  (system on embedded SQLite with demo data)  ·  make test
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export YIDI_DATABASE_URL ?= sqlite:///./var/yidi.db
+
+.PHONY: run test install demo bench clean docs
+
+$(BIN)/yidi: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(BIN)/yidi
+
+install: $(BIN)/yidi
+
+run: install
+	$(BIN)/yidi db upgrade
+	YIDI_DEMO_MODE=true $(BIN)/yidi demo
+	YIDI_DEMO_MODE=true $(BIN)/yidi serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest
+
+docs: install
+	$(BIN)/yidi docs errors --write
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

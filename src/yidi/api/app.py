@@ -1,0 +1,69 @@
+"""The FastAPI application: /fsi/api (hospital interface), /api (people and agencies), pages.
+
+``create_app`` builds everything from an ``AppContext``; routers live one per module and are
+included here. Errors: every ``YidiError`` becomes ``{code, message, hint}`` with its HTTP status;
+request validation problems become INVALID_INPUT naming the field — bad input is never a 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from yidi import __version__
+from yidi.config import get_settings
+from yidi.domain.errors import YidiError, invalid
+from yidi.logs import configure_logging, get_logger
+from yidi.services.context import AppContext
+
+# Routers are optional modules so that each part of the system stays in its own file.
+ROUTER_MODULES = [
+    "yidi.api.filings",
+    "yidi.api.benefit",
+    "yidi.api.fsi",
+    "yidi.api.funds",
+    "yidi.web.pages",
+]
+
+log = get_logger("yidi.api")
+
+
+def error_response(exc: YidiError) -> JSONResponse:
+    return JSONResponse(status_code=exc.http_status, content=exc.to_dict())
+
+
+def create_app(ctx: AppContext | None = None) -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if ctx is None:
+        ctx = AppContext.from_url(settings.database_url, demo_mode=settings.demo_mode)
+    app = FastAPI(title="yidi 异地就医直接结算", version=__version__,
+                  description="Cross-region medical-insurance direct settlement. 中文优先 / Chinese first.")
+    app.state.ctx = ctx
+
+    @app.exception_handler(YidiError)
+    async def _yidi_error(_request: Request, exc: YidiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ["body"], "msg": "invalid"}
+        field_name = ".".join(str(part) for part in first.get("loc", []) if part not in ("body", "query", "path"))
+        return error_response(invalid(field_name or "body", str(first.get("msg", ""))[:100]))
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "database": ctx.engine.dialect.name}
+
+    for module_name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app)
+    return app

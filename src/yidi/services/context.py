@@ -1,0 +1,47 @@
+"""What every use case needs: the database, the policy book and a unit of work.
+
+``AppContext`` is built once per process (server, CLI command, scenario run, test) and handed to
+the service functions; services never reach for globals. One unit of work = one transaction.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from yidi.adapters.database import make_engine, make_session_factory, upgrade
+from yidi.policy.loader import PolicyBook, load_policy_book
+
+
+@dataclass
+class AppContext:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: PolicyBook
+    demo_mode: bool = False
+    hooks: dict = field(default_factory=dict)  # test seams for fault injection (issue 9), never used in prod paths
+
+    @classmethod
+    def from_url(cls, url: str, *, migrate: bool = True, demo_mode: bool = False, **engine_kwargs) -> "AppContext":
+        engine = make_engine(url, **engine_kwargs)
+        if migrate:
+            upgrade(engine)
+        return cls(engine=engine, sessions=make_session_factory(engine), policy=load_policy_book(), demo_mode=demo_mode)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends normally, rolled back on any exception."""
+        session = self.sessions()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"

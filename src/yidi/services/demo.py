@@ -1,0 +1,48 @@
+"""Load the demo data (`yidi demo`, `make run`): reference data, demo filings and demo users. Idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import yaml
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from yidi.adapters.orm import FilingRow, UserRow
+from yidi.services.context import AppContext
+from yidi.services.filings import FileCommand, decide_filing, file_filing
+from yidi.services.reference import DEMO_DATA, load_reference
+
+
+def load_demo(ctx: AppContext) -> dict:
+    data = load_reference(ctx, persons=True)
+    hasher = PasswordHasher()
+    created_filings = 0
+    with ctx.unit_of_work() as session:
+        have_filings = {row.psn_no for row in session.scalars(select(FilingRow))}
+        for user in data.get("users", []):
+            if session.get(UserRow, user["username"]) is None:
+                session.add(UserRow(username=user["username"], password_hash=hasher.hash(user["password"]),
+                                    role=user["role"], admdvs=user.get("admdvs"), psn_no=user.get("psn_no"),
+                                    fixmedins_code=user.get("fixmedins_code"),
+                                    display_name=user.get("display_name", "")))
+    for entry in data.get("filings", []):
+        if entry["psn_no"] in have_filings:
+            continue
+        filing = file_filing(ctx, FileCommand(
+            psn_no=entry["psn_no"], filing_type=entry["type"], basis=entry["basis"],
+            mdtrtarea_admvs=entry["mdtrtarea_admvs"], begndate=_d(entry["begndate"]),
+            apply_date=_d(entry["apply_date"]), channel=entry.get("channel", "window"),
+            commitment_signature=entry["psn_no"], actor="demo"))
+        if filing.status.value == "pending":
+            decide_filing(ctx, filing.filing_id, approve=True, actor="demo", on=filing.apply_date)
+        created_filings += 1
+    return {"regions": len(data["regions"]), "institutions": len(data["institutions"]),
+            "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", []))}
+
+
+def _d(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+__all__ = ["load_demo", "DEMO_DATA", "yaml"]

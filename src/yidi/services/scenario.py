@@ -1,0 +1,352 @@
+"""The scenario runner (docs/scenarios.md): play a YAML story through the same services the API uses.
+
+Each file runs on a fresh embedded SQLite database with the baseline reference data and policy.
+Malformed files (bad YAML, unknown keys, unknown ``do``) raise ``ScenarioFormatError`` (exit 2);
+a step that fails is reported with its coded error; ``expect`` mismatches are collected (exit 1).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from yidi.domain.catalog import FeeItem
+from yidi.domain.errors import YidiError, invalid
+from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
+from yidi.services import filings as filing_service
+from yidi.services import settlements as settlement_service
+from yidi.services.context import AppContext
+from yidi.services.reference import add_person, load_reference
+
+
+class ScenarioFormatError(ValueError):
+    """The file itself is malformed: the runner exits 2."""
+
+
+STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    # do: (required keys, optional keys) besides id / do / expect / expect_error / expect_ok
+    "file": ({"psn_no", "type", "basis", "mdtrtarea_admvs", "begndate", "apply_date"}, {"channel", "enddate"}),
+    "change_filing": ({"filing", "date", "proof"}, {"mdtrtarea_admvs"}),
+    "cancel_filing": ({"filing", "date", "proof"}, set()),
+    "settle": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
+               {"dise_codg", "emergency", "trauma_no_third_party"}),
+    "cancel_settlement": ({"settlement"}, {"date"}),
+    "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
+                     {"dise_codg", "emergency", "trauma_no_third_party"}),
+    "estimate": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
+                 {"dise_codg", "emergency", "trauma_no_third_party"}),
+}
+COMMON_KEYS = {"id", "do", "expect", "expect_error", "expect_ok", "note"}
+PERSON_KEYS = {"psn_no", "name", "certno", "insuplc_admdvs", "insutype"}
+PERSON_OPTIONAL = {"insu_status"}
+
+
+@dataclass
+class StepOutcome:
+    id: str
+    ok: bool
+    result: dict | None = None
+    error: dict | None = None
+    mismatches: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"id": self.id, "ok": self.ok}
+        if self.ok:
+            out["result"] = self.result
+        else:
+            out["error"] = self.error
+        if self.mismatches:
+            out["mismatches"] = self.mismatches
+        return out
+
+
+@dataclass
+class ScenarioReport:
+    name: str
+    steps: list[StepOutcome]
+
+    @property
+    def mismatches(self) -> list[str]:
+        return [m for step in self.steps for m in step.mismatches]
+
+    def to_dict(self) -> dict:
+        return {"scenario": self.name, "steps": [step.to_dict() for step in self.steps]}
+
+
+def load_scenario(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioFormatError(f"{path}: 无法读取或不是有效的 YAML: {exc}") from exc
+    validate_shape(data, str(path))
+    return data
+
+
+def validate_shape(data: Any, where: str = "scenario") -> None:
+    if not isinstance(data, dict):
+        raise ScenarioFormatError(f"{where}: 顶层应为映射")
+    unknown = set(data) - {"name", "persons", "steps", "description"}
+    if unknown:
+        raise ScenarioFormatError(f"{where}: 未知的键 {sorted(unknown)}")
+    if not isinstance(data.get("steps"), list):
+        raise ScenarioFormatError(f"{where}: 缺少 steps 列表")
+    persons = data.get("persons") or []
+    if not isinstance(persons, list):
+        raise ScenarioFormatError(f"{where}: persons 应为列表")
+    for index, person in enumerate(persons):
+        if not isinstance(person, dict):
+            raise ScenarioFormatError(f"{where}: persons[{index}] 应为映射")
+        missing, extra = PERSON_KEYS - set(person), set(person) - PERSON_KEYS - PERSON_OPTIONAL
+        if missing or extra:
+            raise ScenarioFormatError(f"{where}: persons[{index}] 缺少 {sorted(missing)} / 未知 {sorted(extra)}")
+    seen: set[str] = set()
+    for index, step in enumerate(data["steps"]):
+        if not isinstance(step, dict):
+            raise ScenarioFormatError(f"{where}: steps[{index}] 应为映射")
+        step_id = step.get("id")
+        if step_id is None or str(step_id) in seen:
+            raise ScenarioFormatError(f"{where}: steps[{index}] 缺少 id 或 id 重复")
+        seen.add(str(step_id))
+        action = step.get("do")
+        if action not in STEP_KEYS:
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: 未知的 do: {action!r}（可用 {sorted(STEP_KEYS)}）")
+        required, optional = STEP_KEYS[action]
+        unknown = set(step) - required - optional - COMMON_KEYS
+        if unknown:
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: 未知的键 {sorted(unknown)}")
+        if "expect" in step and not isinstance(step["expect"], dict):
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: expect 应为映射")
+
+
+# ------------------------------------------------------------------------ parsing --
+def _date(step: dict, key: str, required: bool = True) -> date | None:
+    value = step.get(key)
+    if value is None:
+        if required:
+            raise invalid(key, "缺少该字段")
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text.replace("/", "-")).date()
+    except ValueError:
+        raise invalid(key, f"日期格式应为 YYYY-MM-DD：{value!r}") from None
+
+
+def _str(step: dict, key: str, required: bool = True) -> str | None:
+    value = step.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise invalid(key, "缺少该字段")
+        return None
+    if isinstance(value, (dict, list)):
+        raise invalid(key, "应为文本")
+    return str(value).strip()
+
+
+def _bool(step: dict, key: str, default: bool | None = False) -> bool | None:
+    value = step.get(key, default)
+    if value is None or isinstance(value, bool):
+        return value
+    raise invalid(key, "应为 true 或 false")
+
+
+def parse_items(raw: Any) -> tuple[FeeItem, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise invalid("items", "应为非空列表")
+    items = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict) or "code" not in entry:
+            raise invalid(f"items[{index}]", "每条明细需有 code 和 amount（或 qty 与 price）")
+        unknown = set(entry) - {"code", "amount", "qty", "price", "name"}
+        if unknown:
+            raise invalid(f"items[{index}]", f"未知的键 {sorted(unknown)}")
+        try:
+            if "amount" in entry:
+                amount = yuan_to_fen(entry["amount"])
+                qty = Decimal(str(entry.get("qty", 1)))
+                price = yuan_to_fen(entry["price"]) if "price" in entry else None
+            elif "qty" in entry and "price" in entry:
+                qty = Decimal(str(entry["qty"]))
+                price = yuan_to_fen(entry["price"])
+                exact = Decimal(price) * qty
+                if exact != exact.to_integral_value():
+                    raise invalid(f"items[{index}]", "数量×单价不是整分")
+                amount = int(exact)
+            else:
+                raise invalid(f"items[{index}]", "需有 amount，或 qty 与 price")
+        except (MoneyFormatError, InvalidOperation) as exc:
+            raise invalid(f"items[{index}].amount", str(exc)) from None
+        if not qty.is_finite() or qty <= 0:
+            raise invalid(f"items[{index}].qty", "数量必须为正数")
+        items.append(FeeItem(code=str(entry["code"]), amount_fen=amount, qty=qty, price_fen=price))
+    return tuple(items)
+
+
+def settle_command(step: dict, kind: str) -> settlement_service.SettleCommand:
+    med_type = _str(step, "med_type")
+    return settlement_service.SettleCommand(
+        psn_no=_str(step, "psn_no"), fixmedins_code=_str(step, "fixmedins_code"), med_type=med_type,
+        begntime=_date(step, "begntime"), endtime=_date(step, "endtime"), items=parse_items(step.get("items")),
+        dise_codg=_str(step, "dise_codg", required=False), emergency=bool(_bool(step, "emergency")),
+        trauma_no_third_party=_bool(step, "trauma_no_third_party", None), kind=kind, actor="scenario",
+    )
+
+
+# ------------------------------------------------------------------------ running --
+class Runner:
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self.filings: dict[str, str] = {}  # step id -> filing id
+        self.settlements: dict[str, str] = {}  # step id -> setl id
+        self.names: dict[str, str] = {}
+
+    def _filing_ref(self, step: dict) -> str:
+        ref = _str(step, "filing")
+        if ref not in self.filings:
+            raise invalid("filing", f"没有 id 为 {ref} 的备案步骤")
+        return filing_service.current_filing_id(self.ctx, self.filings[ref])
+
+    def do_file(self, step: dict) -> dict:
+        apply_date = _date(step, "apply_date")
+        psn_no = _str(step, "psn_no")
+        cmd = filing_service.FileCommand(
+            psn_no=psn_no, filing_type=_str(step, "type"), basis=_str(step, "basis"),
+            mdtrtarea_admvs=_str(step, "mdtrtarea_admvs"), begndate=_date(step, "begndate"), apply_date=apply_date,
+            channel=_str(step, "channel", required=False) or "app", enddate=_date(step, "enddate", required=False),
+            commitment_signature=self.names.get(psn_no, psn_no), actor="scenario",
+        )
+        filing = filing_service.file_filing(self.ctx, cmd)
+        if filing.status.value == "pending":  # the contract: the runner approves on apply_date (F4)
+            filing = filing_service.decide_filing(self.ctx, filing.filing_id, approve=True, actor="scenario-clerk",
+                                                  on=apply_date)
+        self.filings[str(step["id"])] = filing.filing_id
+        return {"filing_id": filing.filing_id, "status": filing.status.value,
+                "begndate": filing.begndate.isoformat(), "enddate": filing.enddate.isoformat() if filing.enddate else None,
+                "category": filing.category.value}
+
+    def do_change_filing(self, step: dict) -> dict:
+        filing = filing_service.change_filing(
+            self.ctx, self._filing_ref(step), _date(step, "date"), proof=bool(_bool(step, "proof")),
+            mdtrtarea_admvs=_str(step, "mdtrtarea_admvs", required=False), actor="scenario")
+        self.filings[str(step["id"])] = filing.filing_id
+        return {"filing_id": filing.filing_id, "status": filing.status.value,
+                "begndate": filing.begndate.isoformat(), "enddate": filing.enddate.isoformat() if filing.enddate else None}
+
+    def do_cancel_filing(self, step: dict) -> dict:
+        filing = filing_service.cancel_filing(self.ctx, self._filing_ref(step), _date(step, "date"),
+                                              proof=bool(_bool(step, "proof")), actor="scenario")
+        return {"filing_id": filing.filing_id, "status": filing.status.value,
+                "enddate": filing.enddate.isoformat() if filing.enddate else None}
+
+    def _settle(self, step: dict, kind: str) -> dict:
+        view = settlement_service.settle(self.ctx, settle_command(step, kind))
+        self.settlements[str(step["id"])] = view.setl_id
+        return view.to_result()
+
+    def do_settle(self, step: dict) -> dict:
+        return self._settle(step, "direct")
+
+    def do_manual_claim(self, step: dict) -> dict:
+        return self._settle(step, "manual")
+
+    def do_estimate(self, step: dict) -> dict:
+        return settlement_service.estimate(self.ctx, settle_command(step, "direct"))
+
+    def do_cancel_settlement(self, step: dict) -> dict:
+        ref = _str(step, "settlement")
+        if ref not in self.settlements:
+            raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
+        view = settlement_service.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False),
+                                         actor="scenario")
+        return {"setl_id": view.setl_id, "status": view.status}
+
+    def run_step(self, step: dict) -> StepOutcome:
+        step_id = str(step["id"])
+        handler: Callable[[dict], dict] = getattr(self, f"do_{step['do']}")
+        try:
+            result = handler(step)
+            outcome = StepOutcome(step_id, True, result=result)
+        except YidiError as exc:
+            outcome = StepOutcome(step_id, False, error={"code": exc.code, "message": exc.full_message()})
+        outcome.mismatches = compare(step, outcome)
+        return outcome
+
+
+def _normalise(expected: Any, actual: Any) -> tuple[Any, Any]:
+    if isinstance(expected, bool) or expected is None:
+        return expected, actual
+    if isinstance(expected, (date, datetime)):
+        return expected.isoformat()[:10], actual
+    if isinstance(expected, (int, float, Decimal)) and isinstance(actual, str):
+        try:
+            return fen_to_yuan(yuan_to_fen(expected)), actual
+        except MoneyFormatError:
+            return str(expected), actual
+    if isinstance(expected, str) and isinstance(actual, str):
+        try:
+            return fen_to_yuan(yuan_to_fen(expected)), fen_to_yuan(yuan_to_fen(actual))
+        except MoneyFormatError:
+            return expected, actual
+    return expected, actual
+
+
+def compare(step: dict, outcome: StepOutcome) -> list[str]:
+    step_id = step["id"]
+    problems = []
+    if "expect_error" in step:
+        wanted = str(step["expect_error"])
+        if outcome.ok:
+            problems.append(f"{step_id}: expected error {wanted}, but the step succeeded")
+        elif outcome.error["code"] != wanted:
+            problems.append(f"{step_id}: expected error {wanted}, got {outcome.error['code']}")
+    if step.get("expect_ok") is True and not outcome.ok:
+        problems.append(f"{step_id}: expected ok, got {outcome.error['code']}: {outcome.error['message']}")
+    if "expect" in step:
+        if not outcome.ok:
+            problems.append(f"{step_id}: expected a result, got {outcome.error['code']}: {outcome.error['message']}")
+        else:
+            for key, expected in step["expect"].items():
+                if key not in outcome.result:
+                    problems.append(f"{step_id}.{key}: expected {expected!r}, field missing from result")
+                    continue
+                want, got = _normalise(expected, outcome.result[key])
+                if want != got:
+                    problems.append(f"{step_id}.{key}: expected {expected!r}, got {outcome.result[key]!r}")
+    return problems
+
+
+def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
+    validate_shape(data)
+    load_reference(ctx, persons=False)
+    runner = Runner(ctx)
+    with ctx.unit_of_work() as session:
+        for person in data.get("persons") or []:
+            try:
+                add_person(session, psn_no=str(person["psn_no"]), name=str(person["name"]),
+                           certno=str(person["certno"]), insuplc_admdvs=str(person["insuplc_admdvs"]),
+                           insutype=str(person["insutype"]), insu_status=str(person.get("insu_status", "active")))
+            except YidiError as exc:
+                raise ScenarioFormatError(f"persons {person.get('psn_no')}: {exc.full_message()}") from exc
+            runner.names[str(person["psn_no"])] = str(person["name"])
+    steps = [runner.run_step(step) for step in data["steps"]]
+    return ScenarioReport(str(data.get("name", "")), steps)
+
+
+def run_scenario_file(path: Path) -> ScenarioReport:
+    data = load_scenario(path)
+    with tempfile.TemporaryDirectory(prefix="yidi-scenario-") as tmp:
+        ctx = AppContext.from_url(f"sqlite:///{tmp}/scenario.db")
+        try:
+            return run_scenario_data(data, ctx)
+        finally:
+            ctx.engine.dispose()

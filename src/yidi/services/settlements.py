@@ -1,0 +1,274 @@
+"""Settlement use cases (S2–S4, B1–B13): settle, pre-settle, manual claim, cancel/冲正, estimate.
+
+``settle`` is one transaction: lock the person, refuse a second claim for the same visit, compute
+with year-to-date usage, write the settlement, the usage and the ledger entry together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yidi.adapters.orm import InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
+from yidi.domain.catalog import FeeItem
+from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
+from yidi.domain.errors import YidiError, invalid
+from yidi.domain.money import fen_to_yuan
+from yidi.services import audit, ledger
+from yidi.services.context import AppContext
+from yidi.services.filings import filings_of
+from yidi.services.reference import get_institution, get_person
+
+
+@dataclass(frozen=True)
+class SettleCommand:
+    psn_no: str
+    fixmedins_code: str
+    med_type: str
+    begntime: date
+    endtime: date
+    items: tuple[FeeItem, ...]
+    dise_codg: str | None = None
+    emergency: bool = False
+    trauma_no_third_party: bool | None = None
+    kind: str = "direct"  # direct (直接结算) / manual (零星报销, S4)
+    mdtrt_id: str | None = None
+    msgid: str | None = None
+    actor: str = "system"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SettlementView:
+    setl_id: str
+    status: str
+    kind: str
+    psn_no: str
+    fixmedins_code: str
+    med_type: str
+    begntime: date
+    endtime: date
+    result: BenefitResult | None
+    row_fields: dict
+
+    def to_result(self) -> dict:
+        fields = dict(self.row_fields)
+        fields["setl_id"] = self.setl_id
+        fields["status"] = self.status
+        return fields
+
+
+def visit_key(cmd: SettleCommand) -> str:
+    """One visit = one paid claim (S4, V3). A stay is keyed by its admission; an outpatient visit
+    also by its date, type, disease and fee lines (two different same-day visits are allowed)."""
+    med_class = MED_CLASS_OF.get(cmd.med_type)
+    base = f"{cmd.psn_no}|{cmd.fixmedins_code}|{med_class}|{cmd.begntime.isoformat()}"
+    if med_class is MedClass.INPATIENT:
+        return base
+    lines = sorted(f"{i.code}:{i.amount_fen}" for i in cmd.items)
+    digest = hashlib.sha256("|".join(lines).encode()).hexdigest()[:16]
+    return f"{base}|{cmd.endtime.isoformat()}|{cmd.med_type}|{cmd.dise_codg or ''}|{digest}"
+
+
+def _validate(cmd: SettleCommand) -> None:
+    if cmd.med_type not in MED_CLASS_OF:
+        raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": cmd.med_type})
+    if cmd.endtime < cmd.begntime:
+        raise invalid("endtime", "出院（结束）日期早于入院（开始）日期")
+    if not cmd.items:
+        raise invalid("items", "没有费用明细")
+    for index, item in enumerate(cmd.items):
+        if item.amount_fen < 0:
+            raise invalid(f"items[{index}].amount", "金额不能为负数")
+        if item.amount_fen > 100_000_000_00:
+            raise invalid(f"items[{index}].amount", "金额超出合理范围")
+    if MED_CLASS_OF[cmd.med_type] is MedClass.CHRONIC and not cmd.dise_codg:
+        raise invalid("dise_codg", "门诊慢特病需填写病种编码")
+    if cmd.med_type == "22" and cmd.trauma_no_third_party is not True:
+        raise YidiError("TRAUMA_NOT_CONFIRMED")
+
+
+def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bool = False) -> UsageRow | None:
+    stmt = select(UsageRow).where(UsageRow.psn_no == psn_no, UsageRow.year == year, UsageRow.cap_key == cap_key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
+            institution: InstitutionRow) -> tuple[BenefitResult, Coverage]:
+    """Coverage + calculation inside an open transaction; writes nothing."""
+    if person.insu_status != "active":
+        raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
+    policy = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.endtime)
+    catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
+    visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
+                  admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
+                  manual=cmd.kind == "manual")
+    coverage = resolve_coverage(person.insuplc_admdvs, filings_of(session, person.psn_no), visit, policy)
+    if cmd.trauma_no_third_party:
+        coverage = Coverage(coverage.context, coverage.reduction_pp, coverage.first_selfpay, coverage.filing,
+                            coverage.temporary_type, (*coverage.rules, "B8"), coverage.explanation,
+                            ("无第三方责任外伤：直接结算，并纳入就医地经办机构核查范围 (B8)",))
+    cap_key = cap_key_for(cmd.med_type, cmd.dise_codg)
+    usage = _used(session, person.psn_no, cmd.endtime.year, str(cap_key))
+    result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
+                       med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
+                       cap_used_before_fen=usage.used_fen if usage else 0)
+    return result, coverage
+
+
+def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
+    fields: dict = result.fields_yuan()
+    fields.update({
+        "ratio": f"{result.ratio_bp / 100:.2f}%".replace(".00%", "%"),
+        "policy_version": result.policy_version,
+        "catalog_version": result.catalog_version,
+        "coverage": coverage.context.value,
+        "filing_id": coverage.filing.filing_id if coverage.filing else None,
+        "trace": [step.to_dict() for step in result.trace],
+    })
+    return fields
+
+
+def presettle(ctx: AppContext, cmd: SettleCommand) -> dict:
+    """预结算 (S3): the same calculation, nothing written."""
+    _validate(cmd)
+    with ctx.unit_of_work() as session:
+        person = get_person(session, cmd.psn_no)
+        institution = get_institution(session, cmd.fixmedins_code)
+        result, coverage = compute(ctx, session, cmd, person, institution)
+        return result_fields(result, coverage)
+
+
+def settle(ctx: AppContext, cmd: SettleCommand) -> SettlementView:
+    _validate(cmd)
+    key = visit_key(cmd)
+    try:
+        with ctx.unit_of_work() as session:
+            institution = get_institution(session, cmd.fixmedins_code)
+            person = get_person(session, cmd.psn_no, for_update=True)  # serialises this person's settlements
+            existing = session.scalars(select(SettlementRow).where(SettlementRow.visit_key == key,
+                                                                   SettlementRow.status == "settled")).first()
+            if existing is not None:
+                raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing.setl_id})
+            result, coverage = compute(ctx, session, cmd, person, institution)
+            if "before_write" in ctx.hooks:
+                ctx.hooks["before_write"](cmd)
+            row = _write(session, cmd, key, person, institution, result, coverage)
+            return _view(row, result)
+    except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
+        with ctx.unit_of_work() as session:
+            existing = session.scalars(select(SettlementRow).where(SettlementRow.visit_key == key,
+                                                                   SettlementRow.status == "settled")).first()
+        if existing is None:
+            raise
+        raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing.setl_id}) from exc
+
+
+def _write(session: Session, cmd: SettleCommand, key: str, person: PersonRow, institution: InstitutionRow,
+           result: BenefitResult, coverage: Coverage) -> SettlementRow:
+    setl_id = ("SL" if cmd.kind == "direct" else "LX") + uuid.uuid4().hex[:18].upper()
+    fields = result.fields_fen()
+    row = SettlementRow(
+        setl_id=setl_id, kind=cmd.kind, status="settled", visit_key=key, mdtrt_id=cmd.mdtrt_id,
+        psn_no=person.psn_no, fixmedins_code=institution.fixmedins_code, insuplc_admdvs=person.insuplc_admdvs,
+        mdtrtarea_admvs=institution.admdvs, insutype=person.insutype, med_type=cmd.med_type,
+        dise_codg=cmd.dise_codg, begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
+        hospital_level=institution.level, coverage_context=coverage.context.value,
+        temporary_type=coverage.temporary_type.value if coverage.temporary_type else None,
+        filing_id=coverage.filing.filing_id if coverage.filing else None,
+        ratio_bp=result.ratio_bp, cap_key=str(result.cap_key), cap_year=cmd.endtime.year,
+        policy_version=result.policy_version, catalog_version=result.catalog_version,
+        review_flag="trauma" if cmd.trauma_no_third_party else "",
+        trace=[step.to_dict() for step in result.trace],
+        splits=[{"code": s.code, "name": s.name, "amount": s.amount_fen, "chrgitm_lv": s.chrgitm_lv,
+                 "selfpay_prop_bp": s.selfpay_prop_bp, "med_chrgitm_type": s.med_chrgitm_type,
+                 "fulamt_ownpay": s.fulamt_ownpay_fen, "overlmt": s.overlmt_fen, "preselfpay": s.preselfpay_fen,
+                 "inscp": s.inscp_fen} for s in result.splits],
+        msgid=cmd.msgid, acct_pay=0, **fields,
+    )
+    session.add(row)
+    usage = _used(session, person.psn_no, cmd.endtime.year, str(result.cap_key), for_update=True)
+    if usage is None:
+        usage = UsageRow(psn_no=person.psn_no, year=cmd.endtime.year, cap_key=str(result.cap_key), used_fen=0)
+        session.add(usage)
+    usage.used_fen += result.hifp_pay
+    person.lock_version += 1
+    session.flush()
+    ledger.post_settlement(session, row)
+    audit.record(session, cmd.actor, f"settlement.{cmd.kind}", setl_id, {"fund": result.fund_pay_sumamt})
+    return row
+
+
+def _row_fields(row: SettlementRow) -> dict:
+    names = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+             "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt"]
+    fields: dict = {name: fen_to_yuan(getattr(row, name)) for name in names}
+    fields.update({"ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "policy_version": row.policy_version,
+                   "catalog_version": row.catalog_version, "coverage": row.coverage_context,
+                   "filing_id": row.filing_id, "trace": row.trace})
+    return fields
+
+
+def _view(row: SettlementRow, result: BenefitResult | None = None) -> SettlementView:
+    return SettlementView(setl_id=row.setl_id, status=row.status, kind=row.kind, psn_no=row.psn_no,
+                          fixmedins_code=row.fixmedins_code, med_type=row.med_type, begntime=row.begntime,
+                          endtime=row.endtime, result=result, row_fields=_row_fields(row))
+
+
+def get_settlement(ctx: AppContext, setl_id: str) -> SettlementView:
+    with ctx.unit_of_work() as session:
+        row = session.get(SettlementRow, setl_id)
+        if row is None:
+            raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
+        return _view(row)
+
+
+def cancel(ctx: AppContext, setl_id: str, on: date | None = None, *, reversal: bool = False,
+           actor: str = "system", fixmedins_code: str | None = None) -> SettlementView:
+    """撤销 / 冲正 (S3): reverse exactly once — usage given back, a mirror ledger entry posted."""
+    with ctx.unit_of_work() as session:
+        row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()).first()
+        if row is None or (fixmedins_code and row.fixmedins_code != fixmedins_code):
+            raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
+        get_person(session, row.psn_no, for_update=True)
+        if row.status != "settled":
+            raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": setl_id})
+        row.status = "reversed" if reversal else "cancelled"
+        row.cancelled_on = on or date.today()
+        usage = _used(session, row.psn_no, row.cap_year, row.cap_key, for_update=True)
+        if usage is not None:
+            usage.used_fen -= row.hifp_pay
+        session.flush()
+        ledger.post_reversal(session, row, row.cancelled_on)
+        audit.record(session, actor, "settlement.reversal" if reversal else "settlement.cancel", setl_id, {})
+        return _view(row)
+
+
+def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_code: str | None = None,
+                     setl_date: date | None = None, insuplc_admdvs: str | None = None,
+                     limit: int = 200) -> list[SettlementView]:
+    with ctx.unit_of_work() as session:
+        stmt = select(SettlementRow).order_by(SettlementRow.setl_date.desc(), SettlementRow.created_at.desc())
+        if psn_no:
+            stmt = stmt.where(SettlementRow.psn_no == psn_no)
+        if fixmedins_code:
+            stmt = stmt.where(SettlementRow.fixmedins_code == fixmedins_code)
+        if setl_date:
+            stmt = stmt.where(SettlementRow.setl_date == setl_date)
+        if insuplc_admdvs:
+            stmt = stmt.where(SettlementRow.insuplc_admdvs == insuplc_admdvs)
+        return [_view(row) for row in session.scalars(stmt.limit(limit))]
+
+
+def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
+    """What will I pay? The settlement calculation for a planned treatment, with this year's usage."""
+    return presettle(ctx, cmd)
