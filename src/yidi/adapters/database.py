@@ -57,6 +57,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run Alembic migrations up to ``revision`` on this engine."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Run Alembic migrations on this engine. Each area (funds, interface, …) may add its own branch of
+    revisions off 0001, so the target is every head."""
     command.upgrade(alembic_config(engine), revision)
