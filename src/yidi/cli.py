@@ -80,6 +80,20 @@ def demo() -> None:
     _load_demo()
 
 
+@app.command()
+def verify() -> None:
+    """核对不变量 / check ledger balance, usage vs settlements, one paid claim per visit, audit chain (read-only)."""
+    from yidi.services.verify import verify as run_verify
+
+    ctx = _context(migrate=False)
+    report = run_verify(ctx)
+    for name, state in report.checks.items():
+        out.print(f"{'[green]ok[/green]  ' if state == 'ok' else '[red]FAIL[/red]'} {name}: {state}")
+    for problem in report.problems:
+        err.print(f"  {problem}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """迁移数据库到最新版本 / migrate the database (Alembic)."""
