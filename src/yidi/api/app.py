@@ -8,12 +8,14 @@ request validation problems become INVALID_INPUT naming the field — bad input 
 from __future__ import annotations
 
 import importlib
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from yidi import __version__
+from yidi.api.guards import BodyGuard
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.logs import configure_logging, get_logger
@@ -53,6 +55,15 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": ["body"], "msg": "invalid"}
         field_name = ".".join(str(part) for part in first.get("loc", []) if part not in ("body", "query", "path"))
         return error_response(invalid(field_name or "body", str(first.get("msg", ""))[:100]))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug, never bad input: log it with a reference the operator can grep for.
+        ref = uuid.uuid4().hex[:12]
+        log.error("unhandled", ref=ref, error=repr(exc)[:500])
+        return error_response(YidiError("SYSTEM_ERROR", {"ref": ref}))
+
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:

@@ -1,0 +1,83 @@
+"""Request guards applied before any router: body size and JSON nesting depth.
+
+Python's json parser recurses, so a body of 100,000 nested brackets would raise RecursionError
+deep inside a handler (a 500). The depth check below rejects such bodies first with a coded error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from yidi.domain.errors import YidiError
+
+MAX_JSON_DEPTH = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _STRING.sub(b'""', body):
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+class BodyGuard:
+    """Pure ASGI middleware: buffers the body (bounded) and refuses oversize or too-deep JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _reject(send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"}))
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        if b"json" in content_type or body[:1] in (b"{", b"["):
+            if json_depth_exceeds(body):
+                await _reject(send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"}))
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _reject(send: Send, error: YidiError) -> None:
+    import json
+
+    payload = json.dumps(error.to_dict(), ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": error.http_status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
