@@ -79,9 +79,24 @@ class ScenarioReport:
         return {"scenario": self.name, "steps": [step.to_dict() for step in self.steps]}
 
 
+class _ScenarioLoader(yaml.SafeLoader):
+    """Safe YAML, except that an impossible date (2023-02-30) stays text so the step reports
+    INVALID_INPUT naming the field, instead of the whole file failing to load."""
+
+
+def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
+
+
 def load_scenario(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioFormatError(f"{path}: 无法读取或不是有效的 YAML: {exc}") from exc
     validate_shape(data, str(path))
