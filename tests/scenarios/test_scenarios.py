@@ -13,6 +13,7 @@ import pytest
 from yidi.services.scenario import run_scenario_file
 
 SCENARIOS = sorted(Path(__file__).parent.glob("*.yaml"))
+E01 = Path(__file__).parent / "e01_jiaozuo_retired_beijing.yaml"
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -22,7 +23,7 @@ def test_scenario_file(path: Path):
 
 
 def test_scenario_cli_prints_one_json_document(tmp_path: Path):
-    path = SCENARIOS[0]
+    path = E01
     proc = subprocess.run([sys.executable, "-m", "yidi.cli", "scenario", "run", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -37,7 +38,7 @@ def test_scenario_cli_exit_codes(tmp_path: Path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     wrong = tmp_path / "wrong.yaml"
-    wrong.write_text(SCENARIOS[0].read_text(encoding="utf-8").replace('hifp_pay: "9435.00"', 'hifp_pay: "1.00"'),
+    wrong.write_text(E01.read_text(encoding="utf-8").replace('hifp_pay: "9435.00"', 'hifp_pay: "1.00"'),
                      encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "yidi.cli", "scenario", "run", str(wrong)],
                           capture_output=True, text=True, timeout=120)

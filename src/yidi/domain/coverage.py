@@ -8,7 +8,7 @@ Regional differences come from the insured region's policy parameters only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
@@ -91,6 +91,15 @@ def resolve_coverage(
     insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
 ) -> Coverage:
     """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING."""
+    coverage = _resolve(insuplc_admdvs, filings, visit, policy)
+    if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
+        # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
+        coverage = replace(coverage, reduction_pp=0,
+                           explanation=coverage.explanation + "；门诊慢特病待遇不降低")
+    return coverage
+
+
+def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy) -> Coverage:
     med_class = MED_CLASS_OF[visit.med_type]
     remote = policy.params.remote
     usable = sorted((f for f in filings if f.ever_effective()), key=lambda f: (f.begndate, f.filing_id))

@@ -143,6 +143,13 @@ def check_insured_version(
             problems.append(PolicyProblem(
                 file, f"{prefix}.remote.reductions.{kind}",
                 f"降低 {value} 个百分点超过国家/省规定上限 {cap} 个百分点 (B5)"))
+    # 001 二(五): a long-term filer returning home gets at least the referral benefit level.
+    for med_class, value in reductions.long_term_returning.value.items():
+        if value > reductions.referral.value:
+            problems.append(PolicyProblem(
+                file, f"{prefix}.remote.reductions.long_term_returning.{med_class}",
+                f"回参保地降低 {value} 个百分点，低于转诊待遇（降低 {reductions.referral.value} 个百分点）；"
+                "国家规定原则上不低于参保地转诊转院待遇水平 (B3, 001 二(五))"))
     every_reduction = [reductions.referral.value, reductions.emergency.value, reductions.other_temporary.value,
                        reductions.long_term_at_filed_place.value, reductions.temporary_returning.value,
                        *reductions.long_term_returning.value.values()]

@@ -10,19 +10,19 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from yidi.domain.catalog import FeeItem
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services.context import AppContext
 from yidi.services.reference import add_person, load_reference
+from yidi.services.settlements import parse_items
 
 
 class ScenarioFormatError(ValueError):
@@ -79,9 +79,24 @@ class ScenarioReport:
         return {"scenario": self.name, "steps": [step.to_dict() for step in self.steps]}
 
 
+class _ScenarioLoader(yaml.SafeLoader):
+    """Safe YAML, except that an impossible date (2023-02-30) stays text so the step reports
+    INVALID_INPUT naming the field, instead of the whole file failing to load."""
+
+
+def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
+
+
 def load_scenario(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioFormatError(f"{path}: 无法读取或不是有效的 YAML: {exc}") from exc
     validate_shape(data, str(path))
@@ -122,6 +137,12 @@ def validate_shape(data: Any, where: str = "scenario") -> None:
             raise ScenarioFormatError(f"{where}: 步骤 {step_id}: 未知的键 {sorted(unknown)}")
         if "expect" in step and not isinstance(step["expect"], dict):
             raise ScenarioFormatError(f"{where}: 步骤 {step_id}: expect 应为映射")
+        if "expect_error" in step and (not isinstance(step["expect_error"], str) or not step["expect_error"].strip()):
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: expect_error 应为错误码文本，如 NOT_FILED")
+        if "expect_ok" in step and not isinstance(step["expect_ok"], bool):
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: expect_ok 应为 true 或 false")
+        if "expect_error" in step and (step.get("expect_ok") is True or "expect" in step):
+            raise ScenarioFormatError(f"{where}: 步骤 {step_id}: expect_error 不能与 expect / expect_ok: true 同时使用")
 
 
 # ------------------------------------------------------------------------ parsing --
@@ -158,38 +179,6 @@ def _bool(step: dict, key: str, default: bool | None = False) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise invalid(key, "应为 true 或 false")
-
-
-def parse_items(raw: Any) -> tuple[FeeItem, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise invalid("items", "应为非空列表")
-    items = []
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict) or "code" not in entry:
-            raise invalid(f"items[{index}]", "每条明细需有 code 和 amount（或 qty 与 price）")
-        unknown = set(entry) - {"code", "amount", "qty", "price", "name"}
-        if unknown:
-            raise invalid(f"items[{index}]", f"未知的键 {sorted(unknown)}")
-        try:
-            if "amount" in entry:
-                amount = yuan_to_fen(entry["amount"])
-                qty = Decimal(str(entry.get("qty", 1)))
-                price = yuan_to_fen(entry["price"]) if "price" in entry else None
-            elif "qty" in entry and "price" in entry:
-                qty = Decimal(str(entry["qty"]))
-                price = yuan_to_fen(entry["price"])
-                exact = Decimal(price) * qty
-                if exact != exact.to_integral_value():
-                    raise invalid(f"items[{index}]", "数量×单价不是整分")
-                amount = int(exact)
-            else:
-                raise invalid(f"items[{index}]", "需有 amount，或 qty 与 price")
-        except (MoneyFormatError, InvalidOperation) as exc:
-            raise invalid(f"items[{index}].amount", str(exc)) from None
-        if not qty.is_finite() or qty <= 0:
-            raise invalid(f"items[{index}].qty", "数量必须为正数")
-        items.append(FeeItem(code=str(entry["code"]), amount_fen=amount, qty=qty, price_fen=price))
-    return tuple(items)
 
 
 def settle_command(step: dict, kind: str) -> settlement_service.SettleCommand:
@@ -311,6 +300,8 @@ def compare(step: dict, outcome: StepOutcome) -> list[str]:
             problems.append(f"{step_id}: expected error {wanted}, got {outcome.error['code']}")
     if step.get("expect_ok") is True and not outcome.ok:
         problems.append(f"{step_id}: expected ok, got {outcome.error['code']}: {outcome.error['message']}")
+    if step.get("expect_ok") is False and outcome.ok:
+        problems.append(f"{step_id}: expected a refusal (expect_ok: false), but the step succeeded")
     if "expect" in step:
         if not outcome.ok:
             problems.append(f"{step_id}: expected a result, got {outcome.error['code']}: {outcome.error['message']}")
@@ -327,10 +318,19 @@ def compare(step: dict, outcome: StepOutcome) -> list[str]:
 
 def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
     validate_shape(data)
-    load_reference(ctx, persons=False)
+    reference = load_reference(ctx, persons=False)
     runner = Runner(ctx)
+    declared = data.get("persons") or []
     with ctx.unit_of_work() as session:
-        for person in data.get("persons") or []:
+        # The baseline's demo persons (baseline-policy.md) exist too, unless the story declares its own
+        # person with the same psn_no or certno; they carry no filings (scenarios file their own).
+        taken = {str(p["psn_no"]) for p in declared} | {str(p["certno"]).upper() for p in declared}
+        for person in reference.get("persons", []):
+            if person["psn_no"] not in taken and person["certno"].upper() not in taken:
+                add_person(session, **{key: str(value) for key, value in person.items()})
+                runner.names[person["psn_no"]] = person["name"]
+        session.flush()
+        for person in declared:
             try:
                 add_person(session, psn_no=str(person["psn_no"]), name=str(person["name"]),
                            certno=str(person["certno"]), insuplc_admdvs=str(person["insuplc_admdvs"]),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
-from yidi.domain.money import fen_to_yuan
+from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import audit, ledger
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
@@ -65,6 +66,39 @@ class SettlementView:
         return fields
 
 
+def parse_items(raw: object) -> tuple[FeeItem, ...]:
+    """Fee lines as the edges send them: ``{code, amount}`` or ``{code, qty, price}`` (yuan) → FeeItem (fen)."""
+    if not isinstance(raw, list) or not raw:
+        raise invalid("items", "应为非空列表")
+    items = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict) or "code" not in entry:
+            raise invalid(f"items[{index}]", "每条明细需有 code 和 amount（或 qty 与 price）")
+        unknown = set(entry) - {"code", "amount", "qty", "price", "name"}
+        if unknown:
+            raise invalid(f"items[{index}]", f"未知的键 {sorted(unknown)}")
+        try:
+            if "amount" in entry:
+                amount = yuan_to_fen(entry["amount"])
+                qty = Decimal(str(entry.get("qty", 1)))
+                price = yuan_to_fen(entry["price"]) if "price" in entry else None
+            elif "qty" in entry and "price" in entry:
+                qty = Decimal(str(entry["qty"]))
+                price = yuan_to_fen(entry["price"])
+                exact = Decimal(price) * qty
+                if exact != exact.to_integral_value():
+                    raise invalid(f"items[{index}]", "数量×单价不是整分")
+                amount = int(exact)
+            else:
+                raise invalid(f"items[{index}]", "需有 amount，或 qty 与 price")
+        except (MoneyFormatError, InvalidOperation) as exc:
+            raise invalid(f"items[{index}].amount", str(exc)) from None
+        if not qty.is_finite() or qty <= 0:
+            raise invalid(f"items[{index}].qty", "数量必须为正数")
+        items.append(FeeItem(code=str(entry["code"]), amount_fen=amount, qty=qty, price_fen=price))
+    return tuple(items)
+
+
 def visit_key(cmd: SettleCommand) -> str:
     """One visit = one paid claim (S4, V3). A stay is keyed by its admission; an outpatient visit
     also by its date, type, disease and fee lines (two different same-day visits are allowed)."""
@@ -77,9 +111,13 @@ def visit_key(cmd: SettleCommand) -> str:
     return f"{base}|{cmd.endtime.isoformat()}|{cmd.med_type}|{cmd.dise_codg or ''}|{digest}"
 
 
+SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院、23 转外诊治住院"
+
+
 def _validate(cmd: SettleCommand) -> None:
+    # An unsupported med_type is an out-of-range field (INVALID_INPUT names it), as scenarios.md fixes.
     if cmd.med_type not in MED_CLASS_OF:
-        raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": cmd.med_type})
+        raise invalid("med_type", f"医疗类别 {cmd.med_type} 不支持异地直接结算，应为 {SUPPORTED_MED_TYPES} 之一")
     if cmd.endtime < cmd.begntime:
         raise invalid("endtime", "出院（结束）日期早于入院（开始）日期")
     if not cmd.items:
@@ -92,7 +130,9 @@ def _validate(cmd: SettleCommand) -> None:
     if MED_CLASS_OF[cmd.med_type] is MedClass.CHRONIC and not cmd.dise_codg:
         raise invalid("dise_codg", "门诊慢特病需填写病种编码")
     if cmd.med_type == "22" and cmd.trauma_no_third_party is not True:
-        raise YidiError("TRAUMA_NOT_CONFIRMED")
+        # B8: only no-third-party trauma settles directly; the hospital must confirm it on the claim.
+        raise invalid("trauma_no_third_party", "外伤住院（22）需确认无第三方责任（true）方可直接结算；"
+                                               "有第三方责任的费用由责任方承担或回参保地手工报销")
 
 
 def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bool = False) -> UsageRow | None:
@@ -100,6 +140,14 @@ def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bo
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).first()
+
+
+def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
+    """B8: no-third-party trauma settles directly under the usual coverage, flagged for the agency's review."""
+    if not cmd.trauma_no_third_party:
+        return coverage
+    return replace(coverage, rules=(*coverage.rules, "B8"),
+                   notes=(*coverage.notes, "无第三方责任外伤：直接结算，并纳入就医地经办机构核查范围 (B8)"))
 
 
 def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
@@ -113,10 +161,7 @@ def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: Perso
                   admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
                   manual=cmd.kind == "manual")
     coverage = resolve_coverage(person.insuplc_admdvs, filings_of(session, person.psn_no), visit, policy)
-    if cmd.trauma_no_third_party:
-        coverage = Coverage(coverage.context, coverage.reduction_pp, coverage.first_selfpay, coverage.filing,
-                            coverage.temporary_type, (*coverage.rules, "B8"), coverage.explanation,
-                            ("无第三方责任外伤：直接结算，并纳入就医地经办机构核查范围 (B8)",))
+    coverage = _with_trauma_flag(coverage, cmd)
     cap_key = cap_key_for(cmd.med_type, cmd.dise_codg)
     usage = _used(session, person.psn_no, cmd.endtime.year, str(cap_key))
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
@@ -133,6 +178,7 @@ def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
         "catalog_version": result.catalog_version,
         "coverage": coverage.context.value,
         "filing_id": coverage.filing.filing_id if coverage.filing else None,
+        "review_flag": "trauma" if "B8" in coverage.rules else "",
         "trace": [step.to_dict() for step in result.trace],
     })
     return fields
@@ -214,7 +260,7 @@ def _row_fields(row: SettlementRow) -> dict:
     fields: dict = {name: fen_to_yuan(getattr(row, name)) for name in names}
     fields.update({"ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "policy_version": row.policy_version,
                    "catalog_version": row.catalog_version, "coverage": row.coverage_context,
-                   "filing_id": row.filing_id, "trace": row.trace})
+                   "filing_id": row.filing_id, "review_flag": row.review_flag, "trace": row.trace})
     return fields
 
 
@@ -272,3 +318,54 @@ def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_co
 def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
     """What will I pay? The settlement calculation for a planned treatment, with this year's usage."""
     return presettle(ctx, cmd)
+
+
+@dataclass(frozen=True)
+class AnonymousProfile:
+    """Who the anonymous estimate is for: no person record, so no filings and no usage this year.
+
+    ``filing_type`` names the filing the caller has (or plans); it is treated as an approved filing to the
+    institution's region from the admission date, so every coverage rule (B2–B7, F9) still decides.
+    None = no filing (local treatment, F9, emergency waiver — or NOT_FILED)."""
+
+    insuplc_admdvs: str
+    insutype: str
+    filing_type: str | None = None
+    basis: str = "proof"
+
+
+def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousProfile) -> dict:
+    """Estimate for someone without a person record (B12 trace included); writes nothing."""
+    from yidi.domain.filing import Basis, Channel, Filing, FilingStatus, FilingType
+
+    _validate(cmd)
+    if profile.insutype not in ("310", "390"):
+        raise invalid("insutype", "应为 310 职工 或 390 居民")
+    if not ctx.policy.has_insured_policy(profile.insuplc_admdvs):
+        raise YidiError("NO_POLICY", {"region": profile.insuplc_admdvs, "date": cmd.endtime.isoformat()})
+    if profile.filing_type and profile.filing_type not in {t.value for t in FilingType}:
+        raise invalid("filing_type", "应为 " + "、".join(t.value for t in FilingType) + " 之一，或不填（未备案）")
+    if profile.basis not in {b.value for b in Basis}:
+        raise invalid("basis", "应为 proof 或 commitment")
+    filing_type = FilingType(profile.filing_type) if profile.filing_type else None
+    basis = Basis(profile.basis)
+    with ctx.unit_of_work() as session:
+        institution = get_institution(session, cmd.fixmedins_code)
+        policy = ctx.policy.insured_policy(profile.insuplc_admdvs, cmd.endtime)
+        catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
+    filings = []
+    if filing_type is not None:
+        filings.append(Filing(
+            filing_id="ESTIMATE", psn_no="", insuplc_admdvs=profile.insuplc_admdvs, filing_type=filing_type,
+            basis=basis, mdtrtarea_admvs=institution.admdvs, begndate=cmd.begntime, enddate=None,
+            apply_date=cmd.begntime, channel=Channel.APP, status=FilingStatus.ACTIVE))
+    visit = Visit(psn_no="", treatment_admdvs=institution.admdvs, med_type=cmd.med_type, admission=cmd.begntime,
+                  discharge=cmd.endtime, emergency=cmd.emergency)
+    coverage = resolve_coverage(profile.insuplc_admdvs, filings, visit, policy)
+    coverage = _with_trauma_flag(coverage, cmd)
+    result = calculate(policy=policy, catalog=catalog, insutype=profile.insutype, hospital_level=institution.level,
+                       med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
+                       cap_used_before_fen=0)
+    fields = result_fields(result, coverage)
+    fields["filing_id"] = None
+    return fields
