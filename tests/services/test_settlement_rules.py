@@ -71,7 +71,7 @@ def test_s4_duplicate_claim_settle_twice_and_manual_after_direct(ctx):
 @pytest.mark.parametrize("change, field", [
     ({"fixmedins_code": "H00000000000"}, None),
     ({"med_type": "99"}, "med_type"),
-    ({"med_type": "22"}, "trauma_no_third_party"),
+    ({"med_type": "22", "trauma_no_third_party": False}, "trauma_no_third_party"),
     ({"med_type": "14"}, "dise_codg"),
     ({"endtime": date(2023, 2, 1)}, "endtime"),
 ])

@@ -129,8 +129,9 @@ def _validate(cmd: SettleCommand) -> None:
             raise invalid(f"items[{index}].amount", "金额超出合理范围")
     if MED_CLASS_OF[cmd.med_type] is MedClass.CHRONIC and not cmd.dise_codg:
         raise invalid("dise_codg", "门诊慢特病需填写病种编码")
-    if cmd.med_type == "22" and cmd.trauma_no_third_party is not True:
-        # B8: only no-third-party trauma settles directly; the hospital must confirm it on the claim.
+    if cmd.med_type == "22" and cmd.trauma_no_third_party is False:
+        # B8: only no-third-party trauma settles directly. A declared third party is refused; an absent
+        # flag settles and is flagged for the treatment region's review (docs/policy-readings.md B-R10).
         raise invalid("trauma_no_third_party", "外伤住院（22）需确认无第三方责任（true）方可直接结算；"
                                                "有第三方责任的费用由责任方承担或回参保地手工报销")
 
@@ -144,7 +145,7 @@ def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bo
 
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
     """B8: no-third-party trauma settles directly under the usual coverage, flagged for the agency's review."""
-    if not cmd.trauma_no_third_party:
+    if not (cmd.trauma_no_third_party or cmd.med_type == "22"):
         return coverage
     return replace(coverage, rules=(*coverage.rules, "B8"),
                    notes=(*coverage.notes, "无第三方责任外伤：直接结算，并纳入就医地经办机构核查范围 (B8)"))
@@ -233,7 +234,7 @@ def _write(session: Session, cmd: SettleCommand, key: str, person: PersonRow, in
         filing_id=coverage.filing.filing_id if coverage.filing else None,
         ratio_bp=result.ratio_bp, cap_key=str(result.cap_key), cap_year=cmd.endtime.year,
         policy_version=result.policy_version, catalog_version=result.catalog_version,
-        review_flag="trauma" if cmd.trauma_no_third_party else "",
+        review_flag="trauma" if "B8" in coverage.rules else "",
         trace=[step.to_dict() for step in result.trace],
         splits=[{"code": s.code, "name": s.name, "amount": s.amount_fen, "chrgitm_lv": s.chrgitm_lv,
                  "selfpay_prop_bp": s.selfpay_prop_bp, "med_chrgitm_type": s.med_chrgitm_type,
