@@ -21,6 +21,7 @@ from yidi.services.context import AppContext
 
 # Routers are optional modules so that each part of the system stays in its own file.
 ROUTER_MODULES = [
+    "yidi.api.auth",
     "yidi.api.filings",
     "yidi.api.benefit",
     "yidi.api.fsi",
