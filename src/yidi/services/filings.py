@@ -191,7 +191,8 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
         mode = rules.change_mode.value
         ended = end_on(old, on, FilingStatus.CHANGED, replaced_by=successor.filing_id, reason=reason)
         row.status, row.enddate, row.replaced_by = ended.status.value, ended.enddate, ended.replaced_by
-        event = "terminated_and_refiled" if mode == "terminate_and_refile" else "changed"
+        # filing_events.event is VARCHAR(20): keep event names short.
+        event = "terminated_refiled" if mode == "terminate_and_refile" else "changed"
         _event(session, old.filing_id, event, row.status, actor, on, reason, successor=successor.filing_id,
                proof=proof)
         _event(session, successor.filing_id, "applied", successor.status, actor, on, reason, replaces=old.filing_id)
