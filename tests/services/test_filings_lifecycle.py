@@ -268,3 +268,28 @@ def test_search_by_certno_status_and_region(ctx):
     with pytest.raises(YidiError) as refused:
         list_filings(ctx, status="open")
     assert refused.value.code == "INVALID_INPUT"
+
+
+def test_f2_concurrent_overlapping_filings_one_wins(ctx):
+    """Two requests filing the same place at once: the person row lock lets exactly one through."""
+    import threading
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            _file(ctx, psn_no="P002", filing_type="other_temporary", basis="proof", mdtrtarea_admvs="310000",
+                  begndate=date(2023, 6, 1), apply_date=date(2023, 6, 1))
+            outcomes.append("filed")
+        except YidiError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["FILING_OVERLAP"] * 3 + ["filed"]
+    assert len(list_filings(ctx, psn_no="P002")) == 1

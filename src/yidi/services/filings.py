@@ -81,7 +81,8 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
     if (cmd.apply_date - cmd.begndate).days > 366:
         raise invalid("begndate", "补办备案的开始日期不能早于申请日一年以上")
     with ctx.unit_of_work() as session:
-        person = get_person(session, cmd.psn_no)
+        # Lock the person row: two filings for one person are checked for overlap one after the other.
+        person = get_person(session, cmd.psn_no, for_update=True)
         if person.insu_status != "active":
             raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
         area = require_region(session, cmd.mdtrtarea_admvs)
@@ -141,8 +142,8 @@ def get_filing(ctx: AppContext, filing_id: str) -> Filing:
 
 def _get_row(session: Session, filing_id: str, for_update: bool = False) -> FilingRow:
     stmt = select(FilingRow).where(FilingRow.filing_id == filing_id)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # re-read under the lock, even if this session loaded the row before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = session.scalars(stmt).first()
     if row is None:
         raise YidiError("NOT_FOUND", {"what": "备案", "key": filing_id})
@@ -164,6 +165,8 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
                   actor: str = "person", reason: str = "") -> Filing:
     """F6: end the old filing the day before and start its successor on ``on`` (history stays)."""
     with ctx.unit_of_work() as session:
+        # Lock order person → filing (as in file_filing): a person's filings change one at a time (overlap check).
+        get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
         rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
