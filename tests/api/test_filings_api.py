@@ -237,6 +237,18 @@ def test_bad_input_is_invalid_input_naming_the_field(p002, change, field):
     assert _count(p002) == before
 
 
+def test_validation_messages_are_chinese(p002):
+    missing = _error(p002.post("/api/filings", json={"basis": "proof"}), 422, "INVALID_INPUT")
+    assert "type" in missing["message"] and "必填" in missing["message"]
+    wrong = _error(p002.post("/api/filings", json={"type": "x", "basis": "proof", "mdtrtarea_admvs": "310000",
+                                                  "begndate": "2023-06-01"}), 422, "INVALID_INPUT")
+    assert "取值无效" in wrong["message"] and "other_temporary" in wrong["message"]
+    date_error = _error(p002.post("/api/filings", json={"type": "referral", "basis": "proof",
+                                                       "mdtrtarea_admvs": "310000", "begndate": "2023-6-1"}),
+                        422, "INVALID_INPUT")
+    assert "YYYY-MM-DD" in date_error["message"] and "Value error" not in date_error["message"]
+
+
 def test_unknown_region_and_insured_region_are_refused(p002):
     base = {"type": "other_temporary", "basis": "proof", "begndate": date.today().isoformat()}
     _error(p002.post("/api/filings", json={**base, "mdtrtarea_admvs": "810000"}), 422, "UNKNOWN_REGION")
@@ -290,6 +302,8 @@ def test_clerk_searches_inside_the_region_only(clerk_jiaozuo, clerk_wuhan):
     assert by_status and all(f["status"] == "active" and f["psn_no"] == "P004" for f in by_status)
     _error(clerk_jiaozuo.get("/api/filings", params={"insuplc_admdvs": "420100"}), 403, "FORBIDDEN")
     _error(clerk_jiaozuo.get("/api/filings", params={"status": "open"}), 422, "INVALID_INPUT")
+    body = _error(clerk_jiaozuo.get("/api/filings", params={"certno": "4108021955"}), 422, "INVALID_INPUT")
+    assert "certno" in body["message"] and "18位" in body["message"]
 
 
 def test_clerk_files_for_a_person_of_the_region_only(clerk_wuhan):

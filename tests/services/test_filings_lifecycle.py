@@ -265,9 +265,10 @@ def test_search_by_certno_status_and_region(ctx):
     assert {f.filing_id for f in list_filings(ctx, insuplc_admdvs="410000")} == {p001.filing_id, p004.filing_id}
     assert [f.filing_id for f in list_filings(ctx, mdtrtarea_admvs="410100")] == [p004.filing_id]
     assert list_filings(ctx, insuplc_admdvs="410800", status="pending") == []
-    with pytest.raises(YidiError) as refused:
-        list_filings(ctx, status="open")
-    assert refused.value.code == "INVALID_INPUT"
+    for bad in ({"status": "open"}, {"certno": "41080219550101123"}, {"certno": "410802195513011234"}):
+        with pytest.raises(YidiError) as refused:
+            list_filings(ctx, **bad)
+        assert refused.value.code == "INVALID_INPUT" and next(iter(bad)) in refused.value.message
 
 
 def test_f2_concurrent_overlapping_filings_one_wins(ctx):

@@ -28,7 +28,7 @@ from yidi.domain.filing import (
 from yidi.domain.regions import area_covers, province_of, same_pooling_area
 from yidi.services import audit
 from yidi.services.context import AppContext
-from yidi.services.reference import get_person, require_region
+from yidi.services.reference import certno_problem, get_person, require_region
 
 
 @dataclass(frozen=True)
@@ -254,6 +254,8 @@ def list_filings(ctx: AppContext, *, psn_no: str | None = None, status: str | No
     """Search filings. ``insuplc_admdvs`` given as a province code (xx0000) covers all its cities."""
     if status:
         _enum(FilingStatus, status, "status")
+    if certno and (problem := certno_problem(certno)):
+        raise invalid("certno", problem)
     with ctx.unit_of_work() as session:
         order = (FilingRow.apply_date.asc(), FilingRow.created_at.asc()) if oldest_first else (
             FilingRow.apply_date.desc(), FilingRow.created_at.desc())
