@@ -294,3 +294,23 @@ def test_f2_concurrent_overlapping_filings_one_wins(ctx):
         thread.join(timeout=60)
     assert sorted(outcomes) == ["FILING_OVERLAP"] * 3 + ["filed"]
     assert len(list_filings(ctx, psn_no="P002")) == 1
+
+
+def test_f4_a_pending_filing_withdrawn_or_changed_never_covered_anything(ctx):
+    from yidi.domain.coverage import Visit, resolve_coverage
+    from yidi.services.filings import filings_of
+
+    filing = _file(ctx, psn_no="P004", filing_type="referral", basis="proof", mdtrtarea_admvs="410100", channel="app",
+                   begndate=date(2023, 6, 1), apply_date=date(2023, 6, 1))
+    cancelled = cancel_filing(ctx, filing.filing_id, date(2023, 6, 20), proof=False, reason="撤回申请")
+    assert cancelled.status is FilingStatus.CANCELLED and cancelled.enddate == date(2023, 5, 31)
+    pending = _file(ctx, channel="app", apply_date=date(2023, 6, 1), begndate=date(2023, 6, 1))
+    change_filing(ctx, pending.filing_id, date(2023, 6, 3), proof=True, mdtrtarea_admvs="310000")
+    assert get_filing(ctx, pending.filing_id).enddate == date(2023, 5, 31)
+    stay = Visit(psn_no="P004", treatment_admdvs="410100", med_type="21", admission=date(2023, 6, 5),
+                 discharge=date(2023, 6, 10))
+    with ctx.unit_of_work() as session:
+        filings = filings_of(session, "P004")
+    with pytest.raises(YidiError) as refused:
+        resolve_coverage("410800", filings, stay, ctx.policy.insured_policy("410800", stay.discharge))
+    assert refused.value.code == "NOT_FILED"

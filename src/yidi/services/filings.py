@@ -192,7 +192,8 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
         session.add(successor)
         session.flush()
         mode = rules.change_mode.value
-        ended = end_on(old, on, FilingStatus.CHANGED, replaced_by=successor.filing_id, reason=reason)
+        ended = end_on(old, _last_cover_day_after(old, on), FilingStatus.CHANGED, replaced_by=successor.filing_id,
+                       reason=reason)
         row.status, row.enddate, row.replaced_by = ended.status.value, ended.enddate, ended.replaced_by
         # filing_events.event is VARCHAR(20): keep event names short.
         event = "terminated_refiled" if mode == "terminate_and_refile" else "changed"
@@ -220,9 +221,16 @@ def _check_end_date(old: Filing, on: date) -> None:
         raise invalid("date", f"变更或取消日期不能早于备案申请日 {old.apply_date.isoformat()}")
 
 
+def _last_cover_day_after(old: Filing, on: date) -> date:
+    """The ``on`` to pass to ``end_on``. A filing withdrawn or changed while still pending was never approved,
+    so it must cover nothing: it ends before its start (a cancelled or changed filing otherwise counts as
+    once effective for the days before ``on``, F7)."""
+    return on if old.status is FilingStatus.ACTIVE else min(on, old.begndate)
+
+
 def _end(session: Session, row: FilingRow, old: Filing, on: date, status: FilingStatus, actor: str, reason: str,
          proof: bool) -> Filing:
-    ended = end_on(old, on, status, reason=reason)
+    ended = end_on(old, _last_cover_day_after(old, on), status, reason=reason)
     row.status, row.enddate = ended.status.value, ended.enddate
     _event(session, old.filing_id, "cancelled", row.status, actor, on, reason, proof=proof)
     audit.record(session, actor, "filing.cancel", old.filing_id, {"on": on.isoformat()})
