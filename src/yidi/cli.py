@@ -25,6 +25,8 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(policy_app, name="policy")
 app.add_typer(docs_app, name="docs")
 app.add_typer(filing_app, name="filing")
+from yidi.cli_filing import register as _register_filing_commands  # noqa: E402
+_register_filing_commands(filing_app)
 
 err = Console(stderr=True)
 out = Console()
@@ -213,13 +215,13 @@ def estimate(psn_no: str, fixmedins_code: str, med_type: str = "21",
 @filing_app.command("pending")
 def filing_pending(region: str = typer.Option(..., help="insured region admdvs")) -> None:
     """待审核备案（含办结期限）/ pending filings with due dates."""
-    from yidi.services.filings import list_filings
+    from yidi.services.filings import pending_queue
 
     ctx = _context()
     table = Table(title=f"{region} 待审核备案")
     for column in ("filing_id", "psn_no", "type", "mdtrtarea", "apply_date", "due"):
         table.add_column(column)
-    for filing in list_filings(ctx, status="pending", insuplc_admdvs=region):
+    for filing in pending_queue(ctx, region):  # oldest application first
         table.add_row(filing.filing_id, filing.psn_no, filing.filing_type.value, filing.mdtrtarea_admvs,
                       filing.apply_date.isoformat(), str(filing.approve_due_date))
     out.print(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
+from collections import defaultdict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from yidi.services.context import AppContext
 
 # Routers are optional modules so that each part of the system stays in its own file.
 ROUTER_MODULES = [
+    "yidi.api.auth",
     "yidi.api.filings",
     "yidi.api.benefit",
     "yidi.api.fsi",
@@ -31,6 +33,37 @@ ROUTER_MODULES = [
 ]
 
 log = get_logger("yidi.api")
+
+# Pydantic error types in plain Chinese (Chinese first); anything else keeps pydantic's own text.
+VALIDATION_MESSAGES = {
+    "missing": "必填",
+    "extra_forbidden": "不允许的字段",
+    "enum": "取值无效，应为 {expected}",
+    "literal_error": "取值无效，应为 {expected}",
+    "string_pattern_mismatch": "格式不符",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长",
+    "string_type": "应为字符串",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "json_invalid": "不是有效的 JSON",
+    "model_attributes_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象",
+}
+
+
+def validation_detail(error: dict) -> str:
+    template = VALIDATION_MESSAGES.get(error.get("type", ""))
+    if template is None:
+        return str(error.get("msg", "")).removeprefix("Value error, ")[:100]
+    context = defaultdict(str, {key: str(value) for key, value in (error.get("ctx") or {}).items()})
+    # "'a', 'b' or 'c'" → "a、b、c"
+    context["expected"] = context["expected"].replace("'", "").replace(" or ", "、").replace(", ", "、")
+    return template.format_map(context)[:200]
 
 
 def error_response(exc: YidiError) -> JSONResponse:
@@ -54,7 +87,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": ["body"], "msg": "invalid"}
         field_name = ".".join(str(part) for part in first.get("loc", []) if part not in ("body", "query", "path"))
-        return error_response(invalid(field_name or "body", str(first.get("msg", ""))[:100]))
+        return error_response(invalid(field_name or "body", validation_detail(first)))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -55,6 +55,8 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("MSGID_CONFLICT", "settlement", 409, "报文ID {msgid} 已使用且报文内容不同", "每笔交易使用新的 msgid；查询上一笔结果请原样重发同一报文。"),
         ErrorSpec("UNKNOWN_INFNO", "input", 404, "不支持的交易编号 infno={infno}", "请核对接口文档中的交易编号。"),
         ErrorSpec("AUTH_FAILED", "auth", 401, "身份认证失败：{detail}", "请核对 _api_access_key 与密钥、签名算法和系统时间（允许误差±300秒）。"),
+        ErrorSpec("LOGIN_FAILED", "auth", 401, "登录失败：{detail}", "请核对用户名和密码（区分大小写）；忘记密码请联系经办机构重置。"),
+        ErrorSpec("LOGIN_REQUIRED", "auth", 401, "未登录或登录已失效：{detail}", "请先 POST /api/login 获取令牌，并在请求头中携带 Authorization: Bearer <令牌>。"),
         ErrorSpec("FORBIDDEN", "auth", 403, "无权执行该操作：{detail}", "请使用有相应角色和区域权限的账号。"),
         ErrorSpec("POLICY_INVALID", "system", 500, "政策参数文件无效：{file} {path}：{reason}", "请修正政策文件后重新加载；无效文件不会生效。"),
         ErrorSpec("PAYLOAD_TOO_LARGE", "input", 413, "报文过大或嵌套过深（{detail}）", "请拆分报文：单次费用明细不超过300条，input 不超过40000字符。"),

@@ -81,6 +81,24 @@ class FilingStatus(StrEnum):
     CANCELLED = "cancelled"  # 已取消
 
 
+STATUS_NAMES = {
+    FilingStatus.PENDING: "待审核",
+    FilingStatus.ACTIVE: "有效",
+    FilingStatus.REJECTED: "未通过",
+    FilingStatus.CHANGED: "已变更",
+    FilingStatus.CANCELLED: "已取消",
+}
+
+CHANNEL_NAMES = {
+    Channel.APP: "国家医保服务平台APP",
+    Channel.MINI_PROGRAM: "国家异地就医备案小程序",
+    Channel.WEB: "网上服务大厅",
+    Channel.PHONE: "电话",
+    Channel.WINDOW: "经办窗口",
+    Channel.HOSPITAL_DESK: "医院医保服务站",
+    Channel.TOWNSHIP: "乡镇（街道）/村（社区）便民服务中心",
+}
+
 # The commitment form of seed 003's attachment (F3): shown in full and signed (online: tick + sign).
 COMMITMENT_TEXT = (
     "基本医疗保险长期异地就医备案个人承诺书\n"

@@ -16,17 +16,19 @@ from yidi.domain.filing import (
     Basis,
     Channel,
     Filing,
+    FilingCategory,
     FilingStatus,
     FilingType,
+    category_of,
     check_change_or_cancel,
     check_new_filing,
     end_on,
     initial_status,
 )
-from yidi.domain.regions import same_pooling_area
+from yidi.domain.regions import area_covers, province_of, same_pooling_area
 from yidi.services import audit
 from yidi.services.context import AppContext
-from yidi.services.reference import get_person, require_region
+from yidi.services.reference import certno_problem, get_person, require_region
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
     if (cmd.apply_date - cmd.begndate).days > 366:
         raise invalid("begndate", "补办备案的开始日期不能早于申请日一年以上")
     with ctx.unit_of_work() as session:
-        person = get_person(session, cmd.psn_no)
+        # Lock the person row: two filings for one person are checked for overlap one after the other.
+        person = get_person(session, cmd.psn_no, for_update=True)
         if person.insu_status != "active":
             raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
         area = require_region(session, cmd.mdtrtarea_admvs)
@@ -92,6 +95,7 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
             if not (cmd.commitment_signature or "").strip():
                 raise YidiError("COMMITMENT_NOT_SIGNED")
             commitment_text = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=area.name)
+        _refuse_overlap(session, person.psn_no, filing_type, area.admdvs, cmd.begndate, enddate)
         status, due = initial_status(channel, rules, cmd.apply_date)
         row = FilingRow(
             filing_id=_new_id(), psn_no=person.psn_no, insuplc_admdvs=person.insuplc_admdvs,
@@ -108,6 +112,29 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
         return to_domain(row)
 
 
+def _periods_meet(begin_a: date, end_a: date | None, begin_b: date, end_b: date | None) -> bool:
+    """Do two validity periods share a day? ``None`` = open-ended (long-term)."""
+    return (end_b is None or begin_a <= end_b) and (end_a is None or begin_b <= end_a)
+
+
+def _refuse_overlap(session: Session, psn_no: str, filing_type: FilingType, area: str, begndate: date,
+                    enddate: date | None, *, ignore: str | None = None) -> None:
+    """One standing filing per place and time: a second filing to an area that an active or pending
+    filing already covers (city inside a filed province, or the reverse) in an overlapping period is
+    refused, and so is a second long-term filing anywhere (a person has one 长期居住地)."""
+    new_is_long_term = category_of(filing_type) is FilingCategory.LONG_TERM
+    standing = session.scalars(select(FilingRow).where(
+        FilingRow.psn_no == psn_no,
+        FilingRow.status.in_([FilingStatus.ACTIVE.value, FilingStatus.PENDING.value])))
+    for other in standing:
+        if other.filing_id == ignore or not _periods_meet(begndate, enddate, other.begndate, other.enddate):
+            continue
+        same_place = area_covers(other.mdtrtarea_admvs, area) or area_covers(area, other.mdtrtarea_admvs)
+        both_long_term = new_is_long_term and category_of(FilingType(other.filing_type)) is FilingCategory.LONG_TERM
+        if same_place or both_long_term:
+            raise YidiError("FILING_OVERLAP", {"filing_id": other.filing_id})
+
+
 def get_filing(ctx: AppContext, filing_id: str) -> Filing:
     with ctx.unit_of_work() as session:
         return to_domain(_get_row(session, filing_id))
@@ -115,8 +142,8 @@ def get_filing(ctx: AppContext, filing_id: str) -> Filing:
 
 def _get_row(session: Session, filing_id: str, for_update: bool = False) -> FilingRow:
     stmt = select(FilingRow).where(FilingRow.filing_id == filing_id)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # re-read under the lock, even if this session loaded the row before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = session.scalars(stmt).first()
     if row is None:
         raise YidiError("NOT_FOUND", {"what": "备案", "key": filing_id})
@@ -138,29 +165,38 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
                   actor: str = "person", reason: str = "") -> Filing:
     """F6: end the old filing the day before and start its successor on ``on`` (history stays)."""
     with ctx.unit_of_work() as session:
+        # Lock order person → filing (as in file_filing): a person's filings change one at a time (overlap check).
+        get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
         rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         new_area = mdtrtarea_admvs or old.mdtrtarea_admvs
         require_region(session, new_area)
         if same_pooling_area(old.insuplc_admdvs, new_area):
             # 变更回参保地: the remote filing simply ends (B3 德州 'switched back').
             return _end(session, row, old, on, FilingStatus.CANCELLED, actor, reason or "变更回参保地", proof)
+        successor_end = None if old.is_long_term else old.enddate
+        if successor_end is not None and successor_end < on:
+            raise YidiError("FILING_NOT_ACTIVE", {"status": f"已于 {successor_end.isoformat()} 到期"})
+        _refuse_overlap(session, old.psn_no, old.filing_type, new_area, on, successor_end, ignore=old.filing_id)
         successor = FilingRow(
             filing_id=_new_id(), psn_no=old.psn_no, insuplc_admdvs=old.insuplc_admdvs,
             filing_type=old.filing_type.value, basis=(Basis.PROOF if proof else old.basis).value,
-            mdtrtarea_admvs=new_area, begndate=on,
-            enddate=None if old.is_long_term else old.enddate, apply_date=on, channel=old.channel.value,
-            status=FilingStatus.ACTIVE.value, replaces=old.filing_id, reason=reason,
+            mdtrtarea_admvs=new_area, begndate=on, enddate=successor_end, apply_date=on, channel=old.channel.value,
+            # A change does not skip approval: the successor of a pending filing waits under the same due date.
+            status=old.status.value, approve_due_date=old.approve_due_date, replaces=old.filing_id, reason=reason,
             commitment_text=row.commitment_text, commitment_signature=row.commitment_signature,
         )
         session.add(successor)
         session.flush()
         mode = rules.change_mode.value
-        ended = end_on(old, on, FilingStatus.CHANGED, replaced_by=successor.filing_id, reason=reason)
+        ended = end_on(old, _last_cover_day_after(old, on), FilingStatus.CHANGED, replaced_by=successor.filing_id,
+                       reason=reason)
         row.status, row.enddate, row.replaced_by = ended.status.value, ended.enddate, ended.replaced_by
-        event = "terminated_and_refiled" if mode == "terminate_and_refile" else "changed"
+        # filing_events.event is VARCHAR(20): keep event names short.
+        event = "terminated_refiled" if mode == "terminate_and_refile" else "changed"
         _event(session, old.filing_id, event, row.status, actor, on, reason, successor=successor.filing_id,
                proof=proof)
         _event(session, successor.filing_id, "applied", successor.status, actor, on, reason, replaces=old.filing_id)
@@ -174,13 +210,27 @@ def cancel_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, act
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
         rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         return _end(session, row, old, on, FilingStatus.CANCELLED, actor, reason, proof)
 
 
+def _check_end_date(old: Filing, on: date) -> None:
+    """A change or cancellation cannot take effect before the filing was applied for."""
+    if on < old.apply_date:
+        raise invalid("date", f"变更或取消日期不能早于备案申请日 {old.apply_date.isoformat()}")
+
+
+def _last_cover_day_after(old: Filing, on: date) -> date:
+    """The ``on`` to pass to ``end_on``. A filing withdrawn or changed while still pending was never approved,
+    so it must cover nothing: it ends before its start (a cancelled or changed filing otherwise counts as
+    once effective for the days before ``on``, F7)."""
+    return on if old.status is FilingStatus.ACTIVE else min(on, old.begndate)
+
+
 def _end(session: Session, row: FilingRow, old: Filing, on: date, status: FilingStatus, actor: str, reason: str,
          proof: bool) -> Filing:
-    ended = end_on(old, on, status, reason=reason)
+    ended = end_on(old, _last_cover_day_after(old, on), status, reason=reason)
     row.status, row.enddate = ended.status.value, ended.enddate
     _event(session, old.filing_id, "cancelled", row.status, actor, on, reason, proof=proof)
     audit.record(session, actor, "filing.cancel", old.filing_id, {"on": on.isoformat()})
@@ -194,7 +244,7 @@ def decide_filing(ctx: AppContext, filing_id: str, *, approve: bool, actor: str,
         raise invalid("reason", "驳回备案需填写原因")
     with ctx.unit_of_work() as session:
         row = _get_row(session, filing_id, for_update=True)
-        if clerk_region and row.insuplc_admdvs != clerk_region and row.insuplc_admdvs[:2] + "0000" != clerk_region:
+        if clerk_region and not area_covers(clerk_region, row.insuplc_admdvs):
             raise YidiError("FORBIDDEN", {"detail": "只能审核本参保地的备案"})
         if row.status != FilingStatus.PENDING.value:
             raise YidiError("FILING_ALREADY_DECIDED", {"status": row.status})
@@ -207,19 +257,37 @@ def decide_filing(ctx: AppContext, filing_id: str, *, approve: bool, actor: str,
 
 
 def list_filings(ctx: AppContext, *, psn_no: str | None = None, status: str | None = None,
-                 insuplc_admdvs: str | None = None, certno: str | None = None, limit: int = 200) -> list[Filing]:
+                 insuplc_admdvs: str | None = None, certno: str | None = None, mdtrtarea_admvs: str | None = None,
+                 oldest_first: bool = False, limit: int = 200) -> list[Filing]:
+    """Search filings. ``insuplc_admdvs`` given as a province code (xx0000) covers all its cities."""
+    if status:
+        _enum(FilingStatus, status, "status")
+    if certno and (problem := certno_problem(certno)):
+        raise invalid("certno", problem)
     with ctx.unit_of_work() as session:
-        stmt = select(FilingRow).order_by(FilingRow.apply_date.desc(), FilingRow.filing_id)
+        order = (FilingRow.apply_date.asc(), FilingRow.created_at.asc()) if oldest_first else (
+            FilingRow.apply_date.desc(), FilingRow.created_at.desc())
+        stmt = select(FilingRow).order_by(*order, FilingRow.filing_id)
         if psn_no:
             stmt = stmt.where(FilingRow.psn_no == psn_no)
         if status:
             stmt = stmt.where(FilingRow.status == status)
         if insuplc_admdvs:
-            stmt = stmt.where(FilingRow.insuplc_admdvs.like(insuplc_admdvs.rstrip("0")[:2] + "%")
-                              if insuplc_admdvs.endswith("0000") else FilingRow.insuplc_admdvs == insuplc_admdvs)
+            stmt = stmt.where(FilingRow.insuplc_admdvs.like(insuplc_admdvs[:2] + "%")
+                              if insuplc_admdvs == province_of(insuplc_admdvs)
+                              else FilingRow.insuplc_admdvs == insuplc_admdvs)
+        if mdtrtarea_admvs:
+            stmt = stmt.where(FilingRow.mdtrtarea_admvs == mdtrtarea_admvs)
         if certno:
-            stmt = stmt.join(PersonRow, PersonRow.psn_no == FilingRow.psn_no).where(PersonRow.certno == certno.upper())
+            stmt = stmt.join(PersonRow, PersonRow.psn_no == FilingRow.psn_no).where(
+                PersonRow.certno == certno.strip().upper())
         return [to_domain(row) for row in session.scalars(stmt.limit(limit))]
+
+
+def pending_queue(ctx: AppContext, insuplc_admdvs: str, limit: int = 200) -> list[Filing]:
+    """F4: the clerk's queue — pending filings of the region, oldest application first, with due dates."""
+    return list_filings(ctx, status=FilingStatus.PENDING.value, insuplc_admdvs=insuplc_admdvs, oldest_first=True,
+                        limit=limit)
 
 
 def filings_of(session: Session, psn_no: str) -> list[Filing]:
@@ -233,3 +301,18 @@ def filing_history(ctx: AppContext, filing_id: str) -> list[dict]:
                                .order_by(FilingEventRow.id))
         return [{"event": r.event, "status": r.status, "actor": r.actor, "on": r.on_date.isoformat(),
                  "reason": r.reason, "details": r.details} for r in rows]
+
+
+def commitment_text(ctx: AppContext, psn_no: str, mdtrtarea_admvs: str) -> dict:
+    """F3: the full text of the 个人承诺书 (seed 003's attachment) the person reads and signs."""
+    with ctx.unit_of_work() as session:
+        person = get_person(session, psn_no)
+        area = require_region(session, mdtrtarea_admvs)
+        return {"psn_no": person.psn_no, "mdtrtarea_admvs": area.admdvs, "area_name": area.name,
+                "text": COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=area.name)}
+
+
+def person_region(ctx: AppContext, psn_no: str) -> str:
+    """The insured region of a person (for scope checks before acting on their behalf)."""
+    with ctx.unit_of_work() as session:
+        return get_person(session, psn_no).insuplc_admdvs

@@ -62,11 +62,11 @@ def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
         row = session.get(UserRow, username or "")
         if row is None:
             _hasher.hash(password or "x")  # same cost whether or not the user exists
-            raise YidiError("AUTH_FAILED", {"detail": "用户名或密码错误"})
+            raise YidiError("LOGIN_FAILED", {"detail": "用户名或密码错误"})
         try:
             _hasher.verify(row.password_hash, password or "")
         except (VerificationError, InvalidHashError):
-            raise YidiError("AUTH_FAILED", {"detail": "用户名或密码错误"}) from None
+            raise YidiError("LOGIN_FAILED", {"detail": "用户名或密码错误"}) from None
         return principal_of(row)
 
 

@@ -1,0 +1,65 @@
+"""`yidi filing search / history / pending / decide` — the clerk's batch commands on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from yidi.cli import app
+from yidi.config import get_settings
+from yidi.services.context import AppContext
+from yidi.services.filings import FileCommand, file_filing, get_filing
+from yidi.services.reference import load_reference
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("YIDI_DATABASE_URL", url)
+    get_settings.cache_clear()
+    ctx = AppContext.from_url(url)
+    load_reference(ctx)
+    yield ctx
+    ctx.engine.dispose()
+    get_settings.cache_clear()
+
+
+def _pending(ctx, psn_no="P001", area="110000", applied=date(2023, 6, 1)):
+    return file_filing(ctx, FileCommand(psn_no=psn_no, filing_type="other_temporary", basis="proof",
+                                        mdtrtarea_admvs=area, begndate=applied, apply_date=applied, channel="app"))
+
+
+def test_f4_clerk_searches_decides_and_reads_history(db):
+    first = _pending(db, applied=date(2023, 6, 1))
+    second = _pending(db, psn_no="P004", area="310000", applied=date(2023, 6, 2))
+    result = runner.invoke(app, ["filing", "search", "--region", "410800", "--status", "pending", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["filing_id"] for r in rows] == [second.filing_id, first.filing_id]
+    assert rows[1]["approve_due_date"] == "2023-06-05"
+
+    result = runner.invoke(app, ["filing", "search", "--certno", "410802195501011234", "--json"])
+    assert [json.loads(line)["psn_no"] for line in result.stdout.splitlines()] == ["P001"]
+
+    result = runner.invoke(app, ["filing", "pending", "--region", "410800"])
+    assert result.exit_code == 0 and result.stdout.index("P001") < result.stdout.index("P004")  # oldest first
+
+    result = runner.invoke(app, ["filing", "decide", first.filing_id, "--reject", "--reason", "材料不全",
+                                 "--clerk", "clerk-jiaozuo"])
+    assert result.exit_code == 0, result.output
+    assert get_filing(db, first.filing_id).status.value == "rejected"
+    result = runner.invoke(app, ["filing", "history", first.filing_id])
+    assert result.exit_code == 0 and "rejected" in result.stdout and "材料不全" in result.stdout
+    assert "clerk-jiaozuo" in result.stdout
+
+
+def test_cli_refusals_are_coded_and_exit_1(db):
+    result = runner.invoke(app, ["filing", "history", "BA-NOPE"])
+    assert result.exit_code == 1 and "NOT_FOUND" in result.output
+    result = runner.invoke(app, ["filing", "search", "--status", "open"])
+    assert result.exit_code == 1 and "INVALID_INPUT" in result.output
