@@ -64,9 +64,12 @@ def test_f3_commitment_without_a_signature_is_refused(ctx):
     _refused(ctx, "COMMITMENT_NOT_SIGNED", lambda: _file(ctx, commitment_signature="  "))
 
 
-def test_f3_jiaozuo_referral_by_commitment_is_refused(ctx):
-    _refused(ctx, "COMMITMENT_NOT_ALLOWED", lambda: _file(ctx, psn_no="P004", filing_type="referral",
-                                                          mdtrtarea_admvs="410100"))
+def test_f3_jiaozuo_referral_by_commitment_is_accepted(ctx):
+    # F3 reading: commitment must be offered for the long-term types and is forbidden for none
+    # (docs/policy-readings.md); a region may restrict it with `filing.commitment_allowed_for`.
+    filing = _file(ctx, psn_no="P004", filing_type="referral", mdtrtarea_admvs="410100",
+                   begndate=date(2023, 8, 1), apply_date=date(2023, 8, 1))
+    assert filing.basis.value == "commitment" and filing.status is FilingStatus.ACTIVE
 
 
 def test_f5_temporary_filing_gets_its_six_month_enddate(ctx):
@@ -96,27 +99,37 @@ def test_f2_f5_bad_input_is_refused_with_a_coded_chinese_error(ctx, overrides, c
 
 def test_f2_a_second_filing_to_the_same_place_and_time_is_refused(ctx):
     first = _file(ctx)
-    error = _refused(ctx, "FILING_OVERLAP", lambda: _file(ctx, filing_type="long_term_resident",
-                                                         begndate=date(2023, 5, 1), apply_date=date(2023, 5, 1)))
+    error = _refused(ctx, "FILING_OVERLAP", lambda: _file(ctx, begndate=date(2023, 5, 1),
+                                                         apply_date=date(2023, 5, 1)))
     assert first.filing_id in error.message
-    # A second long-term filing elsewhere is refused too (one 长期居住地) …
-    _refused(ctx, "FILING_OVERLAP", lambda: _file(ctx, mdtrtarea_admvs="310000", begndate=date(2023, 5, 1),
-                                                 apply_date=date(2023, 5, 1)))
-    # … but a temporary filing to another region is fine.
+    # A temporary filing beside the long-term one is fine (coverage takes the better one).
     other = _file(ctx, filing_type="referral", basis="proof", mdtrtarea_admvs="310000", begndate=date(2023, 5, 1),
                   apply_date=date(2023, 5, 1))
     assert other.status is FilingStatus.ACTIVE
 
 
+def test_f6_a_second_long_term_filing_supersedes_the_first_under_the_six_month_rule(ctx):
+    first = _file(ctx)  # commitment, from 2023-01-10
+    # Within 6 months without proof: that is a change of the standing filing (F6).
+    _refused(ctx, "FILING_CHANGE_NEEDS_PROOF", lambda: _file(ctx, mdtrtarea_admvs="310000",
+                                                             begndate=date(2023, 5, 1), apply_date=date(2023, 5, 1)))
+    # With proof it is allowed, and the first filing ends the day before.
+    second = _file(ctx, mdtrtarea_admvs="310000", basis="proof", begndate=date(2023, 5, 1),
+                   apply_date=date(2023, 5, 1))
+    old = get_filing(ctx, first.filing_id)
+    assert old.status is FilingStatus.CHANGED and old.enddate == date(2023, 4, 30)
+    assert old.replaced_by == second.filing_id
+
+
 def test_f2_a_city_filing_inside_a_filed_province_overlaps(ctx):
     _file(ctx, psn_no="P002", filing_type="other_temporary", mdtrtarea_admvs="410000", channel="window",
           begndate=date(2023, 6, 1), apply_date=date(2023, 6, 1))
-    _refused(ctx, "FILING_OVERLAP", lambda: _file(ctx, psn_no="P002", filing_type="referral",
+    _refused(ctx, "FILING_OVERLAP", lambda: _file(ctx, psn_no="P002", filing_type="other_temporary",
                                                  mdtrtarea_admvs="410100", begndate=date(2023, 11, 30),
                                                  apply_date=date(2023, 11, 30)))
     # The day after the temporary filing ends (2023-12-01) the city can be filed again.
-    later = _file(ctx, psn_no="P002", filing_type="referral", mdtrtarea_admvs="410100", begndate=date(2023, 12, 2),
-                  apply_date=date(2023, 12, 2))
+    later = _file(ctx, psn_no="P002", filing_type="other_temporary", mdtrtarea_admvs="410100",
+                  begndate=date(2023, 12, 2), apply_date=date(2023, 12, 2))
     assert later.begndate == date(2023, 12, 2)
 
 
@@ -236,12 +249,12 @@ def test_f4_f6_changing_a_pending_filing_keeps_it_pending(ctx):
     assert [f.filing_id for f in pending_queue(ctx, "410800")] == [successor.filing_id]
 
 
-def test_f6_a_change_into_a_place_already_filed_is_refused(ctx):
+def test_f6_a_change_into_a_place_with_a_temporary_filing_is_allowed(ctx):
     long_term = _file(ctx, basis="proof")
     _file(ctx, filing_type="referral", basis="proof", mdtrtarea_admvs="310000", begndate=date(2023, 5, 1),
           apply_date=date(2023, 5, 1))
-    _refused(ctx, "FILING_OVERLAP", lambda: change_filing(ctx, long_term.filing_id, date(2023, 6, 1), proof=False,
-                                                         mdtrtarea_admvs="310000"))
+    successor = change_filing(ctx, long_term.filing_id, date(2023, 6, 1), proof=False, mdtrtarea_admvs="310000")
+    assert successor.status is FilingStatus.ACTIVE and successor.mdtrtarea_admvs == "310000"
 
 
 def test_every_write_is_audited_in_a_verifiable_chain(ctx):

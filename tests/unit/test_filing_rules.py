@@ -92,9 +92,13 @@ def test_f3_commitment_is_offered_for_every_long_term_type(rules, filing_type):
         assert check_new_filing(filing_type, Basis.COMMITMENT, ON, None, rules(region)) is None
 
 
-def test_f3_jiaozuo_referral_by_commitment_is_refused_dezhou_needs_no_proof(rules):
+def test_f3_commitment_restriction_is_a_parameter_dezhou_needs_no_proof(rules):
+    assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(JIAOZUO)) == date(2023, 12, 1)
+    long_term_only = rules(JIAOZUO).commitment_allowed_for.model_copy(
+        update={"value": ["retired_relocated", "long_term_resident", "resident_worker"]})
+    restricted = rules(JIAOZUO).model_copy(update={"commitment_allowed_for": long_term_only})
     with pytest.raises(YidiError) as refused:
-        check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(JIAOZUO))
+        check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, restricted)
     assert refused.value.code == "COMMITMENT_NOT_ALLOWED"
     assert "证明材料" in refused.value.full_message()
     assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(DEZHOU)) == date(2023, 12, 1)

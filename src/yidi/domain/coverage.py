@@ -70,6 +70,10 @@ class Coverage:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _reduction_of(policy: InsuredPolicy, filing_type: FilingType) -> int:
+    return getattr(policy.params.remote.reductions, filing_type.value).value
+
+
 def _temporary(policy: InsuredPolicy, ttype: FilingType, filing: Filing | None, rules: tuple[str, ...],
                why: str, med_class: MedClass, manual_without_filing: bool = False) -> Coverage:
     remote = policy.params.remote
@@ -117,7 +121,10 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
         filing = next((f for f in covering), None)
         return _temporary(policy, FilingType.EMERGENCY, filing, ("B13", "B5"),
                           "急诊抢救，视同已备案，按急诊抢救人员待遇", med_class)
-    temporary = next((f for f in covering if not f.is_long_term), None)
+    # Several temporary filings may cover the place (e.g. a referral added to an 'other' trip):
+    # the most favourable one applies (smallest reduction), the latest on a tie.
+    temporary = min((f for f in covering if not f.is_long_term),
+                    key=lambda f: (_reduction_of(policy, f.filing_type), -f.begndate.toordinal()), default=None)
     if temporary is not None:
         return _temporary(policy, temporary.filing_type, temporary, ("F2", "F7", "F8", "F10", "B5", "B6"),
                           f"临时外出就医（{temporary.filing_type.value}），按临时外出就医人员待遇", med_class)

@@ -72,6 +72,28 @@ class Channel(StrEnum):
 
 ONLINE_CHANNELS = frozenset({Channel.APP, Channel.MINI_PROGRAM, Channel.WEB})
 
+# Names HIS software, agencies and people use for the same channels (F4). Unknown names are refused.
+CHANNEL_ALIASES = {
+    "miniprogram": Channel.MINI_PROGRAM, "mini-program": Channel.MINI_PROGRAM, "applet": Channel.MINI_PROGRAM,
+    "wechat": Channel.MINI_PROGRAM, "alipay": Channel.MINI_PROGRAM, "小程序": Channel.MINI_PROGRAM,
+    "online": Channel.WEB, "website": Channel.WEB, "internet": Channel.WEB, "网厅": Channel.WEB,
+    "mobile": Channel.APP, "国家医保服务平台app": Channel.APP,
+    "telephone": Channel.PHONE, "tel": Channel.PHONE, "hotline": Channel.PHONE, "电话": Channel.PHONE,
+    "counter": Channel.WINDOW, "offline": Channel.WINDOW, "agency": Channel.WINDOW, "窗口": Channel.WINDOW,
+    "hospital": Channel.HOSPITAL_DESK, "hospital_service_desk": Channel.HOSPITAL_DESK,
+    "service_desk": Channel.HOSPITAL_DESK, "village": Channel.TOWNSHIP, "community": Channel.TOWNSHIP,
+}
+
+
+def parse_channel(value: str) -> Channel:
+    text = (value or "").strip()
+    try:
+        return Channel(text.lower())
+    except ValueError:
+        if text.lower() in CHANNEL_ALIASES:
+            return CHANNEL_ALIASES[text.lower()]
+        raise
+
 
 class FilingStatus(StrEnum):
     PENDING = "pending"  # 待审核 (F4 河南: online, within 2 working days)

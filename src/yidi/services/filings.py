@@ -23,6 +23,7 @@ from yidi.domain.filing import (
     check_change_or_cancel,
     check_new_filing,
     end_on,
+    parse_channel,
     initial_status,
 )
 from yidi.domain.regions import area_covers, province_of, same_pooling_area
@@ -77,7 +78,10 @@ def _new_id() -> str:
 def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
     filing_type = _enum(FilingType, cmd.filing_type, "type")
     basis = _enum(Basis, cmd.basis, "basis")
-    channel = _enum(Channel, cmd.channel, "channel")
+    try:
+        channel = parse_channel(cmd.channel)
+    except ValueError:
+        channel = _enum(Channel, cmd.channel, "channel")  # raises INVALID_INPUT listing the channels
     if (cmd.apply_date - cmd.begndate).days > 366:
         raise invalid("begndate", "补办备案的开始日期不能早于申请日一年以上")
     with ctx.unit_of_work() as session:
@@ -96,6 +100,8 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
                 raise YidiError("COMMITMENT_NOT_SIGNED")
             commitment_text = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=area.name)
         _refuse_overlap(session, person.psn_no, filing_type, area.admdvs, cmd.begndate, enddate)
+        superseded = (_supersede_long_term(session, ctx, person.psn_no, basis, cmd.begndate, cmd.actor)
+                      if category_of(filing_type) is FilingCategory.LONG_TERM else [])
         status, due = initial_status(channel, rules, cmd.apply_date)
         row = FilingRow(
             filing_id=_new_id(), psn_no=person.psn_no, insuplc_admdvs=person.insuplc_admdvs,
@@ -106,6 +112,12 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
         )
         session.add(row)
         session.flush()
+        for old_row in superseded:
+            ended = end_on(to_domain(old_row), cmd.begndate, FilingStatus.CHANGED, replaced_by=row.filing_id,
+                           reason="新的长期异地备案")
+            old_row.status, old_row.enddate, old_row.replaced_by = ended.status.value, ended.enddate, row.filing_id
+            _event(session, old_row.filing_id, "changed", old_row.status, cmd.actor, cmd.begndate,
+                   "新的长期异地备案", successor=row.filing_id)
         _event(session, row.filing_id, "applied", row.status, cmd.actor, cmd.apply_date, cmd.reason,
                channel=channel.value, basis=basis.value)
         audit.record(session, cmd.actor, "filing.apply", row.filing_id, {"status": row.status})
@@ -119,20 +131,36 @@ def _periods_meet(begin_a: date, end_a: date | None, begin_b: date, end_b: date 
 
 def _refuse_overlap(session: Session, psn_no: str, filing_type: FilingType, area: str, begndate: date,
                     enddate: date | None, *, ignore: str | None = None) -> None:
-    """One standing filing per place and time: a second filing to an area that an active or pending
-    filing already covers (city inside a filed province, or the reverse) in an overlapping period is
-    refused, and so is a second long-term filing anywhere (a person has one 长期居住地)."""
-    new_is_long_term = category_of(filing_type) is FilingCategory.LONG_TERM
+    """A true duplicate is refused: the same type to an area that an active or pending filing already
+    covers (city inside a filed province, or the reverse) in an overlapping period. Other overlaps are
+    allowed (a temporary filer may add a referral; coverage picks the most favourable filing), and a
+    second long-term filing supersedes the first (see ``_supersede_long_term``)."""
     standing = session.scalars(select(FilingRow).where(
-        FilingRow.psn_no == psn_no,
+        FilingRow.psn_no == psn_no, FilingRow.filing_type == filing_type.value,
         FilingRow.status.in_([FilingStatus.ACTIVE.value, FilingStatus.PENDING.value])))
     for other in standing:
         if other.filing_id == ignore or not _periods_meet(begndate, enddate, other.begndate, other.enddate):
             continue
-        same_place = area_covers(other.mdtrtarea_admvs, area) or area_covers(area, other.mdtrtarea_admvs)
-        both_long_term = new_is_long_term and category_of(FilingType(other.filing_type)) is FilingCategory.LONG_TERM
-        if same_place or both_long_term:
+        if area_covers(other.mdtrtarea_admvs, area) or area_covers(area, other.mdtrtarea_admvs):
             raise YidiError("FILING_OVERLAP", {"filing_id": other.filing_id})
+
+
+def _supersede_long_term(session: Session, ctx: AppContext, psn_no: str, new_basis: Basis, on: date,
+                         actor: str) -> list[FilingRow]:
+    """A person has one 长期居住地: a new long-term filing from ``on`` ends the standing one on on − 1.
+    That is a change of the old filing, so F6 applies: a commitment-based filing younger than the lock
+    needs proof (FILING_CHANGE_NEEDS_PROOF)."""
+    ended = []
+    standing = session.scalars(select(FilingRow).where(
+        FilingRow.psn_no == psn_no, FilingRow.status == FilingStatus.ACTIVE.value).with_for_update())
+    for row in standing:
+        old = to_domain(row)
+        if not old.is_long_term or (old.enddate is not None and old.enddate < on):
+            continue
+        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        check_change_or_cancel(old, max(on, old.apply_date), new_basis is Basis.PROOF, rules)
+        ended.append(row)
+    return ended
 
 
 def get_filing(ctx: AppContext, filing_id: str) -> Filing:
