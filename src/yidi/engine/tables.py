@@ -1,0 +1,109 @@
+"""The dated policy book as dense numpy lookup tables, so that every claim finds its figures by indexing.
+
+Every insured-region policy version gets a row index ``v``; a claim's version is the one in force on
+its discharge date (``PolicyBook.insured_policy(region, date)``), found with ``np.searchsorted`` per
+region. Figures are integer fen and basis points, copied from the validated policy objects, so the
+engine and the scalar engine read the very same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from yidi.domain.coverage import MED_CLASS_OF
+from yidi.engine.kinds import BENEFIT_KINDS, MED_CLASSES, first_selfpay_applies, reduction_pp
+from yidi.policy.loader import InsuredPolicy, PolicyBook
+
+MED_TYPES: tuple[str, ...] = tuple(MED_CLASS_OF)  # "21", "22", "23", "11", "14"
+MED_CLASS_OF_TYPE = np.array([MED_CLASSES.index(MED_CLASS_OF[t]) for t in MED_TYPES], dtype=np.int8)
+INPATIENT, OUTPATIENT, CHRONIC = 0, 1, 2
+LEVELS = 4  # index 0 unused; hospital levels 1–3
+
+
+def days(dates: np.ndarray) -> np.ndarray:
+    """datetime64[D] (or anything numpy turns into one) → int64 days since 1970-01-01."""
+    return np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+
+
+@dataclass
+class PolicyTables:
+    regions: tuple[str, ...]  # insured regions with a policy
+    insutypes: tuple[str, ...]
+    diseases: tuple[str, ...]  # chronic dise_codg
+    versions: tuple[InsuredPolicy, ...]  # index v
+    region_starts: dict[int, tuple[np.ndarray, np.ndarray]]  # region -> (effective days, version indexes)
+    # [v, insutype, level] / [v, insutype] / [v, disease]; has_* marks figures that exist
+    inpatient_deductible: np.ndarray
+    inpatient_ratio: np.ndarray
+    inpatient_cap: np.ndarray
+    has_inpatient: np.ndarray
+    outpatient_ratio: np.ndarray
+    outpatient_limit: np.ndarray
+    has_outpatient: np.ndarray
+    chronic_ratio: np.ndarray
+    chronic_limit: np.ndarray
+    has_chronic: np.ndarray
+    reduction_pp: np.ndarray  # [v, kind, med class]
+    first_selfpay_bp: np.ndarray  # [v, kind]: the 首先自付 share where it applies, else 0
+
+    @classmethod
+    def from_book(cls, book: PolicyBook) -> "PolicyTables":
+        regions = tuple(sorted(book.insured))
+        versions: list[InsuredPolicy] = []
+        region_starts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for r, region in enumerate(regions):
+            dated = book.versions(region)
+            first = len(versions)
+            versions += dated
+            region_starts[r] = (days(np.array([p.effective_from for p in dated], dtype="datetime64[D]")),
+                                np.arange(first, len(versions), dtype=np.int64))
+        insutypes = sorted({t for p in versions for t in (*p.params.benefits.inpatient, *p.params.benefits.outpatient)})
+        diseases = sorted({d for p in versions for d in p.params.benefits.chronic})
+        nv, nt, nd, nk = len(versions), len(insutypes), len(diseases), len(BENEFIT_KINDS)
+        t = cls(tuple(regions), tuple(insutypes), tuple(diseases), tuple(versions), region_starts,
+                np.zeros((nv, nt, LEVELS), np.int64), np.zeros((nv, nt, LEVELS), np.int64),
+                np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
+                np.zeros((nv, nt), np.int64), np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
+                np.zeros((nv, nd), np.int64), np.zeros((nv, nd), np.int64), np.zeros((nv, nd), bool),
+                np.zeros((nv, nk, len(MED_CLASSES)), np.int64), np.zeros((nv, nk), np.int64))
+        for v, policy in enumerate(versions):
+            benefits = policy.params.benefits
+            for i, insutype in enumerate(insutypes):
+                inpatient = benefits.inpatient.get(insutype)
+                if (inpatient is not None and {1, 2, 3} <= set(inpatient.deductible.value)
+                        and {1, 2, 3} <= set(inpatient.ratio.value)):
+                    t.has_inpatient[v, i] = True
+                    for level in (1, 2, 3):
+                        t.inpatient_deductible[v, i, level] = inpatient.deductible.value[level]
+                        t.inpatient_ratio[v, i, level] = inpatient.ratio.value[level]
+                    t.inpatient_cap[v, i] = inpatient.annual_cap.value
+                outpatient = benefits.outpatient.get(insutype)
+                if outpatient is not None:
+                    t.has_outpatient[v, i] = True
+                    t.outpatient_ratio[v, i] = outpatient.ratio.value
+                    t.outpatient_limit[v, i] = outpatient.annual_limit.value
+            for d, disease in enumerate(diseases):
+                chronic = benefits.chronic.get(disease)
+                if chronic is not None:
+                    t.has_chronic[v, d] = True
+                    t.chronic_ratio[v, d] = chronic.ratio.value
+                    t.chronic_limit[v, d] = chronic.annual_limit.value
+            share = policy.params.remote.first_selfpay.share.value
+            for k, kind in enumerate(BENEFIT_KINDS):
+                for c, med_class in enumerate(MED_CLASSES):
+                    t.reduction_pp[v, k, c] = reduction_pp(policy, kind, med_class)
+                t.first_selfpay_bp[v, k] = share if first_selfpay_applies(policy, kind) else 0
+        return t
+
+    def version_of(self, region: np.ndarray, discharge_day: np.ndarray) -> np.ndarray:
+        """Index of the policy version in force on each claim's discharge date; −1 where none is."""
+        out = np.full(region.shape, -1, dtype=np.int64)
+        for r, (starts, indexes) in self.region_starts.items():
+            mask = region == r
+            if not mask.any():
+                continue
+            position = np.searchsorted(starts, discharge_day[mask], side="right") - 1
+            out[mask] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
+        return out
