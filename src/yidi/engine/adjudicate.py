@@ -24,11 +24,8 @@ import numpy as np
 
 from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.scope import half_up_bp
-from yidi.engine.tables import CHRONIC, INPATIENT, MED_CLASS_OF_TYPE, MED_TYPES, OUTPATIENT, PolicyTables, days
+from yidi.engine.tables import ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, days  # noqa: F401
 
-# Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
-ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "CHRONIC_DISEASE_NOT_COVERED", "INVALID_INPUT")
-OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT = range(len(ERRORS))
 
 
 def encode(values: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
@@ -112,45 +109,29 @@ class Adjudication:
 
 
 def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
-    n = len(claims)
+    grid = tables.grid
+    _, nt, nm, nl, nd = grid.shape
     version = tables.version_of(claims.region, claims.discharge_day)
-    med_class = np.where(claims.med_type >= 0, MED_CLASS_OF_TYPE[np.maximum(claims.med_type, 0)], -1)
-    v = np.maximum(version, 0)
-    t = np.maximum(claims.insutype, 0)
-    d = np.maximum(claims.disease, 0)
-    level = np.clip(claims.hospital_level, 0, 3)
-    inpatient, outpatient, chronic = med_class == INPATIENT, med_class == OUTPATIENT, med_class == CHRONIC
-
-    # Which claims the scalar engine would refuse, and with which code.
-    error = np.zeros(n, np.int8)
-    error[(claims.insutype < 0) & ~chronic] = NO_POLICY
-    error[inpatient & (claims.insutype >= 0) & ~tables.has_inpatient[v, t]] = NO_POLICY
-    error[outpatient & (claims.insutype >= 0) & ~tables.has_outpatient[v, t]] = NO_POLICY
-    error[chronic & ((claims.disease < 0) | ~tables.has_chronic[v, d])] = CHRONIC_NOT_COVERED
-    error[inpatient & ((claims.hospital_level < 1) | (claims.hospital_level > 3))] = INVALID_INPUT
+    # Codes shifted by one: slot 0 is "unknown", so one flat index finds every figure (ParameterGrid).
+    level = np.where((claims.hospital_level >= 1) & (claims.hospital_level <= 3), claims.hospital_level, 0)
+    med_type = claims.med_type + 1
+    row = (((version + 1) * nt + claims.insutype + 1) * nm + med_type) * nl + level
+    row = row * nd + claims.disease + 1
+    error = grid.error[row]
     error[(claims.benefit_kind < 0) | (claims.inscp_scp_amt < 0)] = INVALID_INPUT
-    error[version < 0] = NO_POLICY
-    error[med_class < 0] = MED_TYPE_NOT_SUPPORTED
+    error[claims.med_type < 0] = MED_TYPE_NOT_SUPPORTED
     settled = error == OK
 
-    # Parameters for this kind of visit (B1, B9, B10), read from the claim's policy version.
-    deductible = np.where(inpatient, tables.inpatient_deductible[v, t, level], 0)
-    base_ratio = np.select([inpatient, outpatient], [tables.inpatient_ratio[v, t, level], tables.outpatient_ratio[v, t]],
-                           tables.chronic_ratio[v, d])
-    cap = np.select([inpatient, outpatient], [tables.inpatient_cap[v, t], tables.outpatient_limit[v, t]],
-                    tables.chronic_limit[v, d])
-    kind = np.maximum(claims.benefit_kind, 0)
-    reduction = tables.reduction_pp[v, kind, np.maximum(med_class, 0)]
-    first_share = tables.first_selfpay_bp[v, kind]
-
+    # Parameters for this kind of visit (B1, B9, B10) and the coverage numbers (B3–B6), per claim.
+    kind_row = ((version + 1) * len(BENEFIT_KINDS) + np.maximum(claims.benefit_kind, 0)) * nm + med_type
     inscp = np.where(settled, claims.inscp_scp_amt, 0)
-    first_selfpay = half_up_bp(inscp, first_share)  # 5: 首先自付 (B6) before the deductible
+    first_selfpay = half_up_bp(inscp, grid.first_selfpay_bp[kind_row])  # 5: 首先自付 (B6) before the deductible
     eligible = inscp - first_selfpay
-    act_pay_dedc = np.minimum(eligible, deductible)  # 6
-    ratio_bp = np.maximum(0, base_ratio - reduction * 100)  # 7
+    act_pay_dedc = np.minimum(eligible, grid.deductible[row])  # 6: per admission (0 for outpatient)
+    ratio_bp = np.maximum(0, grid.base_ratio[row] - grid.reduction_pp[kind_row] * 100)  # 7
     by_ratio = half_up_bp(eligible - act_pay_dedc, ratio_bp)  # 8, before the cap
-    cap = np.where(settled, cap, 0)
-    hifp_pay, used_before, stats = _apply_caps(claims, med_class, cap, by_ratio)
+    cap = grid.cap[row]  # 0 for refused claims, whose by_ratio is 0 too
+    hifp_pay, used_before, stats = _apply_caps(claims, grid.cap_class[row], cap, by_ratio)
 
     medfee = np.where(settled, claims.medfee_sumamt, 0)
     zero_if_refused = lambda a: np.where(settled, a, 0)  # noqa: E731
@@ -163,14 +144,12 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
         cap_fen=cap, cap_used_before_fen=used_before, policy_version=version, error=error, stats=stats)
 
 
-def _apply_caps(claims: ClaimTable, med_class: np.ndarray, cap: np.ndarray,
+def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
                 by_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """Running totals per (person, cap key, calendar year) in discharge order; see the module docstring."""
     n = len(claims)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0}
-    # Cap key (benefit.cap_key_for): inpatient, outpatient, or chronic per disease.
-    cap_key = np.where(med_class == CHRONIC, 2 + np.maximum(claims.disease, 0), np.maximum(med_class, 0))
     year = claims.discharge_day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
     person = claims.person
     if person.min(initial=0) < 0 or person.max(initial=0) >= 2**31 or cap_key.max() >= 2**10:

@@ -8,7 +8,7 @@ engine and the scalar engine read the very same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +47,7 @@ class PolicyTables:
     has_chronic: np.ndarray
     reduction_pp: np.ndarray  # [v, kind, med class]
     first_selfpay_bp: np.ndarray  # [v, kind]: the 首先自付 share where it applies, else 0
+    grid: "ParameterGrid | None" = field(default=None, repr=False)
 
     @classmethod
     def from_book(cls, book: PolicyBook) -> "PolicyTables":
@@ -95,6 +96,7 @@ class PolicyTables:
                 for c, med_class in enumerate(MED_CLASSES):
                     t.reduction_pp[v, k, c] = reduction_pp(policy, kind, med_class)
                 t.first_selfpay_bp[v, k] = share if first_selfpay_applies(policy, kind) else 0
+        t.grid = ParameterGrid.from_tables(t)
         return t
 
     def version_of(self, region: np.ndarray, discharge_day: np.ndarray) -> np.ndarray:
@@ -107,3 +109,70 @@ class PolicyTables:
             position = np.searchsorted(starts, discharge_day[mask], side="right") - 1
             out[mask] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
         return out
+
+
+# Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
+ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "CHRONIC_DISEASE_NOT_COVERED", "INVALID_INPUT")
+OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT = range(len(ERRORS))
+
+
+@dataclass
+class ParameterGrid:
+    """Every figure a claim needs, precomputed for every combination of the claim's codes.
+
+    Axes: policy version, insutype, med_type, hospital level (0–3) and disease, each shifted by one so
+    that slot 0 means "unknown / none". A claim finds its row with one flat index and a few gathers,
+    which is what makes the engine fast; the grid has a few thousand rows at most.
+    """
+
+    shape: tuple[int, int, int, int, int]
+    deductible: np.ndarray
+    base_ratio: np.ndarray
+    cap: np.ndarray
+    cap_class: np.ndarray  # 0 inpatient, 1 outpatient, 2 + disease: the cap key (benefit.cap_key_for)
+    error: np.ndarray
+    kinds_shape: tuple[int, int, int]  # version, kind, med_type (shifted by one)
+    reduction_pp: np.ndarray
+    first_selfpay_bp: np.ndarray
+
+    @classmethod
+    def from_tables(cls, t: PolicyTables) -> "ParameterGrid":
+        nv, nt, nm, nd = len(t.versions) + 1, len(t.insutypes) + 1, len(MED_TYPES) + 1, len(t.diseases) + 1
+        shape = (nv, nt, nm, LEVELS, nd)
+        size = int(np.prod(shape))
+        deductible, base_ratio, cap = (np.zeros(size, np.int64) for _ in range(3))
+        cap_class, error = np.zeros(size, np.int64), np.zeros(size, np.int8)
+        for flat, (v1, t1, m1, level, d1) in enumerate(np.ndindex(*shape)):
+            v, ti, d = v1 - 1, t1 - 1, d1 - 1
+            med_class = MED_CLASS_OF_TYPE[m1 - 1] if m1 else -1
+            cap_class[flat] = 2 + max(d, 0) if med_class == CHRONIC else max(med_class, 0)
+            if m1 == 0:
+                error[flat] = MED_TYPE_NOT_SUPPORTED
+            elif v < 0:
+                error[flat] = NO_POLICY
+            elif med_class == INPATIENT:
+                if ti < 0 or not t.has_inpatient[v, ti]:
+                    error[flat] = NO_POLICY
+                elif level == 0:
+                    error[flat] = INVALID_INPUT
+                else:
+                    deductible[flat] = t.inpatient_deductible[v, ti, level]
+                    base_ratio[flat] = t.inpatient_ratio[v, ti, level]
+                    cap[flat] = t.inpatient_cap[v, ti]
+            elif med_class == OUTPATIENT:
+                if ti < 0 or not t.has_outpatient[v, ti]:
+                    error[flat] = NO_POLICY
+                else:
+                    base_ratio[flat], cap[flat] = t.outpatient_ratio[v, ti], t.outpatient_limit[v, ti]
+            elif d < 0 or not t.has_chronic[v, d]:
+                error[flat] = CHRONIC_NOT_COVERED
+            else:
+                base_ratio[flat], cap[flat] = t.chronic_ratio[v, d], t.chronic_limit[v, d]
+        nk = len(BENEFIT_KINDS)
+        reduction = np.zeros((nv, nk, nm), np.int64)
+        first = np.zeros((nv, nk, nm), np.int64)
+        for m1 in range(1, nm):
+            reduction[1:, :, m1] = t.reduction_pp[:, :, MED_CLASS_OF_TYPE[m1 - 1]]
+            first[1:, :, m1] = t.first_selfpay_bp
+        return cls(shape, deductible, base_ratio, cap, cap_class, error, (nv, nk, nm),
+                   reduction.ravel(), first.ravel())
