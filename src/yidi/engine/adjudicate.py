@@ -24,7 +24,8 @@ import numpy as np
 
 from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.scope import half_up_bp
-from yidi.engine.tables import ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, days  # noqa: F401
+from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers
+    ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, calendar_year, days)
 
 
 
@@ -150,34 +151,40 @@ def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
     n = len(claims)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0}
-    year = claims.discharge_day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
     person = claims.person
     if person.min(initial=0) < 0 or person.max(initial=0) >= 2**31 or cap_key.max() >= 2**10:
         person = np.unique(person, return_inverse=True)[1].astype(np.int64)
     # One int64 sort key: person (31 bits) | cap key (10 bits) | discharge day (22 bits, days since 1970 + 2**21).
     key = (person << 32) | (cap_key << 22) | (claims.discharge_day + 2**21)
     order = np.argsort(key, kind="stable")
-    p, k, y = person[order], cap_key[order], year[order]
-    starts_mask = np.ones(n, bool)
-    starts_mask[1:] = (p[1:] != p[:-1]) | (k[1:] != k[:-1]) | (y[1:] != y[:-1])
+    sorted_key = key[order]
+    holder = sorted_key >> 22  # person and cap key
+    year = calendar_year((sorted_key & (2**22 - 1)) - 2**21)
+    starts_mask = np.empty(n, bool)
+    starts_mask[0] = True
+    starts_mask[1:] = (holder[1:] != holder[:-1]) | (year[1:] != year[:-1])
     starts = np.flatnonzero(starts_mask)
-    lengths = np.diff(np.append(starts, n))
+    lengths = np.diff(starts, append=n)
 
     r = by_ratio[order]
     c = cap[order]
-    opening_sorted = (np.zeros(len(starts), np.int64) if claims.cap_used_opening_fen is None
-                      else claims.cap_used_opening_fen[order][starts])
-    opening = np.repeat(opening_sorted, lengths)
     running = np.cumsum(r)
     within = running - np.repeat(running[starts] - r[starts], lengths)  # segmented cumsum
-    used_after = np.maximum(opening, np.minimum(c, opening + within))
+    if claims.cap_used_opening_fen is None:
+        opening_sorted = np.zeros(len(starts), np.int64)
+        used_after = np.minimum(c, within)
+    else:
+        opening_sorted = claims.cap_used_opening_fen[order][starts]
+        opening = np.repeat(opening_sorted, lengths)
+        used_after = np.maximum(opening, np.minimum(c, opening + within))
     used_before = np.empty(n, np.int64)
     used_before[1:] = used_after[:-1]
     used_before[starts] = opening_sorted
     hifp = used_after - used_before
 
     # Groups whose cap is not one number all year: replay them claim by claim.
-    varying = np.flatnonzero(np.minimum.reduceat(c, starts) != np.maximum.reduceat(c, starts))
+    cap_changes = np.flatnonzero((c[1:] != c[:-1]) & ~starts_mask[1:]) + 1
+    varying = np.unique(np.searchsorted(starts, cap_changes, side="right") - 1)
     for g in varying:
         used = int(opening_sorted[g])
         for i in range(starts[g], starts[g] + lengths[g]):

@@ -100,15 +100,29 @@ class PolicyTables:
         return t
 
     def version_of(self, region: np.ndarray, discharge_day: np.ndarray) -> np.ndarray:
-        """Index of the policy version in force on each claim's discharge date; −1 where none is."""
-        out = np.full(region.shape, -1, dtype=np.int64)
+        """Index of the policy version in force on each claim's discharge date; −1 where none is.
+
+        Claims span a few years at most, so a small [region, day] table of versions is built for the
+        days present and each claim reads its cell (one gather instead of a search per claim).
+        """
+        if len(region) == 0:
+            return np.zeros(0, np.int64)
+        first, last = int(discharge_day.min()), int(discharge_day.max())
+        calendar = np.arange(first, last + 1)
+        lookup = np.full((len(self.regions) + 1, len(calendar)), -1, dtype=np.int64)  # row 0: unknown region
         for r, (starts, indexes) in self.region_starts.items():
-            mask = region == r
-            if not mask.any():
-                continue
-            position = np.searchsorted(starts, discharge_day[mask], side="right") - 1
-            out[mask] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
-        return out
+            position = np.searchsorted(starts, calendar, side="right") - 1
+            lookup[r + 1] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
+        return lookup[region + 1, discharge_day - first]
+
+
+def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
+    """Calendar year of each day (int64 days since 1970), through a table of the days present."""
+    if len(discharge_day) == 0:
+        return np.zeros(0, np.int64)
+    first, last = int(discharge_day.min()), int(discharge_day.max())
+    years = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return years[discharge_day - first]
 
 
 # Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
