@@ -59,6 +59,7 @@ FIRST_DAY, LAST_DAY = date(2023, 1, 1), date(2024, 12, 31)
 class GeneratedClaims:
     columns: dict[str, np.ndarray]
     n_persons: int
+    items: dict[str, np.ndarray]  # item_claim, item_code (text), item_amount_fen, item_qty_milli — not written
 
 
 def _pick(rng: np.random.Generator, values: tuple, weights: tuple, size: int) -> np.ndarray:
@@ -161,7 +162,9 @@ def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) ->
         "overlmt_selfpay": scope.overlmt_selfpay, "preselfpay_amt": scope.preselfpay_amt,
         "inscp_scp_amt": scope.inscp_scp_amt,
     }
-    return GeneratedClaims(columns, n_persons)
+    items = {"item_claim": item_claim, "item_code": np.asarray(all_codes)[item_code], "item_amount_fen": item_amount,
+             "item_qty_milli": item_qty_milli}
+    return GeneratedClaims(columns, n_persons, items)
 
 
 INSURED_SORTED = tuple(sorted(INSURED))
