@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from yidi.demo.generate import generate, write_claims
-    from yidi.engine.adjudicate import Adjudication, ClaimTable, adjudicate
+    from yidi.engine.adjudicate import ClaimTable, adjudicate
     from yidi.engine.io import read_claims
     from yidi.engine.tables import PolicyTables
     from yidi.policy.loader import load_policy_book
@@ -149,8 +149,7 @@ def main() -> None:
     on_sample = adjudicate(sample, tables)
     mismatches = sum(1 for i in range(s) if scalar[i] != on_sample.fields_fen(i))
     report["scalar"] = {"sample": s, "seconds": seconds, "claims_per_second": s / seconds,
-                        "extrapolated_seconds_for_all": seconds / s * n, "engine_speedup_vs_scalar": (s / seconds and
-                                                                                               (n / best) / (s / seconds)),
+                        "extrapolated_seconds_for_all": seconds / s * n, "engine_speedup_vs_scalar": (n / best) / (s / seconds),
                         "mismatches_vs_engine": mismatches}
     print(f"scalar: {s / seconds:,.0f} claims/s on {s:,} (extrapolated {seconds / s * n:,.0f} s for {n:,}); "
           f"{mismatches} mismatches vs engine", file=sys.stderr)
@@ -160,7 +159,6 @@ def main() -> None:
     report["machine"]["loadavg_end"] = os.getloadavg()
     (OUT / "engine.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print(json.dumps(report, indent=2, default=str))
-    _ = Adjudication
 
 
 def run_openfisca(claims, tables, result, n: int, engine_best: float) -> dict:
