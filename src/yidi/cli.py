@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from yidi import __version__
+from yidi.cli_engine import engine_app, register_demo
 
 app = typer.Typer(help="yidi 异地就医直接结算 — cross-region medical-insurance direct settlement", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database")
@@ -26,7 +27,12 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(docs_app, name="docs")
 app.add_typer(filing_app, name="filing")
 from yidi.cli_filing import register as _register_filing_commands  # noqa: E402
+
 _register_filing_commands(filing_app)
+demo_app = typer.Typer(help="演示数据 / demo data", invoke_without_command=True)
+app.add_typer(demo_app, name="demo")
+app.add_typer(engine_app)  # yidi simulate
+register_demo(demo_app)  # yidi demo generate
 
 err = Console(stderr=True)
 out = Console()
@@ -76,10 +82,11 @@ def _load_demo() -> None:
     ctx.engine.dispose()
 
 
-@app.command()
-def demo() -> None:
+@demo_app.callback()
+def demo(ctx: typer.Context) -> None:
     """加载演示数据 / load the demo regions, hospitals, persons, filings and users (idempotent)."""
-    _load_demo()
+    if ctx.invoked_subcommand is None:
+        _load_demo()
 
 
 @app.command()

@@ -1,0 +1,192 @@
+"""The dated policy book as dense numpy lookup tables, so that every claim finds its figures by indexing.
+
+Every insured-region policy version gets a row index ``v``; a claim's version is the one in force on
+its discharge date (``PolicyBook.insured_policy(region, date)``), found with ``np.searchsorted`` per
+region. Figures are integer fen and basis points, copied from the validated policy objects, so the
+engine and the scalar engine read the very same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from yidi.domain.coverage import MED_CLASS_OF
+from yidi.engine.kinds import BENEFIT_KINDS, MED_CLASSES, first_selfpay_applies, reduction_pp
+from yidi.policy.loader import InsuredPolicy, PolicyBook
+
+MED_TYPES: tuple[str, ...] = tuple(MED_CLASS_OF)  # "21", "22", "23", "11", "14"
+MED_CLASS_OF_TYPE = np.array([MED_CLASSES.index(MED_CLASS_OF[t]) for t in MED_TYPES], dtype=np.int8)
+INPATIENT, OUTPATIENT, CHRONIC = 0, 1, 2
+LEVELS = 4  # index 0 unused; hospital levels 1–3
+
+
+def days(dates: np.ndarray) -> np.ndarray:
+    """datetime64[D] (or anything numpy turns into one) → int64 days since 1970-01-01."""
+    return np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
+
+
+@dataclass
+class PolicyTables:
+    regions: tuple[str, ...]  # insured regions with a policy
+    insutypes: tuple[str, ...]
+    diseases: tuple[str, ...]  # chronic dise_codg
+    versions: tuple[InsuredPolicy, ...]  # index v
+    region_starts: dict[int, tuple[np.ndarray, np.ndarray]]  # region -> (effective days, version indexes)
+    # [v, insutype, level] / [v, insutype] / [v, disease]; has_* marks figures that exist
+    inpatient_deductible: np.ndarray
+    inpatient_ratio: np.ndarray
+    inpatient_cap: np.ndarray
+    has_inpatient: np.ndarray
+    outpatient_ratio: np.ndarray
+    outpatient_limit: np.ndarray
+    has_outpatient: np.ndarray
+    chronic_ratio: np.ndarray
+    chronic_limit: np.ndarray
+    has_chronic: np.ndarray
+    reduction_pp: np.ndarray  # [v, kind, med class]
+    first_selfpay_bp: np.ndarray  # [v, kind]: the 首先自付 share where it applies, else 0
+    grid: "ParameterGrid | None" = field(default=None, repr=False)
+
+    @classmethod
+    def from_book(cls, book: PolicyBook) -> "PolicyTables":
+        regions = tuple(sorted(book.insured))
+        versions: list[InsuredPolicy] = []
+        region_starts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for r, region in enumerate(regions):
+            dated = book.versions(region)
+            first = len(versions)
+            versions += dated
+            region_starts[r] = (days(np.array([p.effective_from for p in dated], dtype="datetime64[D]")),
+                                np.arange(first, len(versions), dtype=np.int64))
+        insutypes = sorted({t for p in versions for t in (*p.params.benefits.inpatient, *p.params.benefits.outpatient)})
+        diseases = sorted({d for p in versions for d in p.params.benefits.chronic})
+        nv, nt, nd, nk = len(versions), len(insutypes), len(diseases), len(BENEFIT_KINDS)
+        t = cls(tuple(regions), tuple(insutypes), tuple(diseases), tuple(versions), region_starts,
+                np.zeros((nv, nt, LEVELS), np.int64), np.zeros((nv, nt, LEVELS), np.int64),
+                np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
+                np.zeros((nv, nt), np.int64), np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
+                np.zeros((nv, nd), np.int64), np.zeros((nv, nd), np.int64), np.zeros((nv, nd), bool),
+                np.zeros((nv, nk, len(MED_CLASSES)), np.int64), np.zeros((nv, nk), np.int64))
+        for v, policy in enumerate(versions):
+            benefits = policy.params.benefits
+            for i, insutype in enumerate(insutypes):
+                inpatient = benefits.inpatient.get(insutype)
+                if (inpatient is not None and {1, 2, 3} <= set(inpatient.deductible.value)
+                        and {1, 2, 3} <= set(inpatient.ratio.value)):
+                    t.has_inpatient[v, i] = True
+                    for level in (1, 2, 3):
+                        t.inpatient_deductible[v, i, level] = inpatient.deductible.value[level]
+                        t.inpatient_ratio[v, i, level] = inpatient.ratio.value[level]
+                    t.inpatient_cap[v, i] = inpatient.annual_cap.value
+                outpatient = benefits.outpatient.get(insutype)
+                if outpatient is not None:
+                    t.has_outpatient[v, i] = True
+                    t.outpatient_ratio[v, i] = outpatient.ratio.value
+                    t.outpatient_limit[v, i] = outpatient.annual_limit.value
+            for d, disease in enumerate(diseases):
+                chronic = benefits.chronic.get(disease)
+                if chronic is not None:
+                    t.has_chronic[v, d] = True
+                    t.chronic_ratio[v, d] = chronic.ratio.value
+                    t.chronic_limit[v, d] = chronic.annual_limit.value
+            share = policy.params.remote.first_selfpay.share.value
+            for k, kind in enumerate(BENEFIT_KINDS):
+                for c, med_class in enumerate(MED_CLASSES):
+                    t.reduction_pp[v, k, c] = reduction_pp(policy, kind, med_class)
+                t.first_selfpay_bp[v, k] = share if first_selfpay_applies(policy, kind) else 0
+        t.grid = ParameterGrid.from_tables(t)
+        return t
+
+    def version_of(self, region: np.ndarray, discharge_day: np.ndarray) -> np.ndarray:
+        """Index of the policy version in force on each claim's discharge date; −1 where none is.
+
+        Claims span a few years at most, so a small [region, day] table of versions is built for the
+        days present and each claim reads its cell (one gather instead of a search per claim).
+        """
+        if len(region) == 0:
+            return np.zeros(0, np.int64)
+        first, last = int(discharge_day.min()), int(discharge_day.max())
+        calendar = np.arange(first, last + 1)
+        lookup = np.full((len(self.regions) + 1, len(calendar)), -1, dtype=np.int64)  # row 0: unknown region
+        for r, (starts, indexes) in self.region_starts.items():
+            position = np.searchsorted(starts, calendar, side="right") - 1
+            lookup[r + 1] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
+        return lookup[region + 1, discharge_day - first]
+
+
+def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
+    """Calendar year of each day (int64 days since 1970), through a table of the days present."""
+    if len(discharge_day) == 0:
+        return np.zeros(0, np.int64)
+    first, last = int(discharge_day.min()), int(discharge_day.max())
+    years = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return years[discharge_day - first]
+
+
+# Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
+ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "CHRONIC_DISEASE_NOT_COVERED", "INVALID_INPUT")
+OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT = range(len(ERRORS))
+
+
+@dataclass
+class ParameterGrid:
+    """Every figure a claim needs, precomputed for every combination of the claim's codes.
+
+    Axes: policy version, insutype, med_type, hospital level (0–3) and disease, each shifted by one so
+    that slot 0 means "unknown / none". A claim finds its row with one flat index and a few gathers,
+    which is what makes the engine fast; the grid has a few thousand rows at most.
+    """
+
+    shape: tuple[int, int, int, int, int]
+    deductible: np.ndarray
+    base_ratio: np.ndarray
+    cap: np.ndarray
+    cap_class: np.ndarray  # 0 inpatient, 1 outpatient, 2 + disease: the cap key (benefit.cap_key_for)
+    error: np.ndarray
+    kinds_shape: tuple[int, int, int]  # version, kind, med_type (shifted by one)
+    reduction_pp: np.ndarray
+    first_selfpay_bp: np.ndarray
+
+    @classmethod
+    def from_tables(cls, t: PolicyTables) -> "ParameterGrid":
+        nv, nt, nm, nd = len(t.versions) + 1, len(t.insutypes) + 1, len(MED_TYPES) + 1, len(t.diseases) + 1
+        shape = (nv, nt, nm, LEVELS, nd)
+        size = int(np.prod(shape))
+        deductible, base_ratio, cap = (np.zeros(size, np.int64) for _ in range(3))
+        cap_class, error = np.zeros(size, np.int64), np.zeros(size, np.int8)
+        for flat, (v1, t1, m1, level, d1) in enumerate(np.ndindex(*shape)):
+            v, ti, d = v1 - 1, t1 - 1, d1 - 1
+            med_class = MED_CLASS_OF_TYPE[m1 - 1] if m1 else -1
+            cap_class[flat] = 2 + max(d, 0) if med_class == CHRONIC else max(med_class, 0)
+            if m1 == 0:
+                error[flat] = MED_TYPE_NOT_SUPPORTED
+            elif v < 0:
+                error[flat] = NO_POLICY
+            elif med_class == INPATIENT:
+                if ti < 0 or not t.has_inpatient[v, ti]:
+                    error[flat] = NO_POLICY
+                elif level == 0:
+                    error[flat] = INVALID_INPUT
+                else:
+                    deductible[flat] = t.inpatient_deductible[v, ti, level]
+                    base_ratio[flat] = t.inpatient_ratio[v, ti, level]
+                    cap[flat] = t.inpatient_cap[v, ti]
+            elif med_class == OUTPATIENT:
+                if ti < 0 or not t.has_outpatient[v, ti]:
+                    error[flat] = NO_POLICY
+                else:
+                    base_ratio[flat], cap[flat] = t.outpatient_ratio[v, ti], t.outpatient_limit[v, ti]
+            elif d < 0 or not t.has_chronic[v, d]:
+                error[flat] = CHRONIC_NOT_COVERED
+            else:
+                base_ratio[flat], cap[flat] = t.chronic_ratio[v, d], t.chronic_limit[v, d]
+        nk = len(BENEFIT_KINDS)
+        reduction = np.zeros((nv, nk, nm), np.int64)
+        first = np.zeros((nv, nk, nm), np.int64)
+        for m1 in range(1, nm):
+            reduction[1:, :, m1] = t.reduction_pp[:, :, MED_CLASS_OF_TYPE[m1 - 1]]
+            first[1:, :, m1] = t.first_selfpay_bp
+        return cls(shape, deductible, base_ratio, cap, cap_class, error, (nv, nk, nm),
+                   reduction.ravel(), first.ravel())
