@@ -47,3 +47,40 @@ def test_clerk_search_masks_certificate_numbers(live_app):
         assert "410802********1234" in page and "410802195501011234" not in page
         # Wuhan's person is outside Jiaozuo's region.
         assert "孙一" not in client.get("/agency/search", params={"q": "孙一"}).text.split("<h2>参保人</h2>")[1].split("<h2>")[0]
+
+
+def test_supervision_leads_and_statistics_pages(live_app):
+    """The supervisor runs the rules from the page, opens a lead, asks Beijing for 协查 and closes it with a
+    recovered amount; the statistics page shows the I4 rate."""
+    from datetime import date
+
+    from yidi.domain.catalog import FeeItem
+    from yidi.services.settlements import SettleCommand, settle
+    from yidi.services.supervision import get_lead, list_leads
+
+    url, ctx = live_app
+    for begin, end, kind in ((date(2023, 3, 1), date(2023, 3, 10), "direct"),
+                             (date(2023, 3, 5), date(2023, 3, 12), "manual")):
+        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin,
+                                  endtime=end, items=(FeeItem("X007", 800_000),), dise_codg="I21.0", kind=kind))
+    with httpx.Client(base_url=url) as client:
+        token = _token(client.get("/login").text)
+        client.post("/login", data={"csrf_token": token, "username": "supervisor", "password": "demo-super"})
+        token = _token(client.get("/supervision").text)
+        ran = client.post("/supervision/run", data={"csrf_token": token})
+        assert ran.status_code == 303 and ran.headers["location"] == "/supervision?ran=2-1-1"
+        [lead] = list_leads(ctx)
+        detail = client.get(f"/supervision/leads/{lead.lead_id}").text
+        assert "住院时间重叠" in detail and "2023-03-05" in detail
+        path = f"/supervision/leads/{lead.lead_id}"
+        assert client.post(path + "/assign", data={"csrf_token": token, "assigned_admdvs": "110000"}).status_code == 303
+        bad = client.post(path + "/close", data={"csrf_token": token, "outcome": "confirmed", "recovered": "abc"})
+        assert bad.status_code == 422 and "INVALID_INPUT" in bad.text
+        closed = client.post(path + "/close", data={"csrf_token": token, "outcome": "confirmed", "recovered": "500.00",
+                                                    "recovery_setl_id": lead.setl_ids[0]})
+        assert closed.status_code == 303
+        lead_after, investigations = get_lead(ctx, lead.lead_id)
+        assert lead_after.status == "closed" and investigations[-1].recovered_fen == 50_000
+        stats = client.get("/stats").text
+        assert 'data-testid="rate-inpatient">50.00%' in stats and "<svg" in stats and "目标 70%" in stats
+        assert "清算模块未安装" in client.get("/agency/funds").text or "月度清算" in client.get("/agency/funds").text
