@@ -1,0 +1,134 @@
+"""Screenshots of the main pages into docs/screenshots/ (run: .venv/bin/python scripts/screenshots.py).
+
+Serves the app on 127.0.0.1 with a fresh SQLite database and the demo data, adds a few settlements
+(direct, a duplicate manual claim, a split admission) so that the desk, supervision and statistics pages
+have something to show, then drives Debian's chromium through each role's pages.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from yidi.api.app import create_app
+from yidi.domain.catalog import FeeItem
+from yidi.services.context import AppContext
+from yidi.services.demo import load_demo
+from yidi.services.filings import FileCommand, file_filing
+from yidi.services.settlements import SettleCommand, settle
+from yidi.services.supervision import run_rules
+from yidi.web.live import launch, serve
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def seed(ctx: AppContext) -> None:
+    def claim(begin, end, kind="direct", hospital="H11000000001", dise="I21.0"):
+        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code=hospital, med_type="21", begntime=begin, endtime=end,
+                                  items=(FeeItem("X007", 800_000), FeeItem("X004", 400_000)), dise_codg=dise,
+                                  kind=kind))
+
+    claim(date(2023, 3, 1), date(2023, 3, 10))
+    claim(date(2023, 3, 15), date(2023, 3, 20))  # same diagnosis 5 days later: 分解住院
+    claim(date(2023, 4, 2), date(2023, 4, 6), kind="manual", hospital="H11000000002", dise="K35.9")
+    claim(date(2023, 4, 4), date(2023, 4, 8), dise="J18.9")  # overlaps the manual claim
+    file_filing(ctx, FileCommand(psn_no="P004", filing_type="other_temporary", basis="proof",
+                                 mdtrtarea_admvs="420100", begndate=date.today(), apply_date=date.today(),
+                                 channel="app"))
+    run_rules(ctx, on=date.today(), actor="screenshots")
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = AppContext.from_url(f"sqlite:///{tmp}/yidi.db")
+        load_demo(ctx)
+        seed(ctx)
+        with serve(create_app(ctx)) as url, sync_playwright() as playwright:
+            browser = launch(playwright)
+
+            def session(username, password, width=1100):
+                context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+                page = context.new_page()
+                page.goto(f"{url}/login")
+                if username:
+                    page.fill("#username", username)
+                    page.fill("#password", password)
+                    page.click("button[type=submit]")
+                    page.wait_for_load_state("load")
+                return page
+
+            def shot(page, name):
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                print("wrote", OUT / f"{name}.png")
+
+            page = session(None, None)
+            shot(page, "01-login")
+            page = session("P005", "demo-person")
+            page.goto(f"{url}/person/filing/new")
+            page.check("input[name=type][value=long_term_resident]")
+            page.check("input[name=basis][value=commitment]")
+            page.click("button:has-text('下一步')")
+            page.select_option("#area", "110000")
+            page.click("button:has-text('下一步')")
+            shot(page, "02-person-filing-step3-commitment")
+            page.check("input[name=agree]")
+            page.fill("#signature", "孙一")
+            page.click("button:has-text('提交备案')")
+            page.select_option("#action", "cancel")
+            page.click("form[action$='/change'] button[type=submit]")
+            shot(page, "03-person-filing-refused-6-months")
+            page = session("P001", "demo-person", width=390)
+            shot(page, "04-person-home-mobile")
+            page.goto(f"{url}/person/estimate")
+            page.select_option("#hospital", "H11000000001")
+            page.fill("#begntime", "2023-06-01")
+            page.fill("#endtime", "2023-06-05")
+            page.locator("input[name=code]").nth(0).fill("X007")
+            page.locator("input[name=amount]").nth(0).fill("5000")
+            page.click("button:has-text('测算')")
+            shot(page, "05-person-estimate-mobile")
+            page = session(None, None)
+            page.goto(f"{url}/hospitals?admdvs=110000")
+            shot(page, "06-hospitals")
+            page = session("desk-beijing", "demo-desk")
+            page.fill("#certno", "410802195501011234")
+            page.click("button:has-text('读卡')")
+            page.fill("#begntime", "2023-09-01")
+            page.click("button:has-text('办理入院')")
+            codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
+            codes.nth(0).fill("X007")
+            amounts.nth(0).fill("8000")
+            codes.nth(1).fill("X004")
+            amounts.nth(1).fill("4000")
+            page.click("button:has-text('上传费用')")
+            page.fill("#endtime", "2023-09-10")
+            page.click("button:has-text('预结算')")
+            shot(page, "07-desk-presettle")
+            page.click("button:text-is('结算')")
+            page.wait_for_url("**/desk/settlements/*")
+            shot(page, "08-desk-settlement")
+            page.goto(f"{url}/desk/reconciliation?day=2023-09-10")
+            shot(page, "09-desk-reconciliation")
+            page = session("clerk-jiaozuo", "demo-clerk")
+            shot(page, "10-agency-queue")
+            page.goto(f"{url}/agency/reconciliation")
+            shot(page, "11-agency-reconciliation")
+            page.goto(f"{url}/agency/funds")
+            shot(page, "12-agency-funds")
+            page.goto(f"{url}/supervision")
+            shot(page, "13-supervision-leads")
+            page.locator("a[href^='/supervision/leads/']").first.click()
+            shot(page, "14-supervision-lead")
+            page.goto(f"{url}/stats")
+            shot(page, "15-statistics")
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""经办机构 pages: the approval queue (F4), search, funds (clearing/prepayment when installed), reconciliation."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections import defaultdict
+from datetime import date
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, or_, select
+
+from yidi.adapters.orm import PersonRow, SettlementRow
+from yidi.services import filings as filing_service
+from yidi.services import ledger
+from yidi.services import settlements as settlement_service
+from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
+from yidi.web.forms import institutions, parse_date, region_names
+
+router = APIRouter(route_class=PageRoute)
+
+FUNDS_MODULES = ("yidi.services.clearing", "yidi.services.prepayment")
+
+
+def _clerk(request: Request):
+    principal = require(request, "agency", "supervisor")
+    return principal
+
+
+@router.get("/agency")
+def agency_queue(request: Request, done: str = ""):
+    """待审核备案: due within 2 working days (F4); overdue ones first and highlighted."""
+    principal = require(request, "agency")
+    ctx = ctx_of(request)
+    pending = filing_service.list_filings(ctx, status="pending", insuplc_admdvs=principal.admdvs, limit=1000)
+    pending.sort(key=lambda f: (f.approve_due_date or date.max, f.apply_date, f.filing_id))
+    with ctx.unit_of_work() as session:
+        people = {row.psn_no: row for row in session.scalars(
+            select(PersonRow).where(PersonRow.psn_no.in_([f.psn_no for f in pending] or [""])))}
+    return render(request, "agency/queue.html", pending=pending, people=people, regions=region_names(ctx),
+                  done=done)
+
+
+@router.post("/agency/filings/{filing_id}/decide")
+def agency_decide(request: Request, filing_id: str):
+    principal = require(request, "agency")
+    values = form(request)
+    approve = values.get("decision") == "approve"
+    filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve, actor=principal.username,
+                                          on=date.today(), reason=values.get("reason", ""),
+                                          clerk_region=principal.admdvs)
+    return redirect(f"/agency?done={filing.filing_id}:{filing.status.value}")
+
+
+def _person_scope(principal, stmt):
+    if principal.role == "supervisor" and principal.admdvs is None:
+        return stmt
+    code = principal.admdvs or ""
+    return stmt.where(PersonRow.insuplc_admdvs.like(code[:2] + "%") if code.endswith("0000")
+                      else PersonRow.insuplc_admdvs == code)
+
+
+@router.get("/agency/search")
+def agency_search(request: Request, q: str = ""):
+    """Persons of the clerk's region by name, certificate number or person number, with their filings and
+    settlements. Certificate numbers are masked: a clerk searching does not need the full number."""
+    principal = _clerk(request)
+    ctx = ctx_of(request)
+    people, filings, settlements = [], [], []
+    q = q.strip()
+    if q:
+        with ctx.unit_of_work() as session:
+            stmt = _person_scope(principal, select(PersonRow).where(or_(
+                PersonRow.psn_no == q, PersonRow.certno == q.upper(), PersonRow.name.like(f"%{q}%"))))
+            people = list(session.scalars(stmt.limit(50)))
+        for person in people:
+            filings += filing_service.list_filings(ctx, psn_no=person.psn_no)
+            settlements += settlement_service.list_settlements(ctx, psn_no=person.psn_no)
+        if not people:  # a filing or settlement number
+            filings = [f for f in filing_service.list_filings(ctx, insuplc_admdvs=principal.admdvs, limit=5000)
+                       if f.filing_id == q.upper()]
+            with ctx.unit_of_work() as session:
+                row = session.get(SettlementRow, q.upper())
+                in_scope = row is not None and (principal.can_act_for_region(row.insuplc_admdvs)
+                                                or principal.can_act_for_region(row.mdtrtarea_admvs))
+            if in_scope:
+                settlements = [settlement_service.get_settlement(ctx, row.setl_id)]
+    names = {p.psn_no: p.name for p in people}
+    return render(request, "agency/search.html", q=q, people=people, filings=filings, settlements=settlements,
+                  names=names, regions=region_names(ctx),
+                  hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@router.get("/agency/funds")
+def agency_funds(request: Request):
+    """月度清算与预付金: shown only when the funds modules are installed (they are built separately)."""
+    principal = _clerk(request)
+    modules = {name.rsplit(".", 1)[-1]: importlib.import_module(name) for name in FUNDS_MODULES if _installed(name)}
+    views = {}
+    for short, module in modules.items():
+        lister = getattr(module, "list_runs", None) or getattr(module, "list_clearings", None) \
+            or getattr(module, "list_prepayments", None)
+        views[short] = lister(ctx_of(request)) if callable(lister) else None
+    return render(request, "agency/funds.html", installed=bool(modules), modules=modules, views=views,
+                  region=principal.admdvs)
+
+
+@router.post("/agency/funds/run")
+def agency_funds_run(request: Request):
+    principal = _clerk(request)
+    if not _installed("yidi.services.clearing"):
+        return redirect("/agency/funds")
+    clearing = importlib.import_module("yidi.services.clearing")
+    month = form(request).get("month", "")
+    runner = getattr(clearing, "run_monthly", None) or getattr(clearing, "run_clearing", None)
+    if callable(runner):
+        runner(ctx_of(request), month=month, actor=principal.username)
+    return redirect("/agency/funds")
+
+
+@router.get("/agency/reconciliation")
+def agency_reconciliation(request: Request, date_from: str = "", date_to: str = ""):
+    """对账 (C4): by month, treatment region and institution — claims, medical fees, fund paid; and the
+    ledger's own check (every entry balances, the trial balance is zero)."""
+    principal = _clerk(request)
+    ctx = ctx_of(request)
+    start = parse_date(date_from, "date_from", required=False)
+    end = parse_date(date_to, "date_to", required=False)
+    rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    with ctx.unit_of_work() as session:
+        stmt = select(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
+                      SettlementRow.fixmedins_code, SettlementRow.kind, func.count(),
+                      func.sum(SettlementRow.medfee_sumamt), func.sum(SettlementRow.fund_pay_sumamt)
+                      ).where(SettlementRow.status == "settled")
+        code = principal.admdvs
+        if code:
+            like = code[:2] + "%"
+            stmt = stmt.where(or_(SettlementRow.insuplc_admdvs.like(like), SettlementRow.mdtrtarea_admvs.like(like))
+                              if code.endswith("0000") else
+                              or_(SettlementRow.insuplc_admdvs == code, SettlementRow.mdtrtarea_admvs == code))
+        if start:
+            stmt = stmt.where(SettlementRow.setl_date >= start)
+        if end:
+            stmt = stmt.where(SettlementRow.setl_date <= end)
+        stmt = stmt.group_by(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
+                             SettlementRow.fixmedins_code, SettlementRow.kind)
+        for day, insured, treatment, hospital, kind, count, medfee, fund in session.execute(stmt):
+            entry = rows[(day.strftime("%Y-%m"), insured, treatment, hospital, kind)]
+            entry[0] += int(count)
+            entry[1] += int(medfee or 0)
+            entry[2] += int(fund or 0)
+        balance = ledger.trial_balance(session)
+        unbalanced = ledger.unbalanced_entries(session)
+    report = [(*key, *values) for key, values in sorted(rows.items())]
+    totals = [sum(r[5] for r in report), sum(r[6] for r in report), sum(r[7] for r in report)]
+    return render(request, "agency/reconciliation.html", report=report, totals=totals, balance=balance,
+                  unbalanced=unbalanced, regions=region_names(ctx),
+                  hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
+                  date_from=date_from, date_to=date_to)

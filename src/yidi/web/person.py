@@ -1,0 +1,225 @@
+"""参保人 pages: my filings (three-step filing, change, cancel), estimate, hospitals, settlements, manual claim."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Request
+
+from yidi.domain.errors import YidiError
+from yidi.domain.filing import COMMITMENT_TEXT, LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
+from yidi.domain.regions import same_pooling_area
+from yidi.services import filings as filing_service
+from yidi.services import settlements as settlement_service
+from yidi.services.reference import get_person
+from yidi.web.core import PageRoute, ctx_of, form, form_list, redirect, render, require
+from yidi.web.forms import MAX_FEE_ROWS, catalog_items, institutions, parse_date, parse_items, region_names
+
+router = APIRouter(route_class=PageRoute)
+
+
+def _me(request: Request):
+    principal = require(request, "person")
+    with ctx_of(request).unit_of_work() as session:
+        person = get_person(session, principal.psn_no or "")
+        session.expunge(person)
+    return principal, person
+
+
+def _own_filing(request: Request, filing_id: str):
+    principal, person = _me(request)
+    filing = filing_service.get_filing(ctx_of(request), filing_id)
+    principal.require_person(filing.psn_no)
+    return principal, person, filing
+
+
+@router.get("/person")
+def person_home(request: Request):
+    principal, person = _me(request)
+    ctx = ctx_of(request)
+    return render(request, "person/home.html", person=person, filings=filing_service.list_filings(ctx, psn_no=person.psn_no),
+                  settlements=settlement_service.list_settlements(ctx, psn_no=person.psn_no), regions=region_names(ctx))
+
+
+# --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
+
+def _filing_rules(request: Request, person):
+    return ctx_of(request).policy.insured_policy(person.insuplc_admdvs, date.today()).params.filing
+
+
+@router.get("/person/filing/new")
+def filing_step1(request: Request):
+    _, person = _me(request)
+    rules = _filing_rules(request, person)
+    return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
+                  commitment_allowed=set(rules.commitment_allowed_for.value), values={})
+
+
+@router.post("/person/filing/step2")
+def filing_step2(request: Request):
+    _, person = _me(request)
+    values = form(request)
+    rules = _filing_rules(request, person)
+    try:
+        filing_type = FilingType(values.get("type", ""))
+        basis = Basis(values.get("basis", ""))
+    except ValueError:
+        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
+                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
+                      error="请选择备案类型和备案方式")
+    if basis is Basis.COMMITMENT and filing_type not in rules.commitment_allowed_for.value:
+        error = YidiError("COMMITMENT_NOT_ALLOWED")
+        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
+                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
+                      error=f"{error.message}。{error.hint}")
+    regions = {code: name for code, name in region_names(ctx_of(request)).items()
+               if not same_pooling_area(person.insuplc_admdvs, code)}
+    return render(request, "person/filing_step2.html", person=person, values=values, regions=regions,
+                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type])
+
+
+@router.post("/person/filing/step3")
+def filing_step3(request: Request):
+    _, person = _me(request)
+    values = form(request)
+    regions = region_names(ctx_of(request))
+    area = values.get("mdtrtarea_admvs", "")
+    if area not in regions:
+        raise YidiError("UNKNOWN_REGION", {"key": area})
+    parse_date(values.get("begndate"), "begndate")
+    parse_date(values.get("enddate"), "enddate", required=False)
+    commitment = ""
+    if values.get("basis") == Basis.COMMITMENT.value:
+        commitment = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=regions[area])
+    return render(request, "person/filing_step3.html", person=person, values=values, area_name=regions[area],
+                  commitment=commitment, type_name=TYPE_NAMES.get(FilingType(values.get("type")), ""))
+
+
+@router.post("/person/filing/submit")
+def filing_submit(request: Request):
+    principal, person = _me(request)
+    values = form(request)
+    basis = values.get("basis", "")
+    signature = values.get("signature", "")
+    if basis == Basis.COMMITMENT.value and (values.get("agree") != "yes" or signature != person.name):
+        raise YidiError("COMMITMENT_NOT_SIGNED")
+    if basis == Basis.PROOF.value and values.get("agree") != "yes":
+        raise YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认已备齐证明材料）"})
+    filing = filing_service.file_filing(ctx_of(request), filing_service.FileCommand(
+        psn_no=person.psn_no, filing_type=values.get("type", ""), basis=basis,
+        mdtrtarea_admvs=values.get("mdtrtarea_admvs", ""), begndate=parse_date(values.get("begndate"), "begndate"),
+        enddate=parse_date(values.get("enddate"), "enddate", required=False), apply_date=date.today(),
+        channel="web", commitment_signature=signature if basis == Basis.COMMITMENT.value else None,
+        actor=principal.username))
+    return redirect(f"/person/filings/{filing.filing_id}?new=1")
+
+
+@router.get("/person/filings/{filing_id}")
+def filing_detail(request: Request, filing_id: str, new: str = ""):
+    _, person, filing = _own_filing(request, filing_id)
+    ctx = ctx_of(request)
+    return render(request, "person/filing.html", person=person, filing=filing, new=bool(new),
+                  history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx))
+
+
+@router.post("/person/filings/{filing_id}/change")
+def filing_change(request: Request, filing_id: str):
+    principal, person, filing = _own_filing(request, filing_id)
+    values = form(request)
+    ctx = ctx_of(request)
+    action = values.get("action", "change")
+    on = parse_date(values.get("on") or date.today().isoformat(), "on")
+    proof = values.get("proof") == "yes"
+    try:
+        if action == "cancel":
+            result = filing_service.cancel_filing(ctx, filing_id, on, proof=proof, actor=principal.username,
+                                                  reason=values.get("reason", ""))
+        else:
+            result = filing_service.change_filing(ctx, filing_id, on, proof=proof,
+                                                  mdtrtarea_admvs=values.get("mdtrtarea_admvs") or None,
+                                                  actor=principal.username, reason=values.get("reason", ""))
+    except YidiError as exc:
+        if exc.code != "FILING_CHANGE_NEEDS_PROOF":
+            raise
+        # F6: say why, and from which day no proof is needed.
+        return render(request, "person/filing.html", status_code=exc.http_status, person=person, filing=filing,
+                      new=False, history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
+                      refused=exc, free_from=exc.params.get("free_from"))
+    return redirect(f"/person/filings/{result.filing_id}")
+
+
+# --- 费用测算, 定点医院查询, 结算记录, 线上零星报销 ---
+
+def _claim_form(request: Request, template: str, person, **extra):
+    ctx = ctx_of(request)
+    hospitals = institutions(ctx)
+    items = {}
+    for hospital in hospitals:
+        for code, name in catalog_items(ctx, hospital.admdvs, date.today()):
+            items.setdefault(code, name)
+    return render(request, template, person=person, hospitals=hospitals, regions=region_names(ctx),
+                  catalog=sorted(items.items()), rows=range(MAX_FEE_ROWS), values=extra.pop("values", {}), **extra)
+
+
+def _settle_command(request: Request, person, kind: str, actor: str) -> settlement_service.SettleCommand:
+    values = form(request)
+    begin = parse_date(values.get("begntime"), "begntime")
+    end = parse_date(values.get("endtime") or values.get("begntime"), "endtime")
+    return settlement_service.SettleCommand(
+        psn_no=person.psn_no, fixmedins_code=values.get("fixmedins_code", ""), med_type=values.get("med_type", ""),
+        begntime=begin, endtime=end, items=parse_items(form_list(request, "code"), form_list(request, "amount")),
+        dise_codg=values.get("dise_codg") or None, kind=kind, actor=actor,
+        trauma_no_third_party=True if values.get("trauma") == "yes" else None)
+
+
+@router.get("/person/estimate")
+def estimate_form(request: Request):
+    _, person = _me(request)
+    return _claim_form(request, "person/estimate.html", person)
+
+
+@router.post("/person/estimate")
+def estimate_run(request: Request):
+    principal, person = _me(request)
+    values = form(request)
+    try:
+        result = settlement_service.estimate(ctx_of(request), _settle_command(request, person, "direct",
+                                                                              principal.username))
+    except YidiError as exc:
+        return _claim_form(request, "person/estimate.html", person, values=values, problem=exc)
+    return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+
+
+@router.get("/hospitals")
+def hospitals(request: Request, admdvs: str = "", level: str = ""):
+    ctx = ctx_of(request)
+    level_value = int(level) if level.isdigit() else None
+    return render(request, "hospitals.html", hospitals=institutions(ctx, admdvs=admdvs or None, level=level_value),
+                  regions=region_names(ctx), admdvs=admdvs, level=level)
+
+
+@router.get("/person/settlements/{setl_id}")
+def my_settlement(request: Request, setl_id: str):
+    principal, person = _me(request)
+    ctx = ctx_of(request)
+    view = settlement_service.get_settlement(ctx, setl_id)
+    principal.require_person(view.psn_no)
+    return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
+                  regions=region_names(ctx), hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
+                  show_certno=True)
+
+
+@router.get("/person/claim")
+def claim_form(request: Request):
+    _, person = _me(request)
+    return _claim_form(request, "person/claim.html", person)
+
+
+@router.post("/person/claim")
+def claim_submit(request: Request):
+    principal, person = _me(request)
+    if form(request).get("agree") != "yes":
+        return _claim_form(request, "person/claim.html", person, values=form(request),
+                           problem=YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"}))
+    view = settlement_service.settle(ctx_of(request), _settle_command(request, person, "manual", principal.username))
+    return redirect(f"/person/settlements/{view.setl_id}")

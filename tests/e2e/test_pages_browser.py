@@ -1,0 +1,89 @@
+"""The three main flows in a real browser: a person files, a desk settles, a clerk approves."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.e2e.conftest import login
+from yidi.services.filings import FileCommand, file_filing, list_filings
+
+pytestmark = pytest.mark.browser
+
+
+def test_person_files_in_three_steps_and_sees_it(page, live_app):
+    url, ctx = live_app
+    login(page, url, "P005", "demo-person")
+    assert page.url.endswith("/person")
+    page.click("text=办理新备案")
+    page.check("input[name=type][value=long_term_resident]")
+    page.check("input[name=basis][value=commitment]")
+    page.click("button:has-text('下一步')")
+    page.select_option("#area", "110000")
+    page.click("button:has-text('下一步')")
+    commitment = page.inner_text("[data-testid=commitment]")
+    assert "孙一" in commitment and "北京市" in commitment and "个人承诺书" in commitment
+    page.click("button:has-text('提交备案')")  # not ticked, not signed: the browser refuses to submit
+    assert "/person/filing/step3" in page.url
+    page.check("input[name=agree]")
+    page.fill("#signature", "孙一")
+    page.click("button:has-text('提交备案')")
+    page.wait_for_url("**/person/filings/*")
+    assert "备案已提交" in page.inner_text("main")
+    assert page.inner_text("[data-testid=filing-status]") == "有效"  # 武汉: online filings take effect at once
+    # Cancelling within 6 months without proof is refused, with the date from which no proof is needed.
+    page.select_option("#action", "cancel")
+    page.click("form[action$='/change'] button[type=submit]")
+    refused = page.inner_text("[data-testid=refused]")
+    assert "未满6个月" in refused and "起无需证明材料" in refused
+    page.goto(f"{url}/person")
+    assert "异地长期居住" in page.inner_text("main") and "北京市" in page.inner_text("main")
+    [filing] = list_filings(ctx, psn_no="P005")
+    assert filing.channel.value == "web" and filing.status.value == "active"
+
+
+def test_desk_settles_zhang_san_and_prints_the_slip(page, live_app):
+    url, _ = live_app
+    login(page, url, "desk-beijing", "demo-desk")
+    page.fill("#certno", "410802195501011234")
+    page.click("button:has-text('读卡')")
+    assert page.inner_text("[data-testid=person-name]") == "张三"
+    page.fill("#begntime", "2023-03-01")
+    page.click("button:has-text('办理入院')")
+    page.wait_for_url("**/desk/visits/*")
+    codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
+    codes.nth(0).fill("X007")
+    amounts.nth(0).fill("8000")
+    codes.nth(1).fill("X004")
+    amounts.nth(1).fill("4000")
+    page.click("button:has-text('上传费用')")
+    page.fill("#endtime", "2023-03-10")
+    page.click("button:has-text('预结算')")
+    assert page.inner_text("[data-testid=preview-fund]") == "9435.00"
+    page.click("button:text-is('结算')")
+    page.wait_for_url("**/desk/settlements/*")
+    assert page.inner_text("[data-testid=fund-big]") == "9435.00"
+    assert page.inner_text("[data-testid=personal]") == "2565.00"
+    slip = page.request.get(page.url + "/slip.pdf")
+    assert slip.status == 200 and slip.body().startswith(b"%PDF")
+    page.goto(f"{url}/desk/reconciliation?day=2023-03-10")
+    assert page.inner_text("[data-testid=recon-fund-settled]") == "9435.00"
+
+
+def test_clerk_approves_a_pending_online_filing(page, live_app):
+    url, ctx = live_app
+    filing = file_filing(ctx, FileCommand(psn_no="P004", filing_type="other_temporary", basis="proof",
+                                          mdtrtarea_admvs="420100", begndate=date.today(), apply_date=date.today(),
+                                          channel="app"))
+    assert filing.status.value == "pending"  # 焦作: online filings wait for a clerk (F4)
+    login(page, url, "clerk-jiaozuo", "demo-clerk")
+    row = page.locator(f"tr[data-filing={filing.filing_id}]")
+    assert "王小" in row.inner_text() and "4108021****" not in row.inner_text()
+    assert "410802********2222" in row.inner_text()  # masked certificate number
+    row.locator("button:has-text('通过')").click()
+    page.wait_for_load_state("load")
+    assert f"已办理：{filing.filing_id}（有效）" in page.inner_text("main")
+    assert list_filings(ctx, psn_no="P004", status="active")[-1].filing_id in {
+        f.filing_id for f in list_filings(ctx, psn_no="P004")}
+    assert [f.status.value for f in list_filings(ctx, psn_no="P004") if f.filing_id == filing.filing_id] == ["active"]
