@@ -252,3 +252,4 @@ class UserRow(Base):
     psn_no: Mapped[str | None] = mapped_column(String(30), nullable=True)
     fixmedins_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     display_name: Mapped[str] = mapped_column(String(60), default="")
+from yidi.adapters import orm_funds  # noqa: E402,F401
