@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters import analytics
@@ -203,20 +203,25 @@ def run_clearing(ctx: AppContext, month: str, *, actor: str = "system", today: d
                 adjustment_count=sum(f.adjustment_count for f in flows),
                 adjustment_fen=sum(f.adjustment_fen for f in flows), actor=actor))
             session.flush()
-            for index, flow in enumerate(flows, start=1):
-                entry_id = ""  # a flow whose adjustment cancels its month exactly moves no money
-                if flow.net_fen != 0:
-                    entry_id = clearing_entry_id(month, flow.insuplc_admdvs, flow.mdtrtarea_admvs)
-                    ledger.post(session, entry_id, "clearing", month, end, clearing_lines(flow),
-                                memo=f"{month} 异地就医清算 {flow.insuplc_admdvs}→{flow.mdtrtarea_admvs}")
-                session.add(ClearingLineRow(
-                    month=month, insuplc_admdvs=flow.insuplc_admdvs, mdtrtarea_admvs=flow.mdtrtarea_admvs,
-                    insured_province=flow.insured_province, treatment_province=flow.treatment_province,
-                    current_count=flow.current_count, current_fen=flow.current_fen,
-                    adjustment_count=flow.adjustment_count, adjustment_fen=flow.adjustment_fen,
-                    net_fen=flow.net_fen, entry_id=entry_id))
+            batch = 20_000
+            for offset in range(0, len(flows), batch):
+                entries, lines = [], []
+                for flow in flows[offset:offset + batch]:
+                    entry_id = ""  # a flow whose adjustment cancels its month exactly moves no money
+                    if flow.net_fen != 0:
+                        entry_id = clearing_entry_id(month, flow.insuplc_admdvs, flow.mdtrtarea_admvs)
+                        entries.append(ledger.Entry(entry_id, "clearing", month, end, clearing_lines(flow),
+                                                    f"{month} 异地就医清算 {flow.insuplc_admdvs}→{flow.mdtrtarea_admvs}"))
+                    lines.append(dict(
+                        month=month, insuplc_admdvs=flow.insuplc_admdvs, mdtrtarea_admvs=flow.mdtrtarea_admvs,
+                        insured_province=flow.insured_province, treatment_province=flow.treatment_province,
+                        current_count=flow.current_count, current_fen=flow.current_fen,
+                        adjustment_count=flow.adjustment_count, adjustment_fen=flow.adjustment_fen,
+                        net_fen=flow.net_fen, entry_id=entry_id))
+                ledger.post_many(session, entries)
+                session.execute(insert(ClearingLineRow), lines)
                 if progress:
-                    progress("记账", index, len(flows))
+                    progress("记账", min(offset + batch, len(flows)), len(flows))
             audit.record(session, actor, "clearing.run", month,
                          {"flows": len(flows), "net": fen_to_yuan(sum(f.net_fen for f in flows))})
     except (_AlreadyCleared, IntegrityError):
