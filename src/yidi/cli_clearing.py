@@ -83,8 +83,10 @@ def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
 def _print_statement(statement) -> None:
     note = "（已清算，返回已保存的清算单，未重复记账）" if statement.replayed else ""
     table = Table(title=f"{statement.month} 省级划拨（参保省财政专户 → 就医省财政专户）{note}")
-    for column in ("划出省", "划入省", "笔数", "当月（元）", "调整（元）", "划拨（元）"):
-        table.add_column(column, justify="right" if column[0] in "笔当调划" and column != "划出省" else "left")
+    for column in ("划出省", "划入省"):
+        table.add_column(column)
+    for column in ("笔数", "当月（元）", "调整（元）", "划拨（元）"):
+        table.add_column(column, justify="right")
     for t in statement.transfers:
         table.add_row(f"{t.from_province} {statement.name(t.from_province)}",
                       f"{t.to_province} {statement.name(t.to_province)}", str(t.count),
@@ -134,13 +136,16 @@ def prepay(year: int = typer.Option(..., help="预付年度，如 2024（按上�
         _json([line.to_dict() for line in lines])
         return
     table = Table(title=f"{year} 年度预付金（上年第四季度月均值 × 2）")
-    for column in ("预付方", "收款方", "Q4 笔数", "Q4 合计（元）", "核定额度（元）", "当前预付金（元）", "调整额度（元）", "状态"):
-        table.add_column(column)
+    table.add_column("流向")
+    for column in ("Q4笔数", "Q4合计", "核定额度", "当前预付金", "调整额度"):
+        table.add_column(column, justify="right")
+    table.add_column("状态")
     for line in lines:
-        table.add_row(line.payer_admdvs, line.payee_admdvs, str(line.q4_count), fen_to_yuan(line.q4_total_fen),
+        table.add_row(f"{line.payer_admdvs}→{line.payee_admdvs}", str(line.q4_count), fen_to_yuan(line.q4_total_fen),
                       fen_to_yuan(line.amount_fen), fen_to_yuan(line.previous_fen), fen_to_yuan(line.adjustment_fen),
-                      "已确认" if line.confirmed else "待确认（加 --confirm 记账）")
+                      "已确认" if line.confirmed else "待确认")
     out.print(table)
+    out.print("金额单位：元。" + ("" if all(line.confirmed for line in lines) else "确认调整额度并记账：加 --confirm"))
 
 
 @clearing_app.command("interest")

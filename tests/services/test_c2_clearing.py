@@ -178,4 +178,8 @@ def test_c2_statements_export_to_csv_and_excel_with_chinese_headers(ctx, tmp_pat
     workbook = load_workbook(clearing.export_xlsx(statement, tmp_path / "清算单.xlsx"))
     assert workbook.sheetnames[:2] == ["清算单", "省级划拨"]
     assert workbook["清算单"]["H1"].value == "当月金额（元）"
+    from decimal import Decimal
+
+    assert sum(Decimal(str(row[10].value)) for row in workbook["清算单"].iter_rows(min_row=2)) == Decimal(
+        statement.to_dict()["net"])
     assert len(province_transfers(statement.flows)) == workbook["省级划拨"].max_row - 1

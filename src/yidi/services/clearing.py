@@ -15,6 +15,7 @@ negative adjustment (see analytics.CLEARING_SQL).
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -311,8 +312,12 @@ def export_xlsx(statement: ClearingStatement, path: Path) -> Path:
         sheet.append(headers)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(row)
+        money_columns = [index for index, header in enumerate(headers) if "（元）" in header]
+        for row in rows:  # yuan as exact decimals, so that Excel can add them up
+            sheet.append([Decimal(value) if index in money_columns else value for index, value in enumerate(row)])
+        for index in money_columns:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index + 1, max_col=index + 1):
+                cell.number_format = "#,##0.00"
         for index, header in enumerate(headers, start=1):
             sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(12, len(header) * 2 + 2)
     path.parent.mkdir(parents=True, exist_ok=True)

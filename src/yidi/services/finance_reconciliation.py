@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import load_only
 
 from yidi.adapters.orm import JournalEntryRow, PostingRow, SettlementRow
 from yidi.domain.clearing import contribution, month_bounds
@@ -123,7 +124,9 @@ def reconcile(ctx: AppContext, month: str) -> ReconciliationReport:
     # Aggregated before the unit of work opens: on SQLite a second connection would wait for its lock.
     flows_now = clearing.compute_flows(ctx, month)[0] if statement is not None else []
     with ctx.unit_of_work() as session:
-        rows = session.scalars(select(SettlementRow).where(
+        rows = session.scalars(select(SettlementRow).options(load_only(*(getattr(SettlementRow, name) for name in (
+            "setl_id", "kind", "status", "psn_no", "fixmedins_code", "insuplc_admdvs", "mdtrtarea_admvs",
+            "setl_date", "cancelled_on", "fund_pay_sumamt", "acct_pay")))).where(
             or_(SettlementRow.setl_date.between(start, end), SettlementRow.cancelled_on.between(start, end)))
             .order_by(SettlementRow.setl_id)).all()
         report.settlements_checked = len(rows)
