@@ -183,3 +183,33 @@ def test_c2_statements_export_to_csv_and_excel_with_chinese_headers(ctx, tmp_pat
     assert sum(Decimal(str(row[10].value)) for row in workbook["清算单"].iter_rows(min_row=2)) == Decimal(
         statement.to_dict()["net"])
     assert len(province_transfers(statement.flows)) == workbook["省级划拨"].max_row - 1
+
+
+def test_c2_two_clearing_runs_of_one_month_at_the_same_time_post_once(ctx):
+    import threading
+
+    file_all(ctx)
+    for psn_no, day in (("P001", 3), ("P002", 4), ("P003", 5), ("P004", 6)):
+        settle_at(ctx, psn_no, date(2024, 3, day))
+    before = _postings(ctx)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(clearing.run_clearing(ctx, "2024-03", today=date(2024, 4, 1)))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(results) == 2 and results[0].flows == results[1].flows
+    assert sorted(r.replayed for r in results) == [False, True]  # one posted, the other found its run
+    assert _postings(ctx) == before + 4 * len(results[0].flows)
+    with ctx.unit_of_work() as session:
+        assert ledger.verify(session) == []
