@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -46,6 +47,21 @@ def _json(document) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
 
 
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar on stderr, one line per phase (reading settlements, posting)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=max(total, 1))
+            bar.update(tasks[phase], completed=done, total=max(total, 1))
+
+        yield progress
+
+
 @clearing_app.command("run")
 def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
         csv_dir: Optional[Path] = typer.Option(None, "--csv", help="把清算单、省级划拨、市级清算单写成 CSV 到此目录"),
@@ -56,15 +72,7 @@ def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
     from yidi.services.clearing import export_csv, export_xlsx, run_clearing
 
     ctx = _context()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=max(total, 1))
-            bar.update(tasks[phase], completed=done, total=max(total, 1))
-
+    with _progress_bar() as progress:
         try:
             statement = run_clearing(ctx, month, actor=actor, progress=progress)
         except YidiError as exc:
@@ -128,10 +136,12 @@ def prepay(year: int = typer.Option(..., help="预付年度，如 2024（按上�
     from yidi.services import prepayment
 
     ctx = _context()
-    try:
-        lines = prepayment.confirm(ctx, year, actor=actor) if confirm else prepayment.plan(ctx, year)
-    except YidiError as exc:
-        _fail(exc)
+    with _progress_bar() as progress:
+        try:
+            lines = (prepayment.confirm(ctx, year, actor=actor, progress=progress) if confirm
+                     else prepayment.plan(ctx, year, progress))
+        except YidiError as exc:
+            _fail(exc)
     if json_output:
         _json([line.to_dict() for line in lines])
         return

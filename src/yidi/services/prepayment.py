@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -57,23 +58,35 @@ def _check_year(year: int) -> None:
         raise invalid("year", "年度应为四位数字，如 2024")
 
 
-def _q4_city_totals(ctx: AppContext, year: int) -> list[tuple[str, str, int, int]]:
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _q4_city_totals(ctx: AppContext, year: int, progress: Progress | None = None) -> list[tuple[str, str, int, int]]:
     start, end = previous_q4(year)
     duck = analytics.connect()
     try:
         with ctx.engine.connect() as connection, connection.begin():
-            analytics.load_settlements(duck, connection, start, end)
+            total = analytics.count_touching(connection, start, end)
+            done = 0
+
+            def on_chunk(rows: int) -> None:
+                nonlocal done
+                done += rows
+                if progress:
+                    progress("读取上年第四季度结算", done, total)
+
+            analytics.load_settlements(duck, connection, start, end, on_chunk=on_chunk)
         return analytics.q4_totals(duck, start, end)
     finally:
         duck.close()
 
 
-def plan(ctx: AppContext, year: int) -> list[PrepaymentLine]:
+def plan(ctx: AppContext, year: int, progress: Progress | None = None) -> list[PrepaymentLine]:
     """Every flow's prepayment for ``year`` and its adjustment against the current prepayment."""
     _check_year(year)
     flows: dict[tuple[str, str], PrepaymentLine] = {}
     city_weights: dict[tuple[str, str], dict[str, int]] = {}
-    for insured, treatment, count, total in _q4_city_totals(ctx, year):
+    for insured, treatment, count, total in _q4_city_totals(ctx, year, progress):
         key = prepayment_flow(insured, treatment)
         line = flows.setdefault(key, PrepaymentLine(key[0], key[1], 0, 0, 0, 0))
         line.q4_count += count
@@ -114,9 +127,10 @@ def prepayment_lines(payer: str, payee: str, adjustment_fen: int) -> list[tuple[
     ]
 
 
-def confirm(ctx: AppContext, year: int, *, actor: str = "system", on: date | None = None) -> list[PrepaymentLine]:
+def confirm(ctx: AppContext, year: int, *, actor: str = "system", on: date | None = None,
+            progress: Progress | None = None) -> list[PrepaymentLine]:
     """Store and post every flow's adjustment for ``year``; flows already confirmed are left alone."""
-    lines = plan(ctx, year)
+    lines = plan(ctx, year, progress)
     on = on or date.today()
     with ctx.unit_of_work() as session:
         for line in lines:
