@@ -189,12 +189,13 @@ def fee(region: str = typer.Option(..., help="经办机构所在地区 admdvs"),
 
 @clearing_app.command("reconcile")
 def reconcile(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
+              region: Optional[str] = typer.Option(None, help="只核对该参保地（admdvs）的结算和流向"),
               json_output: bool = typer.Option(False, "--json")) -> None:
     """对账 / C4: settlements vs ledger vs clearing transfers; exit 1 when anything differs."""
     from yidi.services.finance_reconciliation import reconcile as run_reconcile
 
     try:
-        report = run_reconcile(_context(), month)
+        report = run_reconcile(_context(), month, region)
     except YidiError as exc:
         _fail(exc)
     if json_output:

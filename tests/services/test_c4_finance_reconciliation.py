@@ -49,6 +49,9 @@ def test_c4_changes_after_clearing_are_reported_with_the_exact_settlements(ctx):
         late_fund = session.get(SettlementRow, late).fund_pay_sumamt
     late_line = next(d for d in report.differences if d.setl_id == late)
     assert late_line.expected_fen == late_fund and "当月" in late_line.reason
+    # one insured region at a time: 德州 has nothing that changed, 武汉 only the late settlement
+    assert reconcile(ctx, "2024-03", "371400").balanced
+    assert reconcile(ctx, "2024-03", "420100").settlements_that_differ == [late]
 
 
 @pytest.fixture

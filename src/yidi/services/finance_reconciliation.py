@@ -117,17 +117,22 @@ def _flow_key(insured: str, treatment: str) -> str:
     return f"{insured}→{treatment}"
 
 
-def reconcile(ctx: AppContext, month: str) -> ReconciliationReport:
+def reconcile(ctx: AppContext, month: str, insuplc_admdvs: str | None = None) -> ReconciliationReport:
+    """``insuplc_admdvs`` limits every check to one insured region's settlements and flows."""
     start, end = month_bounds(month)
     statement = clearing.get_statement(ctx, month)
+    if statement is not None and insuplc_admdvs:
+        statement.flows = [flow for flow in statement.flows if flow.insuplc_admdvs == insuplc_admdvs]
     report = ReconciliationReport(month=month, cleared=statement is not None)
     # Aggregated before the unit of work opens: on SQLite a second connection would wait for its lock.
     flows_now = clearing.compute_flows(ctx, month)[0] if statement is not None else []
+    flows_now = [flow for flow in flows_now if not insuplc_admdvs or flow.insuplc_admdvs == insuplc_admdvs]
     with ctx.unit_of_work() as session:
         rows = session.scalars(select(SettlementRow).options(load_only(*(getattr(SettlementRow, name) for name in (
             "setl_id", "kind", "status", "psn_no", "fixmedins_code", "insuplc_admdvs", "mdtrtarea_admvs",
             "setl_date", "cancelled_on", "fund_pay_sumamt", "acct_pay")))).where(
-            or_(SettlementRow.setl_date.between(start, end), SettlementRow.cancelled_on.between(start, end)))
+            or_(SettlementRow.setl_date.between(start, end), SettlementRow.cancelled_on.between(start, end)),
+            *([SettlementRow.insuplc_admdvs == insuplc_admdvs] if insuplc_admdvs else []))
             .order_by(SettlementRow.setl_id)).all()
         report.settlements_checked = len(rows)
         _check_settlement_entries(session, rows, report)
@@ -172,6 +177,7 @@ def reconcile(ctx: AppContext, month: str) -> ReconciliationReport:
                                                      expected_fen=flow.net_fen, actual_fen=actual.get(payable, 0)))
         orphans = session.scalars(select(JournalEntryRow.entry_id).where(
             JournalEntryRow.kind == "clearing", JournalEntryRow.ref == month,
+            JournalEntryRow.entry_id.like(f"C-{month}-{insuplc_admdvs or ''}%"),
             JournalEntryRow.entry_id.not_in([clearing.clearing_entry_id(month, *key) for key in stored] or [""])))
         for entry_id in orphans:
             report.differences.append(Difference("对总账", f"总账有清算分录 {entry_id}，清算单没有对应行"))
