@@ -33,6 +33,8 @@ demo_app = typer.Typer(help="演示数据 / demo data", invoke_without_command=T
 app.add_typer(demo_app, name="demo")
 app.add_typer(engine_app)  # yidi simulate
 register_demo(demo_app)  # yidi demo generate
+from yidi.cli_clearing import clearing_app  # noqa: E402
+app.add_typer(clearing_app, name="clearing")
 
 err = Console(stderr=True)
 out = Console()

@@ -253,3 +253,4 @@ class UserRow(Base):
     fixmedins_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     display_name: Mapped[str] = mapped_column(String(60), default="")
 from yidi.adapters import orm_web  # noqa: E402,F401
+from yidi.adapters import orm_funds  # noqa: E402,F401
