@@ -50,23 +50,29 @@ def recovered_fen(session, setl_id: str) -> int:
 
 def record_recovery(ctx: AppContext, setl_id: str, amount_fen: int, kind: str = "recovery", *,
                     on: date | None = None, actor: str = "system", memo: str = "") -> str:
+    with ctx.unit_of_work() as session:
+        return post_recovery(session, setl_id, amount_fen, kind, on=on, actor=actor, memo=memo)
+
+
+def post_recovery(session, setl_id: str, amount_fen: int, kind: str = "recovery", *, on: date | None = None,
+                  actor: str = "system", memo: str = "") -> str:
+    """The recovery inside the caller's transaction (e.g. closing a supervision lead books it atomically)."""
     if kind not in KINDS:
         raise invalid("kind", "应为 recovery（追回基金、扣款）或 fine（行政处罚、协议违约金）")
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise invalid("amount", "金额应大于0")
-    with ctx.unit_of_work() as session:
-        row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()).first()
-        if row is None:
-            raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
-        if row.status != "settled":
-            raise YidiError("SETTLEMENT_NOT_CLEARABLE", {"setl_id": setl_id})
-        if kind == "recovery":
-            total = recovered_fen(session, setl_id) + amount_fen
-            if total > ledger.cleared_amount(row):
-                raise YidiError("RECOVERY_EXCEEDS", {"setl_id": setl_id, "total": fen_to_yuan(total),
-                                                     "fund": fen_to_yuan(ledger.cleared_amount(row))})
-        entry_id = ledger.new_entry_id("V")
-        ledger.post(session, entry_id, kind, setl_id, on or date.today(), recovery_lines(row, amount_fen, kind),
-                    memo=memo or ("监管追回，按原渠道返回参保地" if kind == "recovery" else "行政处罚/协议违约金，归就医地"))
-        audit.record(session, actor, f"funds.{kind}", setl_id, {"amount": fen_to_yuan(amount_fen), "entry": entry_id})
-        return entry_id
+    row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()).first()
+    if row is None:
+        raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
+    if row.status != "settled":
+        raise YidiError("SETTLEMENT_NOT_CLEARABLE", {"setl_id": setl_id})
+    if kind == "recovery":
+        total = recovered_fen(session, setl_id) + amount_fen
+        if total > ledger.cleared_amount(row):
+            raise YidiError("RECOVERY_EXCEEDS", {"setl_id": setl_id, "total": fen_to_yuan(total),
+                                                 "fund": fen_to_yuan(ledger.cleared_amount(row))})
+    entry_id = ledger.new_entry_id("V")
+    ledger.post(session, entry_id, kind, setl_id, on or date.today(), recovery_lines(row, amount_fen, kind),
+                memo=memo or ("监管追回，按原渠道返回参保地" if kind == "recovery" else "行政处罚/协议违约金，归就医地"))
+    audit.record(session, actor, f"funds.{kind}", setl_id, {"amount": fen_to_yuan(amount_fen), "entry": entry_id})
+    return entry_id

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from yidi.domain.regions import is_valid_admdvs
 from yidi.domain.supervision import FeeLine, SettlementFact, SupervisionParams, run_rules as run_domain_rules
 from yidi.services import audit
 from yidi.services.context import AppContext
+from yidi.services.recoveries import post_recovery
 from yidi.services.users import Principal
 
 OUTCOMES = {"confirmed": "查实", "unfounded": "排除"}
@@ -163,10 +162,6 @@ def assign(ctx: AppContext, lead_id: str, *, principal: Principal, assigned_admd
         return row
 
 
-def recoveries_installed() -> bool:
-    return importlib.util.find_spec("yidi.services.recoveries") is not None
-
-
 def close(ctx: AppContext, lead_id: str, *, principal: Principal, outcome: str, on: date, recovered_fen: int = 0,
           recovery_setl_id: str | None = None, note: str = "") -> InvestigationRow:
     """Record the outcome. A confirmed lead may carry a recovered amount, tied to one of its claims;
@@ -209,7 +204,7 @@ def close(ctx: AppContext, lead_id: str, *, principal: Principal, outcome: str, 
         session.flush()
         audit.record(session, principal.username, "supervision.close", lead_id,
                      {"outcome": outcome, "recovered_fen": recovered_fen})
-    if recovered_fen and recoveries_installed():
-        recoveries = importlib.import_module("yidi.services.recoveries")
-        recoveries.record_recovery(ctx, recovery_setl_id, recovered_fen, "supervision")
+        if recovered_fen:  # C5: the recovered money goes back to the insured region, in the same transaction
+            post_recovery(session, recovery_setl_id, recovered_fen, "recovery", on=on, actor=principal.username,
+                          memo=f"监管线索 {lead_id} 追回")
     return row

@@ -1,9 +1,7 @@
-"""经办机构 pages: the approval queue (F4), search, funds (clearing/prepayment when installed), reconciliation."""
+"""经办机构 pages: the approval queue (F4), search, funds (clearing and prepayment), reconciliation."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections import defaultdict
 from datetime import date
 
@@ -11,15 +9,15 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, or_, select
 
 from yidi.adapters.orm import PersonRow, SettlementRow
+from yidi.domain.errors import invalid
+from yidi.domain.money import fen_to_yuan
+from yidi.services import clearing, ledger, prepayment
 from yidi.services import filings as filing_service
-from yidi.services import ledger
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
 from yidi.web.forms import institutions, parse_date, region_names
 
 router = APIRouter(route_class=PageRoute)
-
-FUNDS_MODULES = ("yidi.services.clearing", "yidi.services.prepayment")
 
 
 def _clerk(request: Request):
@@ -91,37 +89,25 @@ def agency_search(request: Request, q: str = ""):
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
 
 
-def _installed(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 @router.get("/agency/funds")
-def agency_funds(request: Request):
-    """月度清算与预付金: shown only when the funds modules are installed (they are built separately)."""
-    principal = _clerk(request)
-    modules = {name.rsplit(".", 1)[-1]: importlib.import_module(name) for name in FUNDS_MODULES if _installed(name)}
-    views = {}
-    for short, module in modules.items():
-        lister = getattr(module, "list_runs", None) or getattr(module, "list_clearings", None) \
-            or getattr(module, "list_prepayments", None)
-        views[short] = lister(ctx_of(request)) if callable(lister) else None
-    return render(request, "agency/funds.html", installed=bool(modules), modules=modules, views=views,
-                  region=principal.admdvs)
+def agency_funds(request: Request, plan_year: str = ""):
+    """月度清算与预付金 (C1, C2): stored clearing runs, confirmed prepayments, and a prepayment plan on demand."""
+    _clerk(request)
+    ctx = ctx_of(request)
+    plan = None
+    if plan_year:
+        if not plan_year.isdigit():
+            raise invalid("plan_year", "应为四位年份")
+        plan = prepayment.plan(ctx, int(plan_year))
+    return render(request, "agency/funds.html", runs=clearing.list_runs(ctx),
+                  prepayments=prepayment.list_prepayments(ctx), plan=plan, plan_year=plan_year,
+                  regions=region_names(ctx), fen_to_yuan=fen_to_yuan)
 
 
 @router.post("/agency/funds/run")
 def agency_funds_run(request: Request):
     principal = _clerk(request)
-    if not _installed("yidi.services.clearing"):
-        return redirect("/agency/funds")
-    clearing = importlib.import_module("yidi.services.clearing")
-    month = form(request).get("month", "")
-    runner = getattr(clearing, "run_monthly", None) or getattr(clearing, "run_clearing", None)
-    if callable(runner):
-        runner(ctx_of(request), month=month, actor=principal.username)
+    clearing.run_clearing(ctx_of(request), form(request).get("month", ""), actor=principal.username)
     return redirect("/agency/funds")
 
 

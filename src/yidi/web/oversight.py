@@ -45,7 +45,7 @@ def lead_detail(request: Request, lead_id: str):
     return render(request, "oversight/lead.html", lead=lead, investigations=investigations, rule_names=RULE_NAMES,
                   outcomes=OUTCOMES, regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
-                  recoveries_installed=supervision.recoveries_installed(), fen_to_yuan=fen_to_yuan)
+                  fen_to_yuan=fen_to_yuan)
 
 
 @router.post("/supervision/leads/{lead_id}/assign")
