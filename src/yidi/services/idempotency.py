@@ -1,0 +1,83 @@
+"""Idempotency on the hospital's ``msgid`` (S3): one message, one effect, one answer.
+
+A write transaction first *claims* its msgid by inserting the ``messages`` row (primary key msgid),
+then does the business work in the same database transaction, then stores its response in that row.
+Commit makes the effect and the stored answer durable together; a crash before commit leaves neither,
+so a replay after a crash re-executes from scratch and is exact either way.
+
+Two copies of one message in flight: the second insert waits on the first (PostgreSQL) or on the
+write lock (SQLite) and then fails on the primary key; the caller rolls back and answers from the
+stored row. Only successful answers are stored: a refusal changes nothing, so resending the same
+msgid after fixing the cause (e.g. after filing) runs again.
+
+``bound_context`` lets an existing use case (which opens ``ctx.unit_of_work()`` itself) run inside the
+caller's transaction: its unit of work becomes a SAVEPOINT of the caller's session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from sqlalchemy.orm import Session
+
+from yidi.adapters.orm import MessageRow
+from yidi.domain.errors import YidiError
+from yidi.services.context import AppContext
+
+TOMBSTONE = "reversed-before-arrival"  # body digest of a msgid taken by a 2601 that came before the original
+PENDING = {"_state": "pending"}  # response placeholder while the claiming transaction is open
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass
+class Replay:
+    response: dict
+
+
+def lookup(session: Session, msgid: str, digest: str, fixmedins_code: str) -> Replay | None:
+    """The stored answer for this msgid, or None when it is new. A different body (or another
+    institution's message) is a conflict, never a silent second effect."""
+    row = session.get(MessageRow, msgid)
+    if row is None:
+        return None
+    if row.fixmedins_code == fixmedins_code and row.body_sha256 == TOMBSTONE:
+        raise YidiError("MESSAGE_REVERSED", {"msgid": msgid})
+    if row.fixmedins_code != fixmedins_code or row.body_sha256 != digest:
+        raise YidiError("MSGID_CONFLICT", {"msgid": msgid})
+    return Replay(row.response)
+
+
+def claim(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str) -> MessageRow:
+    row = MessageRow(msgid=msgid, fixmedins_code=fixmedins_code, infno=infno, body_sha256=digest,
+                     response=dict(PENDING), reversed=False)
+    session.add(row)
+    session.flush()  # takes the primary-key slot now: a concurrent copy waits here, then fails
+    return row
+
+
+def store(row: MessageRow, response: dict) -> None:
+    row.response = response
+
+
+class _BoundContext(AppContext):
+    """An AppContext whose unit of work is a savepoint inside an already open session."""
+
+    _session: Session
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        with self._session.begin_nested():
+            yield self._session
+
+
+def bound_context(ctx: AppContext, session: Session) -> AppContext:
+    bound = _BoundContext(engine=ctx.engine, sessions=ctx.sessions, policy=ctx.policy, demo_mode=ctx.demo_mode,
+                          hooks=ctx.hooks)
+    bound._session = session
+    return bound
