@@ -124,7 +124,7 @@ def test_s1_outpatient_flow_with_per_row_split(demo_ctx, his):
     assert {k: setl[k] for k in ("medfee_sumamt", "hifp_pay", "clr_type")} == \
         {k: pre[k] for k in ("medfee_sumamt", "hifp_pay")} | {"clr_type": "11"}
     again = his.settle_outpatient(mdtrt_id, "P001")
-    assert again["infcode"] == -1 and again["err_msg"].startswith("VISIT_STATE")
+    assert again["infcode"] == -1 and again["err_msg"].startswith("DUPLICATE_CLAIM")
     ok(his.cancel_outpatient_settlement(setl["setl_id"], mdtrt_id))
     with demo_ctx.unit_of_work() as session:
         assert ledger.trial_balance(session) == 0

@@ -312,6 +312,9 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
     with ctx.unit_of_work() as session:
         visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_class(visit, inpatient)
+        paid = settlement_of_visit(session, mdtrt_id) if visit.state == "settled" else None
+        if paid is not None:  # one paid claim per visit, direct or manual (S4, V3)
+            raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
         _require_state(visit, "registered", "discharged")
         cmd = _command(session, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
