@@ -25,6 +25,8 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(policy_app, name="policy")
 app.add_typer(docs_app, name="docs")
 app.add_typer(filing_app, name="filing")
+from yidi.cli_hospital import hospital_app  # noqa: E402
+app.add_typer(hospital_app, name="hospital")
 
 err = Console(stderr=True)
 out = Console()
