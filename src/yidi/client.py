@@ -26,7 +26,8 @@ from yidi.api.signing import signed_headers
 class HospitalClient:
     def __init__(self, base_url: str, access_key: str, secret: str, fixmedins_code: str,
                  algorithm: str = "HMAC-SM3", *, mdtrtarea_admvs: str | None = None, timeout: float = 30.0,
-                 path: str = "/fsi/api/{infno}", http: httpx.Client | None = None):
+                 path: str = "/fsi/api/{infno}", http: httpx.Client | None = None,
+                 seq_range: tuple[int, int] = (0, 10_000)):
         self.base_url = base_url.rstrip("/")
         self.access_key = access_key
         self.secret = secret
@@ -36,13 +37,16 @@ class HospitalClient:
         self.mdtrtarea_admvs = mdtrtarea_admvs or (fixmedins_code[1:7] if len(fixmedins_code) == 12 else "")
         self.path = path
         self.http = http or httpx.Client(timeout=timeout)
+        # The 4-digit sequence is per institution and second: terminals of one institution that send at the
+        # same time must use disjoint ranges (e.g. terminal k of 8 uses (k*1250, (k+1)*1250)).
+        self._seq_start, self._seq_size = seq_range[0], seq_range[1] - seq_range[0]
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- plumbing --
     def new_msgid(self) -> str:
         with self._lock:
-            seq = next(self._seq) % 10_000
+            seq = self._seq_start + next(self._seq) % self._seq_size
         return f"{self.fixmedins_code}{datetime.now():%Y%m%d%H%M%S}{seq:04d}"
 
     def envelope(self, infno: str, input_data: dict, msgid: str | None = None, **extra: Any) -> dict:
