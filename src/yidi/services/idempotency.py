@@ -11,7 +11,7 @@ stored row. Only successful answers are stored: a refusal changes nothing, so re
 msgid after fixing the cause (e.g. after filing) runs again.
 
 ``bound_context`` lets an existing use case (which opens ``ctx.unit_of_work()`` itself) run inside the
-caller's transaction: its unit of work becomes a SAVEPOINT of the caller's session.
+caller's transaction: its unit of work becomes the caller's session.
 """
 
 from __future__ import annotations
@@ -66,14 +66,20 @@ def store(row: MessageRow, response: dict) -> None:
 
 
 class _BoundContext(AppContext):
-    """An AppContext whose unit of work is a savepoint inside an already open session."""
+    """An AppContext whose unit of work is the caller's already open transaction.
+
+    No savepoint: any error inside aborts the caller's whole transaction, which is what every caller
+    here wants (a refused step changes nothing), and it saves two round trips per nested use case.
+    Concurrent settlements of one person are serialised by the person-row lock before the duplicate
+    check, so the unique-index race that would need a savepoint to recover from cannot arise there;
+    the msgid primary-key race aborts the transaction and the caller answers from the stored message.
+    """
 
     _session: Session
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        with self._session.begin_nested():
-            yield self._session
+        yield self._session
 
 
 def bound_context(ctx: AppContext, session: Session) -> AppContext:

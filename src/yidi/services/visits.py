@@ -302,7 +302,7 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
                        msgid=None, actor=actor)
         fields = settlements.presettle(bound_context(ctx, session), cmd)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, get_person(session, visit.psn_no), fields)
+        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields)
 
 
 def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
@@ -325,7 +325,7 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
             visit.endtime = cmd.endtime
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, get_person(session, visit.psn_no), fields, view.setl_id, row.splits)
+        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields, view.setl_id, row.splits)
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
