@@ -117,10 +117,12 @@ def http_client_process(base_url: str, seconds: float, worker: int, persons_per_
     queue.put({"done": done, "failed": failed, "latencies": latencies, "errors": errors})
 
 
-def run_http(url: str, seconds: float, workers: int, clients: int, persons: int) -> dict:
+def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None) -> dict:
     port = free_port()
     env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING")
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory",
+    # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
+    spy = ["py-spy", "record", "--subprocesses", "--nonblocking", "-f", "raw", "-o", str(profile), "--"] if profile else []
+    server = subprocess.Popen([*spy, sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                                "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT,
                               start_new_session=True)
@@ -148,8 +150,8 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int)
         for proc in procs:
             proc.join()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGINT if profile else signal.SIGTERM)
+        server.wait(timeout=60)
     latencies = {t: [x for r in results for x in r["latencies"][t]] for t in TRANSACTIONS}
     errors: dict[str, int] = {}
     for r in results:
@@ -262,6 +264,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent client processes")
     parser.add_argument("--persons", type=int, default=4000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--profile", type=Path, default=None, help="run the server under py-spy; folded stacks here")
     args = parser.parse_args()
 
     import psycopg
@@ -275,7 +278,7 @@ def main() -> None:
         print(f"database {name}: loading {args.persons} filed persons …", flush=True)
         prepare(url, args.persons)
         print(f"HTTP run: {args.seconds:g}s, {args.workers} server workers, {args.clients} clients …", flush=True)
-        http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2)
+        http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, args.profile)
         print(f"  {http['done']} settlements, {http['rate']:.1f}/s, failed {http['failed']} {http['errors']}")
         print(f"in-process baseline: {args.seconds:g}s, {args.clients} threads …", flush=True)
         local = run_in_process(url, args.seconds, args.clients, args.persons // 2)

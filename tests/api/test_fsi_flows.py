@@ -128,3 +128,37 @@ def test_s1_outpatient_flow_with_per_row_split(demo_ctx, his):
     ok(his.cancel_outpatient_settlement(setl["setl_id"], mdtrt_id))
     with demo_ctx.unit_of_work() as session:
         assert ledger.trial_balance(session) == 0
+
+
+def test_s3_same_msgid_sent_twice_at_once_settles_once(demo_ctx, his, server):
+    import threading
+
+    file_filing(demo_ctx, "P001", "retired_relocated", "110000", "2023-01-10", "张三")
+    mdtrt_id, _ = _admit_and_upload(his)
+    msgid = his.new_msgid()
+    barrier = threading.Barrier(4)
+    answers = []
+
+    def terminal():
+        client = client_for(server)
+        barrier.wait()
+        answers.append(client.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid))
+
+    threads = [threading.Thread(target=terminal) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == 4 and all(answer == answers[0] for answer in answers)
+    assert answers[0]["infcode"] == 0
+    with demo_ctx.unit_of_work() as session:
+        assert len(session.scalars(select(SettlementRow)).all()) == 1
+        assert session.scalars(select(UsageRow.used_fen).where(UsageRow.psn_no == "P001")).one() == 943500
+        assert ledger.trial_balance(session) == 0
+
+
+def test_fee_upload_accepts_exactly_300_rows(demo_ctx, his):
+    mdtrt_id = ok(his.admit("P001", "21", "2023-03-01"))["result"]["mdtrt_id"]
+    rows = [{"feedetl_sn": str(n), "mdtrt_id": mdtrt_id, "med_list_codg": "X004", "det_item_fee_sumamt": 1, "cnt": 1}
+            for n in range(300)]
+    assert len(ok(his.upload_inpatient_fees(rows))["result"]) == 300

@@ -238,7 +238,7 @@ def _fee_lines(call: Call) -> tuple[str, list[visits.FeeLine]]:
 def _upload(ctx: AppContext, call: Call, inpatient: bool) -> dict:
     mdtrt_id, lines = _fee_lines(call)
     result = visits.upload_fees(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, inpatient=inpatient,
-                                lines=lines, actor=call.actor)
+                                lines=lines, admdvs=call.admdvs, actor=call.actor)
     return {"mdtrt_id": mdtrt_id, "result": [fee_row(entry) for entry in result]}
 
 
@@ -544,13 +544,15 @@ def content_digest(call: Call) -> str:
 
 
 def run_write(ctx: AppContext, call: Call) -> dict:
+    """Claim the msgid, do the transaction, store the answer — one database transaction.
+
+    The claim is an INSERT on the msgid primary key, so the common case (a new message) costs no extra
+    look-up; a msgid seen before fails the insert, the transaction is rolled back and the answer comes
+    from the stored message (same body) or the call is refused (MSGID_CONFLICT / MESSAGE_REVERSED)."""
     digest = content_digest(call)
     for _attempt in range(2):
         try:
             with ctx.unit_of_work() as session:
-                replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
-                if replay is not None:
-                    return replay.response
                 row = idempotency.claim(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
                                         infno=call.infno, digest=digest)
                 output = TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
@@ -558,7 +560,7 @@ def run_write(ctx: AppContext, call: Call) -> dict:
                 idempotency.store(row, response)
             return response
         except IntegrityError:
-            # a concurrent copy of this msgid (or a 2601 tombstone) committed first: answer from it
+            # this msgid was used before (or a concurrent copy committed first): answer from the stored row
             with ctx.unit_of_work() as session:
                 replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
             if replay is not None:

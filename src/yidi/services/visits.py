@@ -148,9 +148,10 @@ def cancel_registration(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, 
         return visit
 
 
-def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, lines: list[FeeLine],
-                actor: str = "hospital") -> list[RowSplit]:
-    """费用明细上传 (2301 / 2204): at most 300 rows; each row split by the treatment region's catalog (S1)."""
+def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None,
+                lines: list[FeeLine], admdvs: str | None = None, actor: str = "hospital") -> list[RowSplit]:
+    """费用明细上传 (2301 / 2204): at most 300 rows; each row split by the treatment region's catalog (S1).
+    ``admdvs`` = the institution's region when the caller already knows it (the interface does)."""
     if len(lines) > MAX_ROWS_PER_UPLOAD:
         raise YidiError("TOO_MANY_ROWS", {"rows": len(lines), "limit": MAX_ROWS_PER_UPLOAD})
     if not lines:
@@ -159,7 +160,7 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
-        institution = get_institution(session, fixmedins_code)
+        admdvs = admdvs or get_institution(session, fixmedins_code).admdvs
         existing = {row.feedetl_sn: row for row in _active_rows(session, mdtrt_id)}
         refunded: dict[str, tuple[int, Decimal]] = {}
         for row in existing.values():
@@ -193,7 +194,7 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         out = []
         for line in lines:
             on = line.fee_ocur_time or visit.begntime
-            catalog = ctx.policy.catalog(institution.admdvs, on)
+            catalog = ctx.policy.catalog(admdvs, on)
             out.append(RowSplit(line, _split(line, catalog)))
             session.add(FeeDetailRow(
                 mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
