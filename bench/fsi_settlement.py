@@ -162,7 +162,7 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
             "rate": done / elapsed, "latencies": latencies, "errors": errors}
 
 
-def run_in_process(url: str, seconds: float, threads: int, persons: int) -> dict:
+def run_in_process(url: str, seconds: float, threads: int, persons: int, salt: int = 1000) -> dict:
     """The same flow through the service functions directly (no HTTP, signing or envelope)."""
     from yidi.services import visits
     from yidi.services.context import AppContext
@@ -178,7 +178,7 @@ def run_in_process(url: str, seconds: float, threads: int, persons: int) -> dict
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             psn_no = f"B{worker * per_thread + n % per_thread:06d}"
-            begin, end = _stay_dates(worker + 1000, n // per_thread)
+            begin, end = _stay_dates(worker + salt, n // per_thread)
             n += 1
             visit = visits.register(ctx, fixmedins_code=HOSPITAL, psn_no=psn_no, med_type="21",
                                     begntime=date.fromisoformat(begin))
