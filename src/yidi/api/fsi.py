@@ -3,7 +3,7 @@
 ``POST /fsi/api/{infno}``, ``POST /fsi/api/call`` and ``POST /fsi/api/rsfComIfsService/callService``
 all run ``handle_call``: size limits → gateway signature (api/signing.py) → envelope checks and the
 access key's binding to one institution and its region → the transaction. Write transactions are
-idempotent on ``msgid`` (services/idempotency.py): the claim, the business write and the stored answer
+idempotent on ``msgid`` (services/idempotency.py): the business write and the stored answer
 commit together. Every refusal is an envelope with ``infcode`` -1 and an ``err_msg`` that starts with
 the error code; bad input never becomes a 500 and never changes data.
 """
@@ -544,27 +544,34 @@ def content_digest(call: Call) -> str:
 
 
 def run_write(ctx: AppContext, call: Call) -> dict:
-    """Claim the msgid, do the transaction, store the answer — one database transaction.
+    """Do the transaction and store its answer under the msgid — one database transaction.
 
-    The claim is an INSERT on the msgid primary key, so the common case (a new message) costs no extra
-    look-up; a msgid seen before fails the insert, the transaction is rolled back and the answer comes
-    from the stored message (same body) or the call is refused (MSGID_CONFLICT / MESSAGE_REVERSED)."""
+    The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
+    statement. A msgid seen before makes that insert fail: the whole transaction (business write included)
+    is rolled back and the answer comes from the stored message (same content) or the call is refused
+    (MSGID_CONFLICT / MESSAGE_REVERSED). A refusal raised while a concurrent copy of the same message was
+    committing is answered from that copy too, so every copy of one message gets the same answer."""
     digest = content_digest(call)
     for _attempt in range(2):
         try:
             with ctx.unit_of_work() as session:
-                row = idempotency.claim(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
-                                        infno=call.infno, digest=digest)
                 output = TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
                 response = envelope(call.msgid, call.admdvs, call.received, output=output)
-                idempotency.store(row, response)
+                idempotency.record(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
+                                   infno=call.infno, digest=digest, response=response)
             return response
         except IntegrityError:
-            # this msgid was used before (or a concurrent copy committed first): answer from the stored row
+            pass  # the msgid is taken: answer from the stored message below
+        except YidiError:
             with ctx.unit_of_work() as session:
                 replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
             if replay is not None:
                 return replay.response
+            raise
+        with ctx.unit_of_work() as session:
+            replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
+        if replay is not None:
+            return replay.response
     raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
 
 

@@ -1,14 +1,15 @@
 """Idempotency on the hospital's ``msgid`` (S3): one message, one effect, one answer.
 
-A write transaction first *claims* its msgid by inserting the ``messages`` row (primary key msgid),
-then does the business work in the same database transaction, then stores its response in that row.
-Commit makes the effect and the stored answer durable together; a crash before commit leaves neither,
-so a replay after a crash re-executes from scratch and is exact either way.
+A write transaction does the business work and then inserts the ``messages`` row (primary key msgid)
+with its response, in the same database transaction. Commit makes the effect and the stored answer
+durable together; a crash before commit leaves neither, so a replay after a crash re-executes from
+scratch and is exact either way.
 
-Two copies of one message in flight: the second insert waits on the first (PostgreSQL) or on the
-write lock (SQLite) and then fails on the primary key; the caller rolls back and answers from the
-stored row. Only successful answers are stored: a refusal changes nothing, so resending the same
-msgid after fixing the cause (e.g. after filing) runs again.
+Two copies of one message in flight: both do the work, the second one's insert fails on the primary key
+(after waiting for the first to commit), its whole transaction is rolled back and the caller answers from
+the stored row. Only successful answers are stored: a refusal changes nothing, so resending the same
+msgid after fixing the cause (e.g. after filing) runs again; a refusal caused by the first copy having
+just committed (e.g. DUPLICATE_CLAIM) is answered from the stored row as well.
 
 ``bound_context`` lets an existing use case (which opens ``ctx.unit_of_work()`` itself) run inside the
 caller's transaction: its unit of work becomes the caller's session.
@@ -28,7 +29,6 @@ from yidi.domain.errors import YidiError
 from yidi.services.context import AppContext
 
 TOMBSTONE = "reversed-before-arrival"  # body digest of a msgid taken by a 2601 that came before the original
-PENDING = {"_state": "pending"}  # response placeholder while the claiming transaction is open
 
 
 def body_digest(body: bytes) -> str:
@@ -53,16 +53,12 @@ def lookup(session: Session, msgid: str, digest: str, fixmedins_code: str) -> Re
     return Replay(row.response)
 
 
-def claim(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str) -> MessageRow:
-    row = MessageRow(msgid=msgid, fixmedins_code=fixmedins_code, infno=infno, body_sha256=digest,
-                     response=dict(PENDING), reversed=False)
-    session.add(row)
-    session.flush()  # takes the primary-key slot now: a concurrent copy waits here, then fails
-    return row
-
-
-def store(row: MessageRow, response: dict) -> None:
-    row.response = response
+def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str, response: dict) -> None:
+    """Store the answer under its msgid, in the transaction that did the work. A msgid that is already
+    taken (an earlier or concurrent copy, or a 2601 tombstone) fails here on the primary key."""
+    session.add(MessageRow(msgid=msgid, fixmedins_code=fixmedins_code, infno=infno, body_sha256=digest,
+                           response=response, reversed=False))
+    session.flush()
 
 
 class _BoundContext(AppContext):

@@ -289,7 +289,6 @@ class SettleOutcome:
     person: PersonRow
     fields: dict  # yuan strings (settlements.result_fields / row fields)
     setl_id: str | None = None
-    splits: list | None = None
 
 
 def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
@@ -320,13 +319,12 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
         cmd = _command(session, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
         view = settlements.settle(bound_context(ctx, session), cmd)
-        row = session.get(SettlementRow, view.setl_id)
         visit.state = "settled"
         if visit.endtime is None:
             visit.endtime = cmd.endtime
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields, view.setl_id, row.splits)
+        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields, view.setl_id)
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
