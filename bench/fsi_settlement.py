@@ -20,7 +20,6 @@ import platform
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading

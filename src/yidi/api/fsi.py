@@ -26,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow
 from yidi.api import signing
-from yidi.api.fsi_fields import (CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section, unknown_infno)
-from yidi.api.fsi_output import fee_row, now_text, setldetail, setlinfo
+from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
+from yidi.api.fsi_output import birthday_of, fee_row, gender_of, now_text, setldetail, setlinfo
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
+from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
 from yidi.services import audit, idempotency, reconciliation, visits
@@ -80,9 +81,9 @@ def t1101(ctx: AppContext, call: Call) -> dict:
     stas = {"active": "1", "suspended": "2", "ended": "4"}.get(person.insu_status, "9")
     output = {
         "baseinfo": {"psn_no": person.psn_no, "psn_cert_type": "01", "certno": mask_certno(person.certno),
-                     "psn_name": person.name, "gend": _gend(person.certno), "brdy": _brdy(person.certno),
+                     "psn_name": person.name, "gend": gender_of(person.certno), "brdy": birthday_of(person.certno),
                      "age": _age(person.certno)},
-        "insuinfo": [{"insutype": person.insutype, "balc": f"{person.acct_balc / 100:.2f}",
+        "insuinfo": [{"insutype": person.insutype, "balc": fen_to_yuan(person.acct_balc),
                       "insuplc_admdvs": person.insuplc_admdvs, "psn_insu_stas": stas, "psn_type": "",
                       "cvlserv_flag": "0"}],
         "idetinfo": [],
@@ -96,16 +97,6 @@ def t1101(ctx: AppContext, call: Call) -> dict:
     return output
 
 
-def _gend(certno: str) -> str:
-    from yidi.api.fsi_output import gender_of
-    return gender_of(certno)
-
-
-def _brdy(certno: str) -> str:
-    from yidi.api.fsi_output import birthday_of
-    return birthday_of(certno)
-
-
 def _age(certno: str) -> str:
     try:
         born = date(int(certno[6:10]), int(certno[10:12]), int(certno[12:14]))
@@ -116,11 +107,11 @@ def _age(certno: str) -> str:
 
 
 def _dise_codg(info: Fields, input_data: dict) -> str | None:
+    """The main diagnosis: ``dise_codg`` in the visit section, else the first ``diseinfo`` row's ``diag_code``."""
     code = info.text("dise_codg", required=False)
-    if code is None and isinstance(input_data.get("diseinfo"), (list, dict)):
-        rows = section(input_data, "diseinfo") if isinstance(input_data["diseinfo"], dict) else None
-        first = rows or (Fields(input_data["diseinfo"][0], "diseinfo[0]") if input_data["diseinfo"] else None)
-        code = first.text("diag_code", required=False) if first else None
+    if code is None and input_data.get("diseinfo"):
+        rows = Fields(input_data, "").rows("diseinfo")
+        code = rows[0].text("diag_code", required=False) if rows else None
     return code
 
 
@@ -322,7 +313,7 @@ def _cancel_settlement(ctx: AppContext, call: Call, inpatient: bool) -> dict:
                                    setl_id=data.text("setl_id", max_len=40), inpatient=inpatient, actor=call.actor)
     require_same(data, "psn_no", row.psn_no)
     return {"setlinfo": {"setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id or "", "psn_no": row.psn_no,
-                         "setl_status": row.status, "hifp_pay": f"-{row.hifp_pay // 100}.{row.hifp_pay % 100:02d}",
+                         "setl_status": row.status, "hifp_pay": fen_to_yuan(-row.hifp_pay),
                          "cancel_date": row.cancelled_on.isoformat() if row.cancelled_on else ""}}
 
 
@@ -339,7 +330,10 @@ def t2601(ctx: AppContext, call: Call) -> dict:
     omsgid = data.text("omsgid", max_len=60)
     if omsgid == call.msgid:
         raise invalid(data.name("omsgid"), "不能冲正本报文自身")
-    oinfno = data.code("oinfno", tuple(WRITE_INFNOS))
+    match = MSGID.match(omsgid)
+    if not match or match.group("code") != call.fixmedins_code:  # only your own messages, past or future
+        raise invalid(data.name("omsgid"), "应为本机构发出的报文ID")
+    oinfno = data.code("oinfno", tuple(sorted(WRITE_INFNOS)))
     return {"result": visits.reverse_message(ctx, fixmedins_code=call.fixmedins_code, omsgid=omsgid, oinfno=oinfno,
                                              actor=call.actor)}
 
@@ -354,11 +348,6 @@ def _period(data: Fields) -> tuple[date, date]:
     return begn, end
 
 
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 def t3201(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "data")
     begn, end = _period(data)
@@ -371,7 +360,7 @@ def t3201(ctx: AppContext, call: Call) -> dict:
                 "acct_pay": data.money("acct_pay", required=False) or 0, "fixmedins_setl_cnt": int(cnt)}
     result = reconciliation.reconcile_totals(ctx, call.fixmedins_code, begn, end, reported)
     money = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
-    show = lambda d: {k: (_yuan(v) if k in money else v) for k, v in d.items()}  # noqa: E731
+    show = lambda d: {k: (fen_to_yuan(v) if k in money else v) for k, v in d.items()}  # noqa: E731
     return {"stmt_totlrslt": {"setl_optins": call.admdvs, "stmt_rslt": result["stmt_rslt"],
                               "stmt_rslt_dscr": "平" if result["stmt_rslt"] == "0" else "不平",
                               "ours": show(result["ours"]), "reported": show(result["reported"]),
@@ -388,7 +377,7 @@ def t3202(ctx: AppContext, call: Call) -> dict:
              "fund_pay_sumamt": r.money("fund_pay_sumamt"), "acct_pay": r.money("acct_pay", required=False) or 0}
             for r in detail]
     result = reconciliation.reconcile_details(ctx, call.fixmedins_code, begn, end, rows)
-    show = lambda d: None if d is None else {k: (_yuan(v) if isinstance(v, int) else v) for k, v in d.items()}  # noqa: E731
+    show = lambda d: None if d is None else {k: (fen_to_yuan(v) if isinstance(v, int) else v) for k, v in d.items()}  # noqa: E731
     return {"stmt_rslt": result["stmt_rslt"], "checked": result["checked"],
             "differing": [{"setl_id": r["setl_id"], "reason": r["reason"], "ours": show(r["ours"]),
                            "reported": show(r["reported"])} for r in result["differing"]]}

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yidi.domain.errors import YidiError, invalid
+from yidi.domain.errors import invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 
 MED_TYPES = ("11", "14", "21", "22", "23")
@@ -158,7 +158,3 @@ def require_same(fields: Fields, key: str, expected: str) -> None:
     value = fields.text(key, required=False)
     if value is not None and value != expected:
         raise invalid(fields.name(key), "与就诊记录不符")
-
-
-def unknown_infno(infno: str) -> YidiError:
-    return YidiError("UNKNOWN_INFNO", {"infno": infno})

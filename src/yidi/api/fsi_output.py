@@ -5,9 +5,10 @@ docs/interface.md. Money leaves as yuan strings with two decimals; ``fund_pay_su
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from yidi.adapters.orm import PersonRow, VisitRow
-from yidi.domain.money import fen_to_yuan
+from yidi.domain.money import fen_to_yuan, yuan_to_fen
 from yidi.services.reconciliation import clr_type_of
 from yidi.services.reference import mask_certno
 from yidi.services.visits import RowSplit
@@ -21,8 +22,9 @@ def now_text() -> str:
 
 
 def prop_text(bp: int) -> str:
-    """Self-pay share as the interface writes it: 1000 bp → "0.10"."""
-    return f"{bp / 10000:.4f}".rstrip("0").rstrip(".") if bp % 100 else f"{bp / 10000:.2f}"
+    """Self-pay share as the interface writes it: 2000 bp → "0.20", 1250 bp → "0.125"."""
+    share = Decimal(bp) / 10000
+    return f"{share:.2f}" if bp % 100 == 0 else f"{share.normalize():f}"
 
 
 def fee_row(entry: RowSplit) -> dict:
@@ -73,9 +75,7 @@ def setldetail(fields: dict, insutype: str) -> list[dict]:
 
 
 def _fen(yuan: str) -> int:
-    whole, _, cents = yuan.lstrip("-").partition(".")
-    fen = int(whole) * 100 + int((cents + "00")[:2])
-    return -fen if yuan.startswith("-") else fen
+    return yuan_to_fen(yuan)
 
 
 def gender_of(certno: str) -> str:
