@@ -72,7 +72,7 @@ def test_v1_bad_fields_are_refused_with_the_field_named(demo_ctx, his):
          "psn_no"),
         ("2207", {"data": {"mdtrt_id": mdtrt_id}}, "INVALID_INPUT", "mdtrt_id"),  # an inpatient stay via 22xx
         ("2305", {"data": {"setl_id": "SLNOPE", "mdtrt_id": mdtrt_id}}, "SETTLEMENT_NOT_FOUND", None),
-        ("2601", {"data": {"omsgid": "X", "oinfno": "1101"}}, "INVALID_INPUT", "oinfno"),
+        ("2601", {"data": {"omsgid": his.new_msgid(), "oinfno": "1101"}}, "INVALID_INPUT", "oinfno"),
         ("3201", {"data": {"stmt_begndate": "2023-03-01", "stmt_enddate": "2023-02-01", "medfee_sumamt": 0,
                            "fund_pay_sumamt": 0, "fixmedins_setl_cnt": 0}}, "INVALID_INPUT", "stmt_enddate"),
         ("3201", {"data": {"stmt_begndate": "2023-03-01", "stmt_enddate": "2023-03-31", "medfee_sumamt": "x",
