@@ -122,3 +122,37 @@ def test_bad_input_in_other_transactions_changes_nothing(demo_ctx, his):
         assert response["infcode"] == -1 and response["err_msg"].startswith("INVALID_INPUT"), (infno, response)
         assert field in response["err_msg"], (infno, response["err_msg"])
     assert row_counts(demo_ctx) == before
+
+
+def test_fault_before_commit_leaves_nothing_and_the_resend_settles_once(demo_ctx, his):
+    """A crash between the calculation and the write: coded answer, nothing stored (no 单边账), and the HIS's
+    resend of the same msgid then settles exactly once."""
+    file_filing(demo_ctx, "P001", "retired_relocated", "110000", "2023-01-10", "张三")
+    mdtrt_id = ok(his.admit("P001", "21", "2023-03-01"))["result"]["mdtrt_id"]
+    ok(his.upload_inpatient_fees([fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]))
+    faults = []
+
+    def crash_once(_cmd):
+        if not faults:
+            faults.append(1)
+            raise RuntimeError("simulated crash before the write")
+
+    demo_ctx.hooks["before_write"] = crash_once
+    before = row_counts(demo_ctx)
+    msgid = his.new_msgid()
+    failed = his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid)
+    assert failed["infcode"] == -1 and failed["err_msg"].startswith("SERVICE_UNAVAILABLE")
+    assert "零星报销" in failed["err_msg"] and len(failed["err_msg"]) <= 200
+    assert row_counts(demo_ctx) == before
+    again = his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid)
+    assert ok(again)["setlinfo"]["hifp_pay"] == "9435.00"
+    assert his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid) == again
+    with demo_ctx.unit_of_work() as session:
+        assert ledger.trial_balance(session) == 0
+
+
+def test_1101_unfiled_person_gets_the_filing_channels(demo_ctx, his):
+    info = ok(his.person_info("02", "371402196601012020"))  # 赵五, 德州, no filing for 北京
+    assert info["filings"] == [] and info["message"].startswith("未查询到")
+    assert "国家医保服务平台APP" in info["message"]
+    assert info["baseinfo"]["certno"] == "371402********2020" and info["baseinfo"]["gend"] == "2"
