@@ -8,7 +8,8 @@ subprocess (uvicorn with N workers), drives the full flow over HTTP from concurr
 with signed requests, and reports settlements/s and p50/p99 latency per transaction. Then a baseline:
 the same flow as in-process service calls (no HTTP, no signing, no envelope) on the same database,
 to show the HTTP overhead. Results are written into docs/benchmarks.md (section "fsi-settlement").
-Not a test: numbers depend on the machine, which is shared.
+``--profile FILE`` runs the server under py-spy (``pip install py-spy``; not a project dependency) and writes
+folded stacks of every worker to FILE. Not a test: numbers depend on the machine, which is shared.
 """
 
 from __future__ import annotations
