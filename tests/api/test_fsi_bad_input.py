@@ -187,9 +187,6 @@ def test_institution_acts_only_on_its_own_visits(demo_ctx, his, server):
 
 
 def test_demo_credentials_need_demo_mode(demo_ctx, his):
-    demo_ctx.demo_mode = False
-    from yidi.api import fsi
-
-    fsi._credentials.clear()
+    demo_ctx.demo_mode = False  # the cached demo key is still refused: demo_only is checked on every call
     response = his.person_info("02", "410802195501011234")
     _refused(response, "AUTH_FAILED")

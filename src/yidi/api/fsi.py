@@ -421,13 +421,18 @@ class Credential:
     demo_only: bool
 
 
-_credentials: dict[tuple[int, str], tuple[float, Credential | None]] = {}
 CREDENTIAL_TTL = 30.0  # seconds a looked-up key is reused (revocation takes effect within this)
 
 
+def _credential_cache(ctx: AppContext) -> dict[str, tuple[float, Credential | None]]:
+    """Per-context cache (lives and dies with the AppContext, so two databases never share entries)."""
+    return ctx.__dict__.setdefault("_fsi_credentials", {})
+
+
 def credential(ctx: AppContext, access_key: str) -> Credential | None:
-    key = (id(ctx), access_key)
-    cached = _credentials.get(key)
+    cache = _credential_cache(ctx)
+    key = access_key
+    cached = cache.get(key)
     if cached and time.monotonic() - cached[0] < CREDENTIAL_TTL:
         return cached[1]
     with ctx.unit_of_work() as session:
@@ -436,9 +441,9 @@ def credential(ctx: AppContext, access_key: str) -> Credential | None:
                               .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
     found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], row[0].secret,
                                                 row[0].algorithm, row[0].demo_only)
-    if len(_credentials) > 10_000:
-        _credentials.clear()
-    _credentials[key] = (time.monotonic(), found)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = (time.monotonic(), found)
     return found
 
 
