@@ -76,10 +76,10 @@ class Fields:
             raise invalid(self.name(key), f"不是数字：{str(value)[:20]}") from None
         if not number.is_finite():
             raise invalid(self.name(key), "不是有限数字")
-        if -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
-            raise invalid(self.name(key), f"最多 {places} 位小数")
         if abs(number) >= Decimal(10) ** 12:
             raise invalid(self.name(key), "数值超出合理范围")
+        if number != number.quantize(Decimal(1).scaleb(-places)):
+            raise invalid(self.name(key), f"最多 {places} 位小数")
         return number
 
     def money(self, key: str, *, required: bool = True) -> int | None:
