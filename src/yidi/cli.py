@@ -35,6 +35,8 @@ app.add_typer(engine_app)  # yidi simulate
 register_demo(demo_app)  # yidi demo generate
 from yidi.cli_clearing import clearing_app  # noqa: E402
 app.add_typer(clearing_app, name="clearing")
+from yidi.cli_hospital import hospital_app  # noqa: E402
+app.add_typer(hospital_app, name="hospital")
 
 err = Console(stderr=True)
 out = Console()

@@ -28,6 +28,7 @@ ROUTER_MODULES = [
     "yidi.api.filings",
     "yidi.api.benefit",
     "yidi.api.fsi",
+    "yidi.api.claims",
     "yidi.api.funds",
     "yidi.web.pages",
 ]

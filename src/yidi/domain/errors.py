@@ -56,6 +56,7 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("VISIT_NOT_FOUND", "settlement", 404, "未找到就诊记录 mdtrt_id={mdtrt_id}", "请先办理入院（2401）或门诊挂号（2201）。"),
         ErrorSpec("VISIT_STATE", "settlement", 409, "就诊 {mdtrt_id} 当前状态为 {state}，不能执行该操作", "请按 入院→上传费用→预结算→结算 的顺序办理。"),
         ErrorSpec("MSGID_CONFLICT", "settlement", 409, "报文ID {msgid} 已使用且报文内容不同", "每笔交易使用新的 msgid；查询上一笔结果请原样重发同一报文。"),
+        ErrorSpec("MESSAGE_REVERSED", "settlement", 409, "报文 {msgid} 已被冲正（2601），原交易不再办理", "如仍需办理该业务，请使用新的 msgid 重新发起交易。"),
         ErrorSpec("UNKNOWN_INFNO", "input", 404, "不支持的交易编号 infno={infno}", "请核对接口文档中的交易编号。"),
         ErrorSpec("AUTH_FAILED", "auth", 401, "身份认证失败：{detail}", "请核对 _api_access_key 与密钥、签名算法和系统时间（允许误差±300秒）。"),
         ErrorSpec("LOGIN_FAILED", "auth", 401, "登录失败：{detail}", "请核对用户名和密码（区分大小写）；忘记密码请联系经办机构重置。"),
