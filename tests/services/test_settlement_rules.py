@@ -89,9 +89,21 @@ def test_refusals_name_the_field_and_write_nothing(ctx, change, field):
         assert session.scalar(select(func.count()).select_from(SettlementRow)) == 0
 
 
+@pytest.mark.parametrize("raw, fen", [
+    ({"code": "X001", "qty": "0.5", "price": "33.33"}, 1667),  # 16.665 → 16.67 half-up (B12)
+    ({"code": "X001", "qty": 3, "price": "10.05"}, 3015),
+    ({"code": "X001", "qty": 2.5, "price": 0.1234}, 31),  # four-decimal unit price: 0.3085 → 0.31
+    ({"code": "X004", "qty": 10, "price": 400.0}, 400000),
+])
+def test_b12_line_amount_is_qty_times_price_rounded_half_up(raw, fen):
+    (item,) = parse_items([raw])
+    assert item.amount_fen == fen
+
+
 @pytest.mark.parametrize("raw, field", [
     ([], "items"), ([{"amount": "1"}], "items[0]"), ([{"code": "X001", "amount": "1.005"}], "items[0].amount"),
     ([{"code": "X001", "qty": 0, "price": "1"}], "items[0].qty"), ([{"code": "X001", "colour": 1}], "items[0]"),
+    ([{"code": "X001", "qty": 1, "price": "-1"}], "items[0].price"), ([{"code": "X001", "qty": 1, "price": "abc"}], "items[0].price"),
 ])
 def test_parse_items_refuses_malformed_lines(raw, field):
     with pytest.raises(YidiError) as refused:

@@ -117,3 +117,11 @@ def test_cli_exit_codes_and_one_json_document(tmp_path):
     assert malformed.returncode == 2 and malformed.stdout == ""
     missing = _run(tmp_path / "does-not-exist.yaml")
     assert missing.returncode == 2
+
+
+def test_a_person_without_a_name_is_named_by_psn_no(tmp_path):
+    persons = PERSON.replace(" name: 张三,", "")
+    report = run_scenario_file(_write(tmp_path, FILE + SETTLE % ', expect: {hifp_pay: "9435.00"}', persons=persons))
+    assert report.mismatches == []
+    with pytest.raises(ScenarioFormatError):  # the keys that decide benefits stay required
+        load_scenario(_write(tmp_path, FILE, persons=PERSON.replace(' insutype: "310"', ""), name="t.yaml"))

@@ -181,7 +181,9 @@ def test_f5_long_term_filing_is_indefinite_and_takes_no_enddate(rules):
     (date(2024, 6, 1), True),  # exactly 12 months
     (date(2025, 6, 1), True),  # exactly 24 months
     (date(2024, 12, 15), True),
-    (date(2024, 5, 31), False),  # a day short of 12 months
+    (date(2024, 5, 31), True),  # "12 months" written with the last day before the corresponding day (F-R11)
+    (date(2023, 11, 30), True),  # the standard 6 months written the same way
+    (date(2024, 5, 30), False),  # two days short of 12 months
     (date(2025, 6, 2), False),  # a day past 24 months
     (date(2023, 9, 1), False),  # neither the standard 6 months nor an extension
 ])
@@ -191,7 +193,9 @@ def test_f5_extension_to_12_to_24_months(rules, enddate, allowed):
     else:
         with pytest.raises(YidiError) as refused:
             check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, enddate, rules(JIAOZUO))
-        assert refused.value.code == "FILING_EXTENSION_NOT_ALLOWED"
+        # scenarios.md: a field out of range is INVALID_INPUT and the message names the field
+        assert refused.value.code == "INVALID_INPUT"
+        assert "enddate" in refused.value.full_message()
 
 
 # ---------------------------------------------------------------- F6 change and cancel ----

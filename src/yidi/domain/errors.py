@@ -38,7 +38,6 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("FILING_CHANGE_NEEDS_PROOF", "filing", 409, "以个人承诺方式办理的长期异地备案未满6个月（满6个月之日为 {free_from}），变更或取消需提供证明材料",
                   "请提供备案类型所需证明材料（如户籍证明、居住证、工作证明或退休安置证明）后再办理，或于 {free_from} 起办理。"),
         ErrorSpec("FILING_NOT_ACTIVE", "filing", 409, "备案当前状态为 {status}，不能执行该操作", "请查询备案状态；已撤销或已变更的备案请重新办理备案。"),
-        ErrorSpec("FILING_EXTENSION_NOT_ALLOWED", "filing", 422, "临时外出就医备案有效期只能延长至12–24个月，且限恶性肿瘤放化疗等规定情形", "请核对申请的结束日期和病种；其他情形有效期为6个月。"),
         ErrorSpec("COMMITMENT_NOT_ALLOWED", "filing", 422, "该备案类型不能以个人承诺方式办理", "请提供证明材料（如转诊证明）后办理。"),
         ErrorSpec("COMMITMENT_NOT_SIGNED", "filing", 422, "个人承诺方式备案需勾选并签署《个人承诺书》", "请阅读承诺书全文，勾选并签名后提交。"),
         ErrorSpec("FILING_ALREADY_DECIDED", "filing", 409, "该备案已审核（{status}）", "无需重复审核。"),

@@ -207,10 +207,19 @@ def check_new_filing(
     standard_end = temporary_enddate(begndate, rules)
     if enddate is None or enddate == standard_end:
         return standard_end
-    low, high = rules.temporary_extension_months.value
-    if add_months(begndate, low) <= enddate <= add_months(begndate, high):
+    # A period "of N months" is also commonly written with its last day the day before the corresponding
+    # day (2023-01-10 → 2023-07-09). Both spellings of the standard end and of the extension's lower
+    # bound are accepted as given (F-R11); the computed default stays the Civil Code reading (F-R1).
+    one_day = timedelta(days=1)
+    if enddate == standard_end - one_day:
         return enddate
-    raise YidiError("FILING_EXTENSION_NOT_ALLOWED")
+    low, high = rules.temporary_extension_months.value
+    if add_months(begndate, low) - one_day <= enddate <= add_months(begndate, high):
+        return enddate
+    # scenarios.md: a field out of range is INVALID_INPUT, and the message names the field.
+    raise YidiError("INVALID_INPUT", {"field": "enddate", "detail": (
+        f"（临时外出就医备案有效期为6个月，即至 {standard_end.isoformat()}；恶性肿瘤放化疗等规定情形可延长至"
+        f" {add_months(begndate, low).isoformat()} 至 {add_months(begndate, high).isoformat()} 之间）")})
 
 
 def initial_status(channel: Channel, rules: FilingRules, apply_date: date) -> tuple[FilingStatus, date | None]:

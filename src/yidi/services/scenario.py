@@ -43,8 +43,9 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                  {"dise_codg", "emergency", "trauma_no_third_party"}),
 }
 COMMON_KEYS = {"id", "do", "expect", "expect_error", "expect_ok", "note"}
-PERSON_KEYS = {"psn_no", "name", "certno", "insuplc_admdvs", "insutype"}
-PERSON_OPTIONAL = {"insu_status"}
+PERSON_KEYS = {"psn_no", "certno", "insuplc_admdvs", "insutype"}
+# scenarios.md's example always gives a name, but it decides nothing: a person without one is named by psn_no.
+PERSON_OPTIONAL = {"name", "insu_status"}
 
 
 @dataclass
@@ -332,12 +333,12 @@ def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
         session.flush()
         for person in declared:
             try:
-                add_person(session, psn_no=str(person["psn_no"]), name=str(person["name"]),
+                add_person(session, psn_no=str(person["psn_no"]), name=str(person.get("name") or person["psn_no"]),
                            certno=str(person["certno"]), insuplc_admdvs=str(person["insuplc_admdvs"]),
                            insutype=str(person["insutype"]), insu_status=str(person.get("insu_status", "active")))
             except YidiError as exc:
                 raise ScenarioFormatError(f"persons {person.get('psn_no')}: {exc.full_message()}") from exc
-            runner.names[str(person["psn_no"])] = str(person["name"])
+            runner.names[str(person["psn_no"])] = str(person.get("name") or person["psn_no"])
     steps = [runner.run_step(step) for step in data["steps"]]
     return ScenarioReport(str(data.get("name", "")), steps)
 

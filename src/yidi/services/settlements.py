@@ -10,7 +10,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
-from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
+from yidi.domain.money import Fen, MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import audit, ledger
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
@@ -66,6 +66,23 @@ class SettlementView:
         return fields
 
 
+def _decimal_yuan(value: object) -> Decimal:
+    """A unit price in yuan as an exact Decimal (floats through repr, as yuan_to_fen does)."""
+    if isinstance(value, bool):
+        raise MoneyFormatError(f"不是金额: {value!r}")
+    try:
+        price = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyFormatError(f"不是金额: {value!r}") from exc
+    if not price.is_finite() or price < 0:
+        raise MoneyFormatError(f"单价应为非负数: {value!r}")
+    return price
+
+
+def _half_up_fen(yuan: Decimal) -> Fen:
+    return int((yuan * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def parse_items(raw: object) -> tuple[FeeItem, ...]:
     """Fee lines as the edges send them: ``{code, amount}`` or ``{code, qty, price}`` (yuan) → FeeItem (fen)."""
     if not isinstance(raw, list) or not raw:
@@ -83,12 +100,16 @@ def parse_items(raw: object) -> tuple[FeeItem, ...]:
                 qty = Decimal(str(entry.get("qty", 1)))
                 price = yuan_to_fen(entry["price"]) if "price" in entry else None
             elif "qty" in entry and "price" in entry:
+                # The line amount is price × qty rounded half-up to the fen, like HIS det_item_fee_sumamt
+                # (baseline: "round half-up to the fen at each step"); 0.5 × 33.33 = 16.665 → 16.67.
+                # A unit price may carry more than two decimals (医保目录 prices often have four).
                 qty = Decimal(str(entry["qty"]))
-                price = yuan_to_fen(entry["price"])
-                exact = Decimal(price) * qty
-                if exact != exact.to_integral_value():
-                    raise invalid(f"items[{index}]", "数量×单价不是整分")
-                amount = int(exact)
+                try:
+                    price_yuan = _decimal_yuan(entry["price"])
+                except MoneyFormatError as exc:
+                    raise invalid(f"items[{index}].price", str(exc)) from None
+                amount = _half_up_fen(price_yuan * qty)
+                price = _half_up_fen(price_yuan)
             else:
                 raise invalid(f"items[{index}]", "需有 amount，或 qty 与 price")
         except (MoneyFormatError, InvalidOperation) as exc:
