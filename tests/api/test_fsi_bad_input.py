@@ -79,7 +79,7 @@ def test_v1_bad_fields_are_refused_with_the_field_named(demo_ctx, his):
                            "fund_pay_sumamt": 0, "fixmedins_setl_cnt": 0}}, "INVALID_INPUT", "medfee_sumamt"),
         ("1101", {"data": {"mdtrt_cert_type": "09", "mdtrt_cert_no": "410802195501011234"}}, "INVALID_INPUT",
          "mdtrt_cert_type"),
-        ("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "000000000000000000"}}, "UNKNOWN_PERSON", None),
+        ("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "110101199001011237"}}, "UNKNOWN_PERSON", None),
     ]
     before = row_counts(demo_ctx)
     for infno, input_data, code, field in cases:
@@ -119,7 +119,7 @@ def test_v1_bad_envelopes_are_refused(demo_ctx, his, server):
     response = httpx.post(f"{server.url}/fsi/api/1101", content=big,
                           headers=signing.signed_headers(infno="1101", body=big, access_key=his.access_key,
                                                          secret=his.secret))
-    assert response.status_code == 413 and response.json()["err_msg"].startswith("INVALID_INPUT")
+    assert response.status_code == 413 and response.json()["err_msg"].startswith("PAYLOAD_TOO_LARGE")
     assert row_counts(demo_ctx) == before
 
 

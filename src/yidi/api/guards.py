@@ -6,6 +6,7 @@ deep inside a handler (a 500). The depth check below rejects such bodies first w
 
 from __future__ import annotations
 
+import json
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,7 +52,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _reject(send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"}))
+                await _reject(scope, send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"}))
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -59,7 +60,8 @@ class BodyGuard:
         content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         if b"json" in content_type or body[:1] in (b"{", b"["):
             if json_depth_exceeds(body):
-                await _reject(send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"}))
+                await _reject(scope, send,
+                              YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"}))
                 return
         sent = False
 
@@ -73,10 +75,15 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 
-async def _reject(send: Send, error: YidiError) -> None:
-    import json
+async def _reject(scope: Scope, send: Send, error: YidiError) -> None:
+    """The refusal in the caller's own dialect: the interface envelope on /fsi, ``{code, message}`` elsewhere."""
+    if scope.get("path", "").startswith("/fsi/"):
+        from yidi.api.fsi import envelope, now_text
 
-    payload = json.dumps(error.to_dict(), ensure_ascii=False).encode()
+        body = envelope("", "", now_text(), error=error)
+    else:
+        body = error.to_dict()
+    payload = json.dumps(body, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": error.http_status,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(payload)).encode())]})
