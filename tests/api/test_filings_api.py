@@ -10,6 +10,7 @@ import time
 from datetime import date, timedelta
 
 import httpx
+from dateutil.relativedelta import relativedelta
 import numpy as np
 import pytest
 import uvicorn
@@ -142,7 +143,7 @@ def test_f4_f5_f6_person_files_lists_changes_and_cancels(p005):
     filing = filed.json()
     assert (filing["psn_no"], filing["status"], filing["apply_date"], filing["category"]) == (
         "P005", "active", today.isoformat(), "temporary")  # 武汉: online filings take effect at once (F4)
-    assert date.fromisoformat(filing["enddate"]) > today + timedelta(days=180)
+    assert date.fromisoformat(filing["enddate"]) == today + relativedelta(months=6) - timedelta(days=1)
     listed = p005.get("/api/filings").json()
     assert filing["filing_id"] in [f["filing_id"] for f in listed["filings"]]
     assert {f["psn_no"] for f in listed["filings"]} == {"P005"}
@@ -251,7 +252,7 @@ def test_validation_messages_are_chinese(p002):
 
 def test_unknown_region_and_insured_region_are_refused(p002):
     base = {"type": "other_temporary", "basis": "proof", "begndate": date.today().isoformat()}
-    _error(p002.post("/api/filings", json={**base, "mdtrtarea_admvs": "810000"}), 422, "UNKNOWN_REGION")
+    _error(p002.post("/api/filings", json={**base, "mdtrtarea_admvs": "810000"}), 422, "INVALID_INPUT")
     error = _error(p002.post("/api/filings", json={**base, "mdtrtarea_admvs": "371400"}), 422, "INVALID_INPUT")
     assert "参保地" in error["message"]
     _error(p002.get("/api/filings/BA0000"), 404, "NOT_FOUND")
@@ -313,7 +314,7 @@ def test_clerk_files_for_a_person_of_the_region_only(clerk_wuhan):
     filed = clerk_wuhan.post("/api/filings", json={**base, "psn_no": "P003"})
     assert filed.status_code == 201, filed.text
     assert (filed.json()["apply_date"], filed.json()["enddate"], filed.json()["channel_name"]) == (
-        "2023-03-01", "2023-09-01", "经办窗口")
+        "2023-03-01", "2023-08-31", "经办窗口")
     _error(clerk_wuhan.post("/api/filings", json={**base, "psn_no": "P003", "apply_date": "2999-01-01"}), 422,
            "INVALID_INPUT")
 

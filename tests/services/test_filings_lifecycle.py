@@ -75,16 +75,16 @@ def test_f3_jiaozuo_referral_by_commitment_is_accepted(ctx):
 def test_f5_temporary_filing_gets_its_six_month_enddate(ctx):
     filing = _file(ctx, psn_no="P004", filing_type="referral", basis="proof", mdtrtarea_admvs="410100",
                    begndate=date(2023, 8, 31), apply_date=date(2023, 8, 31))
-    assert filing.enddate == date(2024, 2, 29)
-    assert get_filing(ctx, filing.filing_id).enddate == date(2024, 2, 29)
+    assert filing.enddate == date(2024, 2, 28)
+    assert get_filing(ctx, filing.filing_id).enddate == date(2024, 2, 28)
 
 
 @pytest.mark.parametrize("overrides, code, field", [
     ({"filing_type": "long_stay"}, "INVALID_INPUT", "type"),
     ({"basis": "promise"}, "INVALID_INPUT", "basis"),
     ({"channel": "fax"}, "INVALID_INPUT", "channel"),
-    ({"mdtrtarea_admvs": "999999"}, "UNKNOWN_REGION", None),
-    ({"mdtrtarea_admvs": "11000"}, "UNKNOWN_REGION", None),
+    ({"mdtrtarea_admvs": "999999"}, "INVALID_INPUT", "mdtrtarea_admvs"),
+    ({"mdtrtarea_admvs": "11000"}, "INVALID_INPUT", "mdtrtarea_admvs"),
     ({"mdtrtarea_admvs": "410800"}, "INVALID_INPUT", "mdtrtarea_admvs"),  # the insured region itself
     ({"psn_no": "P999"}, "UNKNOWN_PERSON", None),
     ({"begndate": date(2021, 12, 31), "apply_date": date(2023, 1, 10)}, "INVALID_INPUT", "begndate"),

@@ -170,7 +170,7 @@ def test_b10_chronic_limit_per_disease_per_year():
     with pytest.raises(YidiError) as refused:
         settle("420100", "310", "310000", 3, "14", items(("X001", "10")), D(2023, 3, 1), D(2023, 3, 1), lt,
                dise_codg="J45")
-    assert refused.value.code == "CHRONIC_DISEASE_NOT_COVERED"
+    assert refused.value.code == "INVALID_INPUT" and "dise_codg" in refused.value.message
 
 
 def test_b11_special_drug_is_traced():
@@ -192,14 +192,14 @@ def test_b12_integer_fen_and_trace_with_rules_and_versions():
     assert r.policy_version == "371400@2022-01-01"
 
 
-def test_b13_emergency_waives_filing_and_outside_fees_share_one_deductible():
-    c = cover("410800", "310000", "21", D(2023, 6, 1), D(2023, 6, 5), emergency=True)
-    assert c.reduction_pp == 0 and "B13" in c.rules
+def test_b13_emergency_needs_a_filing_and_outside_fees_share_one_deductible():
+    with pytest.raises(YidiError) as refused:  # B-R3: no rule waives filing for an emergency
+        cover("410800", "310000", "21", D(2023, 6, 1), D(2023, 6, 5), emergency=True)
+    assert refused.value.code == "NOT_FILED"
+    filed_in_the_stay = filing("420100", "emergency", "110000", D(2023, 6, 1), apply_date=D(2023, 6, 2))
     one_stay = settle("420100", "310", "110000", 2, "21", items(("X007", "500"), ("X006", "300"), ("X001", "100")),
-                      D(2023, 6, 1), D(2023, 6, 5), emergency=True)
+                      D(2023, 6, 1), D(2023, 6, 5), [filed_in_the_stay], emergency=True)
     assert one_stay.act_pay_dedc == Y("400") and one_stay.hifp_pay == Y("450")  # (900 − 400) × 90%
-    with pytest.raises(YidiError):
-        cover("410800", "310000", "21", D(2023, 6, 1), D(2023, 6, 5))  # not an emergency: filing needed
 
 
 def test_policy_book_has_all_three_insured_regions():

@@ -93,7 +93,7 @@ def test_f3_commitment_is_offered_for_every_long_term_type(rules, filing_type):
 
 
 def test_f3_commitment_restriction_is_a_parameter_dezhou_needs_no_proof(rules):
-    assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(JIAOZUO)) == date(2023, 12, 1)
+    assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(JIAOZUO)) == date(2023, 11, 30)
     long_term_only = rules(JIAOZUO).commitment_allowed_for.model_copy(
         update={"value": ["retired_relocated", "long_term_resident", "resident_worker"]})
     restricted = rules(JIAOZUO).model_copy(update={"commitment_allowed_for": long_term_only})
@@ -101,7 +101,7 @@ def test_f3_commitment_restriction_is_a_parameter_dezhou_needs_no_proof(rules):
         check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, restricted)
     assert refused.value.code == "COMMITMENT_NOT_ALLOWED"
     assert "证明材料" in refused.value.full_message()
-    assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(DEZHOU)) == date(2023, 12, 1)
+    assert check_new_filing(FilingType.REFERRAL, Basis.COMMITMENT, ON, None, rules(DEZHOU)) == date(2023, 11, 30)
     assert rules(DEZHOU).proof_ever_required.value is False
 
 
@@ -147,18 +147,26 @@ def test_f4_working_days_agree_with_numpy_business_days(start, days):
 
 # ---------------------------------------------------------------- F5 validity ----
 @pytest.mark.parametrize("begndate, enddate", [
-    (date(2023, 6, 1), date(2023, 12, 1)),  # the corresponding day
-    (date(2023, 8, 31), date(2024, 2, 29)),  # no 31 February: the month's last day, leap year
-    (date(2022, 8, 31), date(2023, 2, 28)),  # … and in a common year
-    (date(2023, 8, 29), date(2024, 2, 29)),
-    (date(2023, 8, 30), date(2024, 2, 29)),
-    (date(2023, 12, 31), date(2024, 6, 30)),  # across the year end, month end
-    (date(2024, 2, 29), date(2024, 8, 29)),  # from a leap day
-    (date(2023, 1, 1), date(2023, 7, 1)),
+    (date(2023, 6, 1), date(2023, 11, 30)),  # counted inclusively: the day before the corresponding day
+    (date(2023, 8, 31), date(2024, 2, 28)),  # no 31 February: month-end clamp (29th), then the day before
+    (date(2022, 8, 31), date(2023, 2, 27)),  # … and in a common year
+    (date(2023, 8, 29), date(2024, 2, 28)),
+    (date(2023, 8, 30), date(2024, 2, 28)),
+    (date(2023, 12, 31), date(2024, 6, 29)),  # across the year end, month end
+    (date(2024, 2, 29), date(2024, 8, 28)),  # from a leap day
+    (date(2023, 1, 1), date(2023, 6, 30)),
+    (date(2023, 3, 1), date(2023, 8, 31)),
 ])
-def test_f5_temporary_filing_is_valid_six_months_by_the_civil_code_reading(rules, begndate, enddate):
+def test_f5_temporary_filing_is_valid_six_months_counted_inclusively(rules, begndate, enddate):
     assert temporary_enddate(begndate, rules(JIAOZUO)) == enddate
     assert check_new_filing(FilingType.OTHER_TEMPORARY, Basis.PROOF, begndate, None, rules(JIAOZUO)) == enddate
+
+
+def test_f5_the_counting_rule_is_a_parameter(rules):
+    by_corresponding_day = rules(JIAOZUO).model_copy(update={"temporary_validity_end": rules(
+        JIAOZUO).temporary_validity_end.model_copy(update={"value": "corresponding_day"})})
+    assert temporary_enddate(date(2023, 6, 1), by_corresponding_day) == date(2023, 12, 1)
+    assert temporary_enddate(date(2023, 8, 31), by_corresponding_day) == date(2024, 2, 29)
 
 
 def test_f5_the_last_valid_day_is_covered_the_next_day_is_not():

@@ -117,14 +117,16 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     long_term = next((f for f in covering if f.is_long_term), None)
     if long_term is not None:
         return _long_term(policy, long_term, "备案地就医，执行参保地本地就医待遇标准", ("F2", "F7", "F8", "F10", "B2"))
-    if visit.emergency and remote.emergency_waives_filing.value:
-        filing = next((f for f in covering), None)
-        return _temporary(policy, FilingType.EMERGENCY, filing, ("B13", "B5"),
-                          "急诊抢救，视同已备案，按急诊抢救人员待遇", med_class)
     # Several temporary filings may cover the place (e.g. a referral added to an 'other' trip):
     # the most favourable one applies (smallest reduction), the latest on a tie.
     temporary = min((f for f in covering if not f.is_long_term),
                     key=lambda f: (_reduction_of(policy, f.filing_type), -f.begndate.toordinal()), default=None)
+    if visit.emergency and (temporary is not None or remote.emergency_waives_filing.value):
+        # An emergency is never "非急诊且未转诊": a temporary filer in an emergency gets the emergency
+        # level (B5, B13). Without any filing only a region that waives filing for emergencies settles it.
+        why = ("急诊抢救，按急诊抢救人员待遇" if temporary is not None
+               else "急诊抢救，视同已备案，按急诊抢救人员待遇")
+        return _temporary(policy, FilingType.EMERGENCY, temporary, ("B13", "B5"), why, med_class)
     if temporary is not None:
         return _temporary(policy, temporary.filing_type, temporary, ("F2", "F7", "F8", "F10", "B5", "B6"),
                           f"临时外出就医（{temporary.filing_type.value}），按临时外出就医人员待遇", med_class)

@@ -41,7 +41,6 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("COMMITMENT_NOT_ALLOWED", "filing", 422, "该备案类型不能以个人承诺方式办理", "请提供证明材料（如转诊证明）后办理。"),
         ErrorSpec("COMMITMENT_NOT_SIGNED", "filing", 422, "个人承诺方式备案需勾选并签署《个人承诺书》", "请阅读承诺书全文，勾选并签名后提交。"),
         ErrorSpec("FILING_ALREADY_DECIDED", "filing", 409, "该备案已审核（{status}）", "无需重复审核。"),
-        ErrorSpec("CHRONIC_DISEASE_NOT_COVERED", "benefit", 409, "病种 {dise_codg} 不在参保地门诊慢特病跨省直接结算病种范围内", "请核对病种编码；不在范围内的费用可回参保地按规定手工报销。"),
         ErrorSpec("MED_TYPE_NOT_SUPPORTED", "benefit", 422, "医疗类别 {med_type} 不支持异地直接结算", "支持 11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院。"),
         ErrorSpec("TRAUMA_NOT_CONFIRMED", "benefit", 409, "外伤住院需确认无第三方责任后方可直接结算", "请医院核实并标记无第三方责任外伤（trauma_no_third_party）；有第三方责任的费用由责任方承担或回参保地手工报销。"),
         ErrorSpec("NO_POLICY", "benefit", 409, "参保地 {region} 在 {date} 没有生效的待遇政策", "请联系参保地经办机构维护政策参数。"),

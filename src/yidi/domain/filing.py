@@ -3,9 +3,9 @@
 Pure functions over ``Filing`` values; persistence and events live in services/adapters.
 
 Documented readings (docs/policy-readings.md):
-- Periods in months follow the Civil Code (民法典 第二百零二条): the period ends on the corresponding
-  day of the last month, or that month's last day when it has none. A temporary filing from
-  2023-06-01 is valid through 2023-12-01; one from 2023-08-31 through 2024-02-29.
+- A temporary filing's 6 months are counted inclusively from begndate (policy parameter
+  ``filing.temporary_validity_end``): from 2023-06-01 it is valid through 2023-11-30; from 2023-08-31
+  through 2024-02-28 (the day before the corresponding day, which is the month's last day when missing).
 - "备案满6个月" is reached on begndate + 6 months (same reading); a change on that day needs no proof.
 - A cancellation or change on day D ends the old filing on D − 1: visits admitted from D on are not covered.
 """
@@ -175,7 +175,11 @@ def add_months(start: date, months: int) -> date:
 
 
 def temporary_enddate(begndate: date, rules: FilingRules) -> date:
-    return add_months(begndate, rules.temporary_validity_months.value)
+    """F5: the last valid day of a temporary filing (inclusive), by the region's counting rule."""
+    corresponding = add_months(begndate, rules.temporary_validity_months.value)
+    if rules.temporary_validity_end.value == "corresponding_day":
+        return corresponding
+    return corresponding - timedelta(days=1)
 
 
 def commitment_free_from(filing: Filing, rules: FilingRules) -> date:
@@ -207,11 +211,12 @@ def check_new_filing(
     standard_end = temporary_enddate(begndate, rules)
     if enddate is None or enddate == standard_end:
         return standard_end
-    # A period "of N months" is also commonly written with its last day the day before the corresponding
-    # day (2023-01-10 → 2023-07-09). Both spellings of the standard end and of the extension's lower
-    # bound are accepted as given (F-R11); the computed default stays the Civil Code reading (F-R1).
+    # A period "of N months" is spelled two ways: ending the day before the corresponding day
+    # (2023-01-10 → 2023-07-09, the default, F-R1) or on the corresponding day (the Civil Code's 第二百零二条).
+    # Both spellings of the standard end and of the extension's bounds are accepted as given (F-R11).
     one_day = timedelta(days=1)
-    if enddate == standard_end - one_day:
+    corresponding = add_months(begndate, rules.temporary_validity_months.value)
+    if enddate in (corresponding, corresponding - one_day):
         return enddate
     low, high = rules.temporary_extension_months.value
     if add_months(begndate, low) - one_day <= enddate <= add_months(begndate, high):

@@ -126,7 +126,8 @@ def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
 
 
 # Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
-ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "CHRONIC_DISEASE_NOT_COVERED", "INVALID_INPUT")
+# Codes as the scalar engine reports them: a disease outside the insured region's list is INVALID_INPUT (dise_codg).
+ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "INVALID_INPUT", "INVALID_INPUT")
 OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT = range(len(ERRORS))
 
 

@@ -99,6 +99,9 @@ class FilingRules(Strict):
     online_auto_approve: Figure[bool]  # F4: 湖北 instant; 河南 within 2 working days
     approval_working_days: Figure[int]
     temporary_validity_months: Figure[int]  # F5
+    # How "N months from begndate" ends: the day before the corresponding day (inclusive count, the
+    # common administrative spelling: 2023-06-01 → 2023-11-30) or the corresponding day itself.
+    temporary_validity_end: Figure[Literal["day_before_corresponding_day", "corresponding_day"]]
     temporary_extension_months: Figure[list[int]]  # F5: [min, max] for 恶性肿瘤放化疗 etc.
     commitment_lock_months: Figure[int]  # F6
     change_mode: Figure[Literal["amend", "terminate_and_refile"]]  # F6 焦作 vs 德州

@@ -74,8 +74,7 @@ def add_person(session: Session, *, psn_no: str, name: str, certno: str, insuplc
     problem = certno_problem(certno)
     if problem:
         raise invalid("certno", problem)
-    if not is_valid_admdvs(insuplc_admdvs) or session.get(RegionRow, insuplc_admdvs) is None:
-        raise YidiError("UNKNOWN_REGION", {"key": insuplc_admdvs})
+    require_region(session, insuplc_admdvs, "insuplc_admdvs")
     if insutype not in ("310", "390"):
         raise invalid("insutype", "应为 310 职工 或 390 居民")
     row = PersonRow(psn_no=psn_no, name=name, certno=certno.upper(), insuplc_admdvs=insuplc_admdvs,
@@ -108,12 +107,11 @@ def get_institution(session: Session, code: str) -> InstitutionRow:
     return row
 
 
-def require_region(session: Session, admdvs: str) -> RegionRow:
-    if not is_valid_admdvs(admdvs or ""):
-        raise YidiError("UNKNOWN_REGION", {"key": admdvs})
-    row = session.get(RegionRow, admdvs)
+def require_region(session: Session, admdvs: str, field_name: str = "mdtrtarea_admvs") -> RegionRow:
+    """A region code the directory knows; otherwise INVALID_INPUT naming the field (out of range)."""
+    row = session.get(RegionRow, admdvs) if is_valid_admdvs(admdvs or "") else None
     if row is None:
-        raise YidiError("UNKNOWN_REGION", {"key": admdvs})
+        raise invalid(field_name, f"行政区划代码 {admdvs!r} 不在目录中，请使用6位代码（如 110000 北京市、410100 郑州市）")
     return row
 
 
