@@ -7,7 +7,10 @@ a step that fails is reported with its coded error; ``expect`` mismatches are co
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -343,10 +346,28 @@ def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
     return ScenarioReport(str(data.get("name", "")), steps)
 
 
+_TEMPLATE: Path | None = None
+
+
+def _migrated_template() -> Path:
+    """A freshly migrated, empty embedded database, built once per process; each scenario plays on its own
+    copy of it (a fresh database every run, without paying for the migrations every time)."""
+    global _TEMPLATE
+    if _TEMPLATE is None or not _TEMPLATE.exists():
+        folder = Path(tempfile.mkdtemp(prefix="yidi-scenario-template-"))
+        AppContext.from_url(f"sqlite:///{folder}/template.db").engine.dispose()
+        with closing(sqlite3.connect(folder / "template.db", isolation_level=None)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the WAL into the file we copy
+        _TEMPLATE = folder / "template.db"
+    return _TEMPLATE
+
+
 def run_scenario_file(path: Path) -> ScenarioReport:
     data = load_scenario(path)
     with tempfile.TemporaryDirectory(prefix="yidi-scenario-") as tmp:
-        ctx = AppContext.from_url(f"sqlite:///{tmp}/scenario.db")
+        database = Path(tmp) / "scenario.db"
+        shutil.copyfile(_migrated_template(), database)
+        ctx = AppContext.from_url(f"sqlite:///{database}", migrate=False)
         try:
             return run_scenario_data(data, ctx)
         finally:
