@@ -7,10 +7,11 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from yidi.domain.errors import YidiError
-from yidi.domain.filing import COMMITMENT_TEXT, LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
+from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType, temporary_enddate
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
+from yidi.services.context import AppContext
 from yidi.services.reference import get_person
 from yidi.web.core import PageRoute, ctx_of, form, form_list, redirect, render, require
 from yidi.web.forms import MAX_FEE_ROWS, catalog_items, institutions, parse_date, parse_items, region_names
@@ -43,39 +44,50 @@ def person_home(request: Request):
 
 # --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
 
-def _filing_rules(request: Request, person):
-    return ctx_of(request).policy.insured_policy(person.insuplc_admdvs, date.today()).params.filing
+VALIDITY_EXAMPLE_BEGIN = date(2023, 6, 1)  # the example the pages give: 2023-06-01 → 2023-11-30
+
+
+def filing_guide(ctx: AppContext, insuplc_admdvs: str, on: date) -> dict:
+    """What the filing pages explain, read from the insured region's policy so the text follows the rules:
+    how long a temporary filing lasts and on which day it ends (filing.temporary_validity_*), for which types
+    a commitment is accepted (filing.commitment_allowed_for) and how long it locks a long-term filing."""
+    rules = ctx.policy.insured_policy(insuplc_admdvs, on).params.filing
+    allowed = set(rules.commitment_allowed_for.value)
+    return {"rules": rules, "months": rules.temporary_validity_months.value,
+            "lock_months": rules.commitment_lock_months.value,
+            "example_begin": VALIDITY_EXAMPLE_BEGIN, "example_end": temporary_enddate(VALIDITY_EXAMPLE_BEGIN, rules),
+            "end_if_today": temporary_enddate(on, rules), "end_of": lambda begin: temporary_enddate(begin, rules),
+            "commitment_allowed": allowed, "commitment_for_all": allowed >= set(FilingType)}
+
+
+def _step1(request: Request, person, values: dict, error: str = ""):
+    return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
+                  guide=filing_guide(ctx_of(request), person.insuplc_admdvs, date.today()), values=values, error=error)
 
 
 @router.get("/person/filing/new")
 def filing_step1(request: Request):
     _, person = _me(request)
-    rules = _filing_rules(request, person)
-    return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                  commitment_allowed=set(rules.commitment_allowed_for.value), values={})
+    return _step1(request, person, {})
 
 
 @router.post("/person/filing/step2")
 def filing_step2(request: Request):
     _, person = _me(request)
     values = form(request)
-    rules = _filing_rules(request, person)
+    guide = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())
     try:
         filing_type = FilingType(values.get("type", ""))
         basis = Basis(values.get("basis", ""))
     except ValueError:
-        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
-                      error="请选择备案类型和备案方式")
-    if basis is Basis.COMMITMENT and filing_type not in rules.commitment_allowed_for.value:
+        return _step1(request, person, values, "请选择备案类型和备案方式")
+    if basis is Basis.COMMITMENT and filing_type not in guide["commitment_allowed"]:
         error = YidiError("COMMITMENT_NOT_ALLOWED")
-        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
-                      error=f"{error.message}。{error.hint}")
+        return _step1(request, person, values, f"{error.message}。{error.hint}")
     regions = {code: name for code, name in region_names(ctx_of(request)).items()
                if not same_pooling_area(person.insuplc_admdvs, code)}
     return render(request, "person/filing_step2.html", person=person, values=values, regions=regions,
-                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type])
+                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type], guide=guide)
 
 
 @router.post("/person/filing/step3")
@@ -86,13 +98,19 @@ def filing_step3(request: Request):
     area = values.get("mdtrtarea_admvs", "")
     if area not in regions:
         raise YidiError("UNKNOWN_REGION", {"key": area})
-    parse_date(values.get("begndate"), "begndate")
-    parse_date(values.get("enddate"), "enddate", required=False)
+    try:
+        filing_type = FilingType(values.get("type", ""))
+    except ValueError:
+        return _step1(request, person, values, "请选择备案类型和备案方式")
+    begndate = parse_date(values.get("begndate"), "begndate")
+    enddate = parse_date(values.get("enddate"), "enddate", required=False)
+    if enddate is None and filing_type not in LONG_TERM_TYPES:  # shown as the filing will be stored (F5)
+        enddate = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())["end_of"](begndate)
     commitment = ""
-    if values.get("basis") == Basis.COMMITMENT.value:
-        commitment = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=regions[area])
+    if values.get("basis") == Basis.COMMITMENT.value:  # the text the filing service stores with the filing (F3)
+        commitment = filing_service.commitment_text(ctx_of(request), person.psn_no, area)["text"]
     return render(request, "person/filing_step3.html", person=person, values=values, area_name=regions[area],
-                  commitment=commitment, type_name=TYPE_NAMES.get(FilingType(values.get("type")), ""))
+                  commitment=commitment, type_name=TYPE_NAMES[filing_type], shown_enddate=enddate)
 
 
 @router.post("/person/filing/submit")
@@ -119,7 +137,8 @@ def filing_detail(request: Request, filing_id: str, new: str = ""):
     _, person, filing = _own_filing(request, filing_id)
     ctx = ctx_of(request)
     return render(request, "person/filing.html", person=person, filing=filing, new=bool(new),
-                  history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx))
+                  history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
+                  guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
 
 @router.post("/person/filings/{filing_id}/change")
@@ -144,7 +163,8 @@ def filing_change(request: Request, filing_id: str):
         # F6: say why, and from which day no proof is needed.
         return render(request, "person/filing.html", status_code=exc.http_status, person=person, filing=filing,
                       new=False, history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
-                      refused=exc, free_from=exc.params.get("free_from"))
+                      guide=filing_guide(ctx, person.insuplc_admdvs, date.today()), refused=exc,
+                      free_from=exc.params.get("free_from"))
     return redirect(f"/person/filings/{result.filing_id}")
 
 
