@@ -94,12 +94,26 @@ def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra
                   settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime, **extra)
 
 
-def _or_problem(request: Request, mdtrt_id: str, action, **page):
-    """Run a visit action; a refusal is shown on the visit page with its code, cause and hint."""
+def _act(request: Request, mdtrt_id: str, use_case, then, arguments=lambda hospital: {}):
+    """Call a services.visits use case on one of this institution's visits; ``then`` turns its outcome into
+    the response. Any refusal — of a form field or of the use case — is shown on the visit page with its
+    code, cause and hint, and the desk's input kept."""
+    principal, hospital = _desk(request)
     try:
-        return action()
+        outcome = use_case(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
+                           actor=principal.username, **arguments(hospital))
     except YidiError as exc:
-        return _visit_page(request, mdtrt_id, status_code=exc.http_status, problem=exc, **page)
+        return _visit_page(request, mdtrt_id, status_code=exc.http_status, problem=exc,
+                           endtime=form(request).get("endtime"))
+    return then(outcome)
+
+
+def _back_to(mdtrt_id: str):
+    return lambda outcome: redirect(f"/desk/visits/{mdtrt_id}")
+
+
+def _endtime(request: Request) -> dict:
+    return {"endtime": parse_date(form(request).get("endtime"), "endtime", required=False)}
 
 
 @router.get("/desk/visits/{mdtrt_id}")
@@ -107,84 +121,53 @@ def desk_visit(request: Request, mdtrt_id: str):
     return _visit_page(request, mdtrt_id)
 
 
-def _next_feedetl_sn(request: Request, mdtrt_id: str) -> int:
-    """Fee rows are numbered {mdtrt_id}-0001, -0002, … across uploads (withdrawn rows keep their numbers)."""
+def _fee_lines(request: Request, mdtrt_id: str, hospital) -> dict:
+    """Form rows (code, quantity, amount in yuan) as fee-detail lines numbered {mdtrt_id}-0001, -0002, …
+    across uploads (withdrawn rows keep their numbers, so a number is never given twice)."""
+    items = parse_items(form_list(request, "code"), form_list(request, "amount"), form_list(request, "qty"))
     with ctx_of(request).unit_of_work() as session:
-        return 1 + session.scalar(select(func.count()).select_from(FeeDetailRow)
-                                  .where(FeeDetailRow.mdtrt_id == mdtrt_id))
+        taken = session.scalar(select(func.count()).select_from(FeeDetailRow).where(FeeDetailRow.mdtrt_id == mdtrt_id))
+    names = dict(catalog_items(ctx_of(request), hospital.admdvs, date.today()))
+    return {"admdvs": hospital.admdvs, "lines": [
+        visits.FeeLine(feedetl_sn=f"{mdtrt_id}-{taken + number:04d}", med_list_codg=item.code,
+                       amount_fen=item.amount_fen, cnt=item.qty, name=names.get(item.code, ""))
+        for number, item in enumerate(items, start=1)]}
 
 
 @router.post("/desk/visits/{mdtrt_id}/fees")
 def desk_upload_fees(request: Request, mdtrt_id: str):
-    """费用明细上传 (2301 / 2204): each form row is code, quantity, amount (yuan)."""
-    principal, hospital = _desk(request)
-
-    def upload():
-        items = parse_items(form_list(request, "code"), form_list(request, "amount"), form_list(request, "qty"))
-        first = _next_feedetl_sn(request, mdtrt_id)
-        names = dict(catalog_items(ctx_of(request), hospital.admdvs, date.today()))
-        lines = [visits.FeeLine(feedetl_sn=f"{mdtrt_id}-{first + index:04d}", med_list_codg=item.code,
-                                amount_fen=item.amount_fen, cnt=item.qty, name=names.get(item.code, ""))
-                 for index, item in enumerate(items)]
-        visits.upload_fees(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id, lines=lines,
-                           admdvs=hospital.admdvs, actor=principal.username)
-        return redirect(f"/desk/visits/{mdtrt_id}")
-
-    return _or_problem(request, mdtrt_id, upload)
+    """费用明细上传 (2301 / 2204)."""
+    return _act(request, mdtrt_id, visits.upload_fees, _back_to(mdtrt_id),
+                lambda hospital: _fee_lines(request, mdtrt_id, hospital))
 
 
 @router.post("/desk/visits/{mdtrt_id}/fees/{feedetl_sn}/delete")
 def desk_revoke_fee(request: Request, mdtrt_id: str, feedetl_sn: str):
     """费用明细撤销 (2302 / 2205) of one row."""
-    principal, hospital = _desk(request)
-
-    def revoke():
-        visits.revoke_fees(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
-                           feedetl_sns=[feedetl_sn], actor=principal.username)
-        return redirect(f"/desk/visits/{mdtrt_id}")
-
-    return _or_problem(request, mdtrt_id, revoke)
+    return _act(request, mdtrt_id, visits.revoke_fees, _back_to(mdtrt_id),
+                lambda hospital: {"feedetl_sns": [feedetl_sn]})
 
 
 @router.post("/desk/visits/{mdtrt_id}/presettle")
 def desk_presettle(request: Request, mdtrt_id: str):
     """预结算 (2303 / 2206): the same calculation, nothing written (S3)."""
-    principal, hospital = _desk(request)
-    endtime = form(request).get("endtime", "")
-
-    def presettle():
-        outcome = visits.presettle(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
-                                   endtime=parse_date(endtime, "endtime", required=False), actor=principal.username)
-        return _visit_page(request, mdtrt_id, preview=outcome.fields, endtime=outcome.fields["_endtime"])
-
-    return _or_problem(request, mdtrt_id, presettle, endtime=endtime)
+    return _act(request, mdtrt_id, visits.presettle,
+                lambda outcome: _visit_page(request, mdtrt_id, preview=outcome.fields,
+                                            endtime=outcome.fields["_endtime"]),
+                lambda hospital: _endtime(request))
 
 
 @router.post("/desk/visits/{mdtrt_id}/settle")
 def desk_settle(request: Request, mdtrt_id: str):
     """结算 (2304 / 2207): writes the settlement, the year's usage and the ledger entry."""
-    principal, hospital = _desk(request)
-    endtime = form(request).get("endtime", "")
-
-    def settle():
-        outcome = visits.settle(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
-                                endtime=parse_date(endtime, "endtime", required=False), actor=principal.username)
-        return redirect(f"/desk/settlements/{outcome.setl_id}")
-
-    return _or_problem(request, mdtrt_id, settle, endtime=endtime)
+    return _act(request, mdtrt_id, visits.settle, lambda outcome: redirect(f"/desk/settlements/{outcome.setl_id}"),
+                lambda hospital: _endtime(request))
 
 
 @router.post("/desk/visits/{mdtrt_id}/cancel")
 def desk_cancel_visit(request: Request, mdtrt_id: str):
     """入院撤销 (2404) / 挂号撤销 (2202): only while nothing is settled; the fee rows go with it."""
-    principal, hospital = _desk(request)
-
-    def cancel():
-        visits.cancel_registration(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
-                                   actor=principal.username)
-        return redirect(f"/desk/visits/{mdtrt_id}")
-
-    return _or_problem(request, mdtrt_id, cancel)
+    return _act(request, mdtrt_id, visits.cancel_registration, _back_to(mdtrt_id))
 
 
 # --- settlements of this institution ---

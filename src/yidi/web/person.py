@@ -198,16 +198,24 @@ def estimate_form(request: Request):
     return _claim_form(request, "person/estimate.html", person)
 
 
-@router.post("/person/estimate")
-def estimate_run(request: Request):
+def _claim_post(request: Request, template: str, kind: str, then):
+    """Read the form into a settlement command and hand it to ``then``; a refusal is shown on the same form
+    with the person's input kept."""
     principal, person = _me(request)
     values = form(request)
     try:
-        result = settlement_service.estimate(ctx_of(request), _settle_command(request, person, "direct",
-                                                                              principal.username))
+        return then(person, values, _settle_command(request, person, kind, principal.username))
     except YidiError as exc:
-        return _claim_form(request, "person/estimate.html", person, values=values, problem=exc)
-    return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+        return _claim_form(request, template, person, values=values, problem=exc)
+
+
+@router.post("/person/estimate")
+def estimate_run(request: Request):
+    def show(person, values, command):
+        result = settlement_service.estimate(ctx_of(request), command)
+        return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+
+    return _claim_post(request, "person/estimate.html", "direct", show)
 
 
 @router.get("/hospitals")
@@ -237,9 +245,10 @@ def claim_form(request: Request):
 
 @router.post("/person/claim")
 def claim_submit(request: Request):
-    principal, person = _me(request)
-    if form(request).get("agree") != "yes":
-        return _claim_form(request, "person/claim.html", person, values=form(request),
-                           problem=YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"}))
-    view = settlement_service.settle(ctx_of(request), _settle_command(request, person, "manual", principal.username))
-    return redirect(f"/person/settlements/{view.setl_id}")
+    def settle(person, values, command):
+        if values.get("agree") != "yes":
+            raise YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"})
+        view = settlement_service.settle(ctx_of(request), command)
+        return redirect(f"/person/settlements/{view.setl_id}")
+
+    return _claim_post(request, "person/claim.html", "manual", settle)
