@@ -122,14 +122,15 @@ def desk_visit(request: Request, mdtrt_id: str):
 
 
 def _fee_lines(request: Request, mdtrt_id: str, hospital) -> dict:
-    """Form rows (code, quantity, amount in yuan) as fee-detail lines numbered {mdtrt_id}-0001, -0002, …
-    across uploads (withdrawn rows keep their numbers, so a number is never given twice)."""
+    """Form rows (code, quantity, amount in yuan) as fee-detail lines numbered W0001, W0002, … within the visit
+    across uploads (withdrawn rows keep their numbers, so a number is never given twice; W = entered at the
+    desk, apart from the numbers a hospital system sends through the interface)."""
     items = parse_items(form_list(request, "code"), form_list(request, "amount"), form_list(request, "qty"))
     with ctx_of(request).unit_of_work() as session:
         taken = session.scalar(select(func.count()).select_from(FeeDetailRow).where(FeeDetailRow.mdtrt_id == mdtrt_id))
     names = dict(catalog_items(ctx_of(request), hospital.admdvs, date.today()))
     return {"admdvs": hospital.admdvs, "lines": [
-        visits.FeeLine(feedetl_sn=f"{mdtrt_id}-{taken + number:04d}", med_list_codg=item.code,
+        visits.FeeLine(feedetl_sn=f"W{taken + number:04d}", med_list_codg=item.code,
                        amount_fen=item.amount_fen, cnt=item.qty, name=names.get(item.code, ""))
         for number, item in enumerate(items, start=1)]}
 
