@@ -23,7 +23,7 @@ from yidi.services import settlements as settlement_service
 from yidi.services import visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, redirect, render, require
-from yidi.web.forms import MAX_FEE_ROWS, catalog_items, parse_date, parse_items, region_names
+from yidi.web.forms import MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, region_names
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -57,7 +57,8 @@ def desk_read(request: Request):
     with ctx.unit_of_work() as session:
         person = find_person_by_certno(session, certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
-                  filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES)
+                  filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
+                  guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
 
 @router.post("/desk/admit")

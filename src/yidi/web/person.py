@@ -7,14 +7,14 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from yidi.domain.errors import YidiError
-from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType, temporary_enddate
+from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.services.context import AppContext
 from yidi.services.reference import get_person
 from yidi.web.core import PageRoute, ctx_of, form, form_list, redirect, render, require
-from yidi.web.forms import MAX_FEE_ROWS, catalog_items, institutions, parse_date, parse_items, region_names
+from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, institutions, parse_date, parse_items,
+                             region_names)
 
 router = APIRouter(route_class=PageRoute)
 
@@ -43,22 +43,6 @@ def person_home(request: Request):
 
 
 # --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
-
-VALIDITY_EXAMPLE_BEGIN = date(2023, 6, 1)  # the example the pages give: 2023-06-01 → 2023-11-30
-
-
-def filing_guide(ctx: AppContext, insuplc_admdvs: str, on: date) -> dict:
-    """What the filing pages explain, read from the insured region's policy so the text follows the rules:
-    how long a temporary filing lasts and on which day it ends (filing.temporary_validity_*), for which types
-    a commitment is accepted (filing.commitment_allowed_for) and how long it locks a long-term filing."""
-    rules = ctx.policy.insured_policy(insuplc_admdvs, on).params.filing
-    allowed = set(rules.commitment_allowed_for.value)
-    return {"rules": rules, "months": rules.temporary_validity_months.value,
-            "lock_months": rules.commitment_lock_months.value,
-            "example_begin": VALIDITY_EXAMPLE_BEGIN, "example_end": temporary_enddate(VALIDITY_EXAMPLE_BEGIN, rules),
-            "end_if_today": temporary_enddate(on, rules), "end_of": lambda begin: temporary_enddate(begin, rules),
-            "commitment_allowed": allowed, "commitment_for_all": allowed >= set(FilingType)}
-
 
 def _step1(request: Request, person, values: dict, error: str = ""):
     return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
