@@ -1,8 +1,11 @@
 """Screenshots of the main pages into docs/screenshots/ (run: .venv/bin/python scripts/screenshots.py).
 
 Serves the app on 127.0.0.1 with a fresh SQLite database and the demo data, adds a few settlements
-(direct, a duplicate manual claim, a split admission) so that the desk, supervision and statistics pages
-have something to show, then drives Debian's chromium through each role's pages.
+(direct, a duplicate manual claim, a split admission) and a cleared month with a settlement cancelled
+afterwards, so that the desk, funds, reconciliation (C4), supervision and statistics pages have something
+to show, then drives Debian's chromium through each role's pages — the main ones also at 390 px, the width
+of a phone. Every page is checked for unlabelled fields, nameless buttons and sideways scrolling
+(yidi.web.live.layout_problems); problems are printed and make the script exit with 1.
 """
 
 from __future__ import annotations
@@ -16,21 +19,23 @@ from playwright.sync_api import sync_playwright
 
 from yidi.api.app import create_app
 from yidi.domain.catalog import FeeItem
+from yidi.services import clearing
 from yidi.services.context import AppContext
+from yidi.services.settlements import cancel
 from yidi.services.demo import load_demo
 from yidi.services.filings import FileCommand, file_filing
 from yidi.services.settlements import SettleCommand, settle
 from yidi.services.supervision import run_rules
-from yidi.web.live import launch, serve
+from yidi.web.live import launch, layout_problems, serve
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def seed(ctx: AppContext) -> None:
     def claim(begin, end, kind="direct", hospital="H11000000001", dise="I21.0"):
-        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code=hospital, med_type="21", begntime=begin, endtime=end,
-                                  items=(FeeItem("X007", 800_000), FeeItem("X004", 400_000)), dise_codg=dise,
-                                  kind=kind))
+        return settle(ctx, SettleCommand(psn_no="P001", fixmedins_code=hospital, med_type="21", begntime=begin,
+                                         endtime=end, items=(FeeItem("X007", 800_000), FeeItem("X004", 400_000)),
+                                         dise_codg=dise, kind=kind))
 
     claim(date(2023, 3, 1), date(2023, 3, 10))
     claim(date(2023, 3, 15), date(2023, 3, 20))  # same diagnosis 5 days later: 分解住院
@@ -40,6 +45,11 @@ def seed(ctx: AppContext) -> None:
                                  mdtrtarea_admvs="420100", begndate=date.today(), apply_date=date.today(),
                                  channel="app"))
     run_rules(ctx, on=date.today(), actor="screenshots")
+    # a cleared month, then a cancellation dated inside it: the funds page has a statement, C4 a mismatch
+    claim(date(2024, 3, 3), date(2024, 3, 5), dise="K80.2")
+    late = claim(date(2024, 3, 12), date(2024, 3, 14), dise="N20.0")
+    clearing.run_clearing(ctx, "2024-03", today=date(2024, 4, 1), actor="screenshots")
+    cancel(ctx, late.setl_id, on=date(2024, 3, 31), actor="screenshots")
 
 
 def main() -> int:
@@ -62,9 +72,13 @@ def main() -> int:
                     page.wait_for_load_state("load")
                 return page
 
+            problems: list[str] = []
+
             def shot(page, name):
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                 print("wrote", OUT / f"{name}.png")
+                for problem in layout_problems(page):
+                    problems.append(f"{name} ({page.url}): {problem}")
 
             page = session(None, None)
             shot(page, "01-login")
@@ -116,9 +130,9 @@ def main() -> int:
             shot(page, "09-desk-reconciliation")
             page = session("clerk-jiaozuo", "demo-clerk")
             shot(page, "10-agency-queue")
-            page.goto(f"{url}/agency/reconciliation")
+            page.goto(f"{url}/agency/reconciliation?month=2024-03")
             shot(page, "11-agency-reconciliation")
-            page.goto(f"{url}/agency/funds")
+            page.goto(f"{url}/agency/funds?month=2024-03")
             shot(page, "12-agency-funds")
             page.goto(f"{url}/supervision")
             shot(page, "13-supervision-leads")
@@ -126,8 +140,32 @@ def main() -> int:
             shot(page, "14-supervision-lead")
             page.goto(f"{url}/stats")
             shot(page, "15-statistics")
+
+            # the same pages on a phone
+            page = session("P005", "demo-person", width=390)
+            page.goto(f"{url}/person/filing/new")
+            shot(page, "16-person-filing-step1-mobile")
+            page = session("desk-beijing", "demo-desk", width=390)
+            page.fill("#certno", "410802195501011234")
+            page.click("button:has-text('读卡')")
+            shot(page, "17-desk-read-card-mobile")
+            page.fill("#begntime", "2023-11-01")
+            page.click("button:has-text('办理入院')")
+            page.locator("input[name=code]").nth(0).fill("X004")
+            page.locator("input[name=amount]").nth(0).fill("3000")
+            page.click("button:has-text('上传费用')")
+            page.fill("#endtime", "2023-11-03")
+            page.click("button:has-text('预结算')")
+            shot(page, "18-desk-visit-mobile")
+            page = session("clerk-jiaozuo", "demo-clerk", width=390)
+            page.goto(f"{url}/agency/funds?month=2024-03")
+            shot(page, "19-agency-funds-mobile")
+            page.goto(f"{url}/agency/reconciliation?month=2024-03")
+            shot(page, "20-agency-reconciliation-mobile")
             browser.close()
-    return 0
+    for problem in problems:
+        print("PROBLEM", problem)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

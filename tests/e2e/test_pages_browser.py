@@ -87,3 +87,32 @@ def test_clerk_approves_a_pending_online_filing(page, live_app):
     assert list_filings(ctx, psn_no="P004", status="active")[-1].filing_id in {
         f.filing_id for f in list_filings(ctx, psn_no="P004")}
     assert [f.status.value for f in list_filings(ctx, psn_no="P004") if f.filing_id == filing.filing_id] == ["active"]
+
+
+def test_f5_f3_b13_filing_pages_explain_the_current_rules_and_store_what_they_show(page, live_app):
+    """Temporary filings end the day before the corresponding day; commitment for every type; emergencies
+    need a filing (the flag only lifts a covering temporary filing)."""
+    from dateutil.relativedelta import relativedelta
+
+    url, ctx = live_app
+    login(page, url, "P005", "demo-person")
+    page.goto(f"{url}/person/filing/new")
+    rules_text = page.inner_text("[data-testid=filing-rules]")
+    assert "2023-06-01 起至 2023-11-30" in rules_text
+    assert "所有备案类型均可选择个人承诺" in rules_text and "急诊抢救也需要备案" in rules_text
+    page.check("input[name=type][value=emergency]")
+    page.check("input[name=basis][value=commitment]")  # accepted for a temporary type too
+    page.click("button:has-text('下一步')")
+    expected_end = date.today() + relativedelta(months=6) - relativedelta(days=1)
+    assert f"有效至 {expected_end.isoformat()}" in page.inner_text("#enddate-help")
+    page.select_option("#area", "110000")
+    page.click("button:has-text('下一步')")
+    assert page.inner_text("[data-testid=validity]") == f"{date.today().isoformat()} 起至 {expected_end.isoformat()}"
+    assert "孙一" in page.inner_text("[data-testid=commitment]")
+    page.check("input[name=agree]")
+    page.fill("#signature", "孙一")
+    page.click("button:has-text('提交备案')")
+    page.wait_for_url("**/person/filings/*")
+    [filing] = list_filings(ctx, psn_no="P005")
+    assert filing.filing_type.value == "emergency" and filing.basis.value == "commitment"
+    assert filing.enddate == expected_end

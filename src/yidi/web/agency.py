@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 
 from yidi.adapters.orm import PersonRow, SettlementRow
-from yidi.domain.errors import invalid
+from yidi.domain.clearing import month_bounds
+from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
-from yidi.services import clearing, ledger, prepayment
+from yidi.services import clearing, finance_reconciliation, ledger, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
@@ -89,19 +94,77 @@ def agency_search(request: Request, q: str = ""):
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
 
 
+def _last_month(today: date) -> str:
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _own_city(principal) -> str | None:
+    """The insured city whose books a clerk keeps; None for a province-level or national account."""
+    code = principal.admdvs
+    return code if code and not code.endswith("0000") else None
+
+
 @router.get("/agency/funds")
-def agency_funds(request: Request, plan_year: str = ""):
-    """月度清算与预付金 (C1, C2): stored clearing runs, confirmed prepayments, and a prepayment plan on demand."""
-    _clerk(request)
+def agency_funds(request: Request, plan_year: str = "", month: str = "", city: str = ""):
+    """月度清算与预付金 (C1, C2): stored clearing runs, one month's statement (province transfers and city
+    statements, with CSV/Excel downloads), confirmed prepayments, and a prepayment plan on demand."""
+    principal = _clerk(request)
     ctx = ctx_of(request)
     plan = None
     if plan_year:
         if not plan_year.isdigit():
             raise invalid("plan_year", "应为四位年份")
         plan = prepayment.plan(ctx, int(plan_year))
-    return render(request, "agency/funds.html", runs=clearing.list_runs(ctx),
-                  prepayments=prepayment.list_prepayments(ctx), plan=plan, plan_year=plan_year,
-                  regions=region_names(ctx), fen_to_yuan=fen_to_yuan)
+    runs = clearing.list_runs(ctx)
+    month = month or (runs[0]["month"] if runs else "")
+    statement = clearing.get_statement(ctx, month) if month else None
+    city_sheet = csv_names = None
+    if statement is not None:
+        cities = statement.cities()
+        city = city if city in cities else (_own_city(principal) if _own_city(principal) in cities else
+                                            (cities[0] if cities else ""))
+        city_sheet = statement.city_statement(city) if city else None
+        csv_names = list(_csv_files(statement))
+    return render(request, "agency/funds.html", runs=runs, prepayments=prepayment.list_prepayments(ctx), plan=plan,
+                  plan_year=plan_year, regions=region_names(ctx), fen_to_yuan=fen_to_yuan, month=month,
+                  statement=statement, city_sheet=city_sheet, csv_names=csv_names)
+
+
+def _csv_files(statement: clearing.ClearingStatement) -> dict[str, bytes]:
+    """The statement's CSV files as services.clearing.export_csv writes them, by file name."""
+    with tempfile.TemporaryDirectory() as folder:
+        return {path.name: path.read_bytes() for path in clearing.export_csv(statement, Path(folder))}
+
+
+def _download(content: bytes, filename: str, media_type: str) -> Response:
+    # RFC 6266/5987: the Chinese file name travels percent-encoded as UTF-8.
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def _statement(request: Request, month: str) -> clearing.ClearingStatement:
+    _clerk(request)
+    statement = clearing.get_statement(ctx_of(request), month)
+    if statement is None:
+        raise YidiError("NOT_FOUND", {"what": "清算单", "key": month})
+    return statement
+
+
+@router.get("/agency/funds/{month}/statement.xlsx")
+def agency_statement_xlsx(request: Request, month: str):
+    statement = _statement(request, month)
+    with tempfile.TemporaryDirectory() as folder:
+        path = clearing.export_xlsx(statement, Path(folder) / f"清算单-{month}.xlsx")
+        content = path.read_bytes()
+    return _download(content, path.name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.get("/agency/funds/{month}/csv/{filename}")
+def agency_statement_csv(request: Request, month: str, filename: str):
+    files = _csv_files(_statement(request, month))
+    if filename not in files:
+        raise YidiError("NOT_FOUND", {"what": "清算单文件", "key": filename})
+    return _download(files[filename], filename, "text/csv; charset=utf-8")
 
 
 @router.post("/agency/funds/run")
@@ -112,11 +175,18 @@ def agency_funds_run(request: Request):
 
 
 @router.get("/agency/reconciliation")
-def agency_reconciliation(request: Request, date_from: str = "", date_to: str = ""):
-    """对账 (C4): by month, treatment region and institution — claims, medical fees, fund paid; and the
+def agency_reconciliation(request: Request, date_from: str = "", date_to: str = "", month: str = ""):
+    """对账 (C4): the agency-vs-finance reconciliation of one clearing month (services.finance_reconciliation:
+    settlements vs ledger, settlements vs the clearing statement, statement vs transfers, naming the exact
+    settlements that differ); next to it the settlement totals by month, region and institution and the
     ledger's own check (every entry balances, the trial balance is zero)."""
     principal = _clerk(request)
     ctx = ctx_of(request)
+    month = month or _last_month(date.today())
+    month_bounds(month)  # a malformed month is INVALID_INPUT naming the field
+    province_account = bool(principal.admdvs) and _own_city(principal) is None
+    # C4 is kept per insured city; a province-level account would otherwise see every province's books.
+    c4 = None if province_account else finance_reconciliation.reconcile(ctx, month, _own_city(principal))
     start = parse_date(date_from, "date_from", required=False)
     end = parse_date(date_to, "date_to", required=False)
     rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -149,4 +219,4 @@ def agency_reconciliation(request: Request, date_from: str = "", date_to: str = 
     return render(request, "agency/reconciliation.html", report=report, totals=totals, balance=balance,
                   unbalanced=unbalanced, regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
-                  date_from=date_from, date_to=date_to)
+                  date_from=date_from, date_to=date_to, month=month, c4=c4, scope=_own_city(principal))

@@ -31,13 +31,16 @@ WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消",
-                "settled": "已结算", "reversed": "已冲正", "registered": "在院", "open": "待处理",
+                "settled": "已结算", "reversed": "已冲正", "open": "待处理",
                 "assigned": "协查中", "closed": "已办结", "applied": "提交申请", "approved": "审核通过",
                 "terminated_and_refiled": "终止并重新备案"}
 BASIS_NAMES = {"proof": "证明材料", "commitment": "个人承诺"}
 CHANNEL_NAMES = {"app": "国家医保服务平台APP", "mini_program": "小程序", "web": "网上办事大厅", "phone": "电话",
                  "window": "经办窗口", "hospital_desk": "医院医保服务站", "township": "便民服务中心"}
 MED_TYPE_NAMES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院", "22": "外伤住院", "23": "转外诊治住院"}
+# A settlement (and a visit) is 撤销, a filing 取消: the same status word reads differently in Chinese.
+SETTLEMENT_STATUS_NAMES = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
+VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
 KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
 COVERAGE_NAMES = {"local": "参保地就医", "long_term_at_filed_place": "长期异地居住人员在备案地就医",
                   "long_term_back_home": "长期异地居住人员回参保地就医"}
@@ -53,6 +56,8 @@ templates.env.filters.update({
     "yuan": _yuan,
     "mask": mask_certno,
     "status_name": lambda s: STATUS_NAMES.get(s, s),
+    "setl_status_name": lambda s: SETTLEMENT_STATUS_NAMES.get(s, s),
+    "visit_status_name": lambda s: VISIT_STATUS_NAMES.get(s, s),
     "basis_name": lambda s: BASIS_NAMES.get(s, s),
     "channel_name": lambda s: CHANNEL_NAMES.get(s, s),
     "med_type_name": lambda s: MED_TYPE_NAMES.get(s, s),

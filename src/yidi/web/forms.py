@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from yidi.adapters.orm import InstitutionRow, RegionRow
 from yidi.domain.catalog import FeeItem
+from yidi.domain.filing import FilingType, temporary_enddate
 from yidi.domain.errors import invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.services.context import AppContext
@@ -85,3 +86,22 @@ def catalog_items(ctx: AppContext, admdvs: str, on: date) -> list[tuple[str, str
     if catalog is None:
         return []
     return sorted((code, item.name) for code, item in catalog.items.items())
+
+
+VALIDITY_EXAMPLE_BEGIN = date(2023, 6, 1)  # the example the pages give: 2023-06-01 → 2023-11-30
+
+
+def filing_guide(ctx: AppContext, insuplc_admdvs: str, on: date) -> dict:
+    """What the filing pages explain, read from the insured region's policy so the text follows the rules:
+    how long a temporary filing lasts and on which day it ends (filing.temporary_validity_*), for which types
+    a commitment is accepted (filing.commitment_allowed_for) and how long it locks a long-term filing, and
+    whether an emergency is settled without any filing (remote.emergency_waives_filing)."""
+    policy = ctx.policy.insured_policy(insuplc_admdvs, on).params
+    rules = policy.filing
+    allowed = set(rules.commitment_allowed_for.value)
+    return {"rules": rules, "months": rules.temporary_validity_months.value,
+            "lock_months": rules.commitment_lock_months.value,
+            "example_begin": VALIDITY_EXAMPLE_BEGIN, "example_end": temporary_enddate(VALIDITY_EXAMPLE_BEGIN, rules),
+            "end_if_today": temporary_enddate(on, rules), "end_of": lambda begin: temporary_enddate(begin, rules),
+            "commitment_allowed": allowed, "commitment_for_all": allowed >= set(FilingType),
+            "emergency_waives_filing": policy.remote.emergency_waives_filing.value}

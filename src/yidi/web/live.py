@@ -54,3 +54,35 @@ def launch(playwright):
     if path is None:
         raise FileNotFoundError(CHROMIUM)
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+# What a page must not have at any width (checked by the browser tests and printed by scripts/screenshots.py):
+# a form field nobody can name (no <label for>, no wrapping <label>, no aria-label/aria-labelledby), a button
+# without a name, or content wider than the screen outside a scrolling .table-wrap.
+LAYOUT_PROBLEMS_JS = """() => {
+  const problems = [];
+  const visible = el => el.offsetParent !== null && getComputedStyle(el).visibility !== 'hidden';
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const named = (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest('label')
+      || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+    if (!named) problems.push(`field without a label: ${el.outerHTML.slice(0, 80)}`);
+  }
+  for (const el of document.querySelectorAll('button, a.button')) {
+    if (visible(el) && !(el.innerText.trim() || el.getAttribute('aria-label')))
+      problems.push(`button without a name: ${el.outerHTML.slice(0, 80)}`);
+  }
+  const width = document.documentElement.clientWidth;
+  for (const el of document.querySelectorAll('main *')) {
+    if (!visible(el) || el.closest('.table-wrap') || el.closest('svg')) continue;
+    const right = el.getBoundingClientRect().right;
+    if (right > width + 1) { problems.push(`wider than the screen (${Math.round(right)} > ${width}px): <${el.tagName.toLowerCase()} ${el.className}>`); break; }
+  }
+  if (document.documentElement.scrollWidth > width + 1)
+    problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${width}px`);
+  return problems;
+}"""
+
+
+def layout_problems(page) -> list[str]:
+    return page.evaluate(LAYOUT_PROBLEMS_JS)

@@ -7,13 +7,14 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from yidi.domain.errors import YidiError
-from yidi.domain.filing import COMMITMENT_TEXT, LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
+from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services.reference import get_person
 from yidi.web.core import PageRoute, ctx_of, form, form_list, redirect, render, require
-from yidi.web.forms import MAX_FEE_ROWS, catalog_items, institutions, parse_date, parse_items, region_names
+from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, institutions, parse_date, parse_items,
+                             region_names)
 
 router = APIRouter(route_class=PageRoute)
 
@@ -43,39 +44,34 @@ def person_home(request: Request):
 
 # --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
 
-def _filing_rules(request: Request, person):
-    return ctx_of(request).policy.insured_policy(person.insuplc_admdvs, date.today()).params.filing
+def _step1(request: Request, person, values: dict, error: str = ""):
+    return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
+                  guide=filing_guide(ctx_of(request), person.insuplc_admdvs, date.today()), values=values, error=error)
 
 
 @router.get("/person/filing/new")
 def filing_step1(request: Request):
     _, person = _me(request)
-    rules = _filing_rules(request, person)
-    return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                  commitment_allowed=set(rules.commitment_allowed_for.value), values={})
+    return _step1(request, person, {})
 
 
 @router.post("/person/filing/step2")
 def filing_step2(request: Request):
     _, person = _me(request)
     values = form(request)
-    rules = _filing_rules(request, person)
+    guide = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())
     try:
         filing_type = FilingType(values.get("type", ""))
         basis = Basis(values.get("basis", ""))
     except ValueError:
-        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
-                      error="请选择备案类型和备案方式")
-    if basis is Basis.COMMITMENT and filing_type not in rules.commitment_allowed_for.value:
+        return _step1(request, person, values, "请选择备案类型和备案方式")
+    if basis is Basis.COMMITMENT and filing_type not in guide["commitment_allowed"]:
         error = YidiError("COMMITMENT_NOT_ALLOWED")
-        return render(request, "person/filing_step1.html", person=person, types=TYPE_NAMES, long_term=LONG_TERM_TYPES,
-                      commitment_allowed=set(rules.commitment_allowed_for.value), values=values,
-                      error=f"{error.message}。{error.hint}")
+        return _step1(request, person, values, f"{error.message}。{error.hint}")
     regions = {code: name for code, name in region_names(ctx_of(request)).items()
                if not same_pooling_area(person.insuplc_admdvs, code)}
     return render(request, "person/filing_step2.html", person=person, values=values, regions=regions,
-                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type])
+                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type], guide=guide)
 
 
 @router.post("/person/filing/step3")
@@ -86,13 +82,19 @@ def filing_step3(request: Request):
     area = values.get("mdtrtarea_admvs", "")
     if area not in regions:
         raise YidiError("UNKNOWN_REGION", {"key": area})
-    parse_date(values.get("begndate"), "begndate")
-    parse_date(values.get("enddate"), "enddate", required=False)
+    try:
+        filing_type = FilingType(values.get("type", ""))
+    except ValueError:
+        return _step1(request, person, values, "请选择备案类型和备案方式")
+    begndate = parse_date(values.get("begndate"), "begndate")
+    enddate = parse_date(values.get("enddate"), "enddate", required=False)
+    if enddate is None and filing_type not in LONG_TERM_TYPES:  # shown as the filing will be stored (F5)
+        enddate = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())["end_of"](begndate)
     commitment = ""
-    if values.get("basis") == Basis.COMMITMENT.value:
-        commitment = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=regions[area])
+    if values.get("basis") == Basis.COMMITMENT.value:  # the text the filing service stores with the filing (F3)
+        commitment = filing_service.commitment_text(ctx_of(request), person.psn_no, area)["text"]
     return render(request, "person/filing_step3.html", person=person, values=values, area_name=regions[area],
-                  commitment=commitment, type_name=TYPE_NAMES.get(FilingType(values.get("type")), ""))
+                  commitment=commitment, type_name=TYPE_NAMES[filing_type], shown_enddate=enddate)
 
 
 @router.post("/person/filing/submit")
@@ -119,7 +121,8 @@ def filing_detail(request: Request, filing_id: str, new: str = ""):
     _, person, filing = _own_filing(request, filing_id)
     ctx = ctx_of(request)
     return render(request, "person/filing.html", person=person, filing=filing, new=bool(new),
-                  history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx))
+                  history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
+                  guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
 
 @router.post("/person/filings/{filing_id}/change")
@@ -144,7 +147,8 @@ def filing_change(request: Request, filing_id: str):
         # F6: say why, and from which day no proof is needed.
         return render(request, "person/filing.html", status_code=exc.http_status, person=person, filing=filing,
                       new=False, history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
-                      refused=exc, free_from=exc.params.get("free_from"))
+                      guide=filing_guide(ctx, person.insuplc_admdvs, date.today()), refused=exc,
+                      free_from=exc.params.get("free_from"))
     return redirect(f"/person/filings/{result.filing_id}")
 
 
@@ -178,16 +182,24 @@ def estimate_form(request: Request):
     return _claim_form(request, "person/estimate.html", person)
 
 
-@router.post("/person/estimate")
-def estimate_run(request: Request):
+def _claim_post(request: Request, template: str, kind: str, then):
+    """Read the form into a settlement command and hand it to ``then``; a refusal is shown on the same form
+    with the person's input kept."""
     principal, person = _me(request)
     values = form(request)
     try:
-        result = settlement_service.estimate(ctx_of(request), _settle_command(request, person, "direct",
-                                                                              principal.username))
+        return then(person, values, _settle_command(request, person, kind, principal.username))
     except YidiError as exc:
-        return _claim_form(request, "person/estimate.html", person, values=values, problem=exc)
-    return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+        return _claim_form(request, template, person, values=values, problem=exc)
+
+
+@router.post("/person/estimate")
+def estimate_run(request: Request):
+    def show(person, values, command):
+        result = settlement_service.estimate(ctx_of(request), command)
+        return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+
+    return _claim_post(request, "person/estimate.html", "direct", show)
 
 
 @router.get("/hospitals")
@@ -217,9 +229,10 @@ def claim_form(request: Request):
 
 @router.post("/person/claim")
 def claim_submit(request: Request):
-    principal, person = _me(request)
-    if form(request).get("agree") != "yes":
-        return _claim_form(request, "person/claim.html", person, values=form(request),
-                           problem=YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"}))
-    view = settlement_service.settle(ctx_of(request), _settle_command(request, person, "manual", principal.username))
-    return redirect(f"/person/settlements/{view.setl_id}")
+    def settle(person, values, command):
+        if values.get("agree") != "yes":
+            raise YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"})
+        view = settlement_service.settle(ctx_of(request), command)
+        return redirect(f"/person/settlements/{view.setl_id}")
+
+    return _claim_post(request, "person/claim.html", "manual", settle)

@@ -18,12 +18,11 @@ from reportlab.lib.styles import ParagraphStyle
 
 from yidi.services.reference import mask_certno
 from yidi.services.settlements import SettlementView
+from yidi.web.core import MED_TYPE_NAMES, SETTLEMENT_STATUS_NAMES
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
-MED_TYPES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院", "22": "外伤住院", "23": "转外诊治住院"}
-STATUS = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
 LINES = [
     ("medfee_sumamt", "医疗费用总额"), ("fulamt_ownpay_amt", "全自费金额"), ("overlmt_selfpay", "超限价自费"),
     ("preselfpay_amt", "先行自付金额"), ("inscp_scp_amt", "符合政策范围金额"), ("act_pay_dedc", "实际支付起付线"),
@@ -41,9 +40,9 @@ def settlement_slip_pdf(view: SettlementView, *, person_name: str, certno: str, 
     title = ParagraphStyle("title", fontName=FONT, fontSize=14, leading=20, alignment=1)
     body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=13)
     head = [
-        ["结算号", view.setl_id, "状态", STATUS.get(view.status, view.status)],
+        ["结算号", view.setl_id, "状态", SETTLEMENT_STATUS_NAMES.get(view.status, view.status)],
         ["姓名", person_name, "证件号码", mask_certno(certno)],
-        ["医疗机构", hospital_name, "医疗类别", MED_TYPES.get(view.med_type, view.med_type)],
+        ["医疗机构", hospital_name, "医疗类别", MED_TYPE_NAMES.get(view.med_type, view.med_type)],
         ["就诊日期", f"{view.begntime.isoformat()} 至 {view.endtime.isoformat()}", "报销比例", fields.get("ratio", "")],
     ]
     money = [["项目", "金额（元）"]] + [[name, fields.get(key, "0.00")] for key, name in LINES]
