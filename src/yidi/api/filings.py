@@ -269,6 +269,7 @@ def reject(filing_id: str, body: RejectRequest, principal: Principal = Depends(c
 
 @router.get("/commitment-text", summary="《个人承诺书》全文 / the commitment text to sign (F3)")
 def commitment(mdtrtarea_admvs: Admdvs, psn_no: str | None = Query(None, max_length=30),
+               type: str | None = Query(None, max_length=30, description="备案类型；临时类型的承诺书措辞不同"),
                principal: Principal = Depends(current_principal), ctx: AppContext = Depends(get_ctx)) -> dict:
     if principal.role == "person":
         if psn_no not in (None, principal.psn_no) or principal.psn_no is None:
@@ -280,7 +281,7 @@ def commitment(mdtrtarea_admvs: Admdvs, psn_no: str | None = Query(None, max_len
         principal.require_region(service.person_region(ctx, psn_no))
     else:
         raise YidiError("FORBIDDEN", {"detail": "需要角色 person/agency"})
-    return service.commitment_text(ctx, psn_no, mdtrtarea_admvs)
+    return service.commitment_form(ctx, psn_no, mdtrtarea_admvs, type)
 
 
 @router.get("/regions", summary="行政区划 / regions")

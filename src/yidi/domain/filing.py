@@ -123,10 +123,17 @@ CHANNEL_NAMES = {
 
 # The commitment form of seed 003's attachment (F3): shown in full and signed (online: tick + sign).
 COMMITMENT_TEXT = (
-    "基本医疗保险长期异地就医备案个人承诺书\n"
-    "本人姓名{name}身份证号码{certno}，办理长期异地就医备案到{area}。因个人原因无法提供相应的证明材料，"
+    "基本医疗保险{kind}异地就医备案个人承诺书\n"
+    "本人姓名{name}身份证号码{certno}，办理{kind}异地就医备案到{area}。因个人原因无法提供相应的证明材料，"
     "本人保证符合此业务办理条件，所述信息真实、准确、完整、有效，由此产生的一切法律责任均由本人承担。"
 )
+
+
+def commitment_text(filing_type: "FilingType | None", *, name: str, certno: str, area: str) -> str:
+    """The signed form of seed 003's attachment; 长期 for the long-term types (its own wording), 临时外出就医
+    for a temporary filing made on commitment (F3 reading: commitment is refused for no type)."""
+    kind = "临时外出就医" if filing_type is not None and category_of(filing_type) is FilingCategory.TEMPORARY else "长期"
+    return COMMITMENT_TEXT.format(kind=kind, name=name, certno=certno, area=area)
 
 
 @dataclass(frozen=True)

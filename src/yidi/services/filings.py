@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from yidi.adapters.orm import FilingEventRow, FilingRow, PersonRow
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.filing import (
-    COMMITMENT_TEXT,
+    commitment_text,
     Basis,
     Channel,
     Filing,
@@ -94,11 +94,11 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
             raise invalid("mdtrtarea_admvs", "就医地不能是参保地本身")
         rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.apply_date).params.filing
         enddate = check_new_filing(filing_type, basis, cmd.begndate, cmd.enddate, rules)
-        commitment_text = ""
+        signed_text = ""
         if basis is Basis.COMMITMENT:
             if not (cmd.commitment_signature or "").strip():
                 raise YidiError("COMMITMENT_NOT_SIGNED")
-            commitment_text = COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=area.name)
+            signed_text = commitment_text(filing_type, name=person.name, certno=person.certno, area=area.name)
         _refuse_overlap(session, person.psn_no, filing_type, area.admdvs, cmd.begndate, enddate)
         superseded = (_supersede_long_term(session, ctx, person.psn_no, basis, cmd.begndate, cmd.actor)
                       if category_of(filing_type) is FilingCategory.LONG_TERM else [])
@@ -107,7 +107,7 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
             filing_id=_new_id(), psn_no=person.psn_no, insuplc_admdvs=person.insuplc_admdvs,
             filing_type=filing_type.value, basis=basis.value, mdtrtarea_admvs=area.admdvs,
             begndate=cmd.begndate, enddate=enddate, apply_date=cmd.apply_date, channel=channel.value,
-            status=status.value, approve_due_date=due, reason=cmd.reason, commitment_text=commitment_text,
+            status=status.value, approve_due_date=due, reason=cmd.reason, commitment_text=signed_text,
             commitment_signature=(cmd.commitment_signature or "").strip(),
         )
         session.add(row)
@@ -331,13 +331,14 @@ def filing_history(ctx: AppContext, filing_id: str) -> list[dict]:
                  "reason": r.reason, "details": r.details} for r in rows]
 
 
-def commitment_text(ctx: AppContext, psn_no: str, mdtrtarea_admvs: str) -> dict:
+def commitment_form(ctx: AppContext, psn_no: str, mdtrtarea_admvs: str, filing_type: str | None = None) -> dict:
     """F3: the full text of the 个人承诺书 (seed 003's attachment) the person reads and signs."""
+    kind = _enum(FilingType, filing_type, "type") if filing_type else None
     with ctx.unit_of_work() as session:
         person = get_person(session, psn_no)
         area = require_region(session, mdtrtarea_admvs)
         return {"psn_no": person.psn_no, "mdtrtarea_admvs": area.admdvs, "area_name": area.name,
-                "text": COMMITMENT_TEXT.format(name=person.name, certno=person.certno, area=area.name)}
+                "text": commitment_text(kind, name=person.name, certno=person.certno, area=area.name)}
 
 
 def person_region(ctx: AppContext, psn_no: str) -> str:

@@ -92,7 +92,7 @@ def filing_step3(request: Request):
         enddate = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())["end_of"](begndate)
     commitment = ""
     if values.get("basis") == Basis.COMMITMENT.value:  # the text the filing service stores with the filing (F3)
-        commitment = filing_service.commitment_text(ctx_of(request), person.psn_no, area)["text"]
+        commitment = filing_service.commitment_form(ctx_of(request), person.psn_no, area, filing_type)["text"]
     return render(request, "person/filing_step3.html", person=person, values=values, area_name=regions[area],
                   commitment=commitment, type_name=TYPE_NAMES[filing_type], shown_enddate=enddate)
 
