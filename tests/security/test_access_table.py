@@ -314,4 +314,4 @@ def test_i3_lists_and_funds_are_scoped_to_the_agency_region(served):
     assert wuhan.http.get("/api/funds/prepayments", params={"year": 2024}).json() == []
     wuhan_filings = wuhan.http.get("/api/filings").json()["filings"]
     assert all(f["psn_no"] != "P001" for f in wuhan_filings)
-    assert wuhan.http.get("/api/filings", params={"region": "410800"}).status_code == 403
+    assert wuhan.http.get("/api/filings", params={"insuplc_admdvs": "410800"}).status_code == 403
