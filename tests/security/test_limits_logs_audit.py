@@ -114,3 +114,27 @@ def test_i3_audit_log_tampering_is_detected(ctx):
     report = verify(ctx)
     assert not report.ok and report.checks["audit_chain"] != "ok"
     assert any("hash chain broken" in problem for problem in report.problems)
+
+
+def test_i3_concurrent_audit_appends_keep_one_chain(ctx):
+    """Writers appending at once (every hospital call writes audit rows) must not fork the hash chain."""
+    import threading
+
+    from yidi.services import audit
+
+    barrier = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        barrier.wait()
+        for k in range(5):
+            with ctx.unit_of_work() as session:
+                audit.record(session, f"t{n}", "test.append", f"{n}-{k}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    with ctx.unit_of_work() as session:
+        ok, rows, broken = audit.verify_chain(session)
+    assert (ok, rows, broken) == (True, 40, None)
