@@ -37,6 +37,8 @@ from yidi.cli_clearing import clearing_app  # noqa: E402
 app.add_typer(clearing_app, name="clearing")
 from yidi.cli_hospital import hospital_app  # noqa: E402
 app.add_typer(hospital_app, name="hospital")
+from yidi.cli_ops import ops_app  # noqa: E402
+app.add_typer(ops_app, name="ops")
 
 err = Console(stderr=True)
 out = Console()

@@ -18,6 +18,15 @@ class Settings(BaseSettings):
     max_input_chars: int = 40_000  # the interface's limit on `input`
     max_body_bytes: int = 1_000_000
     secret_key: str = "dev-only-change-me"  # session cookies and CSRF for the pages
+    # Rate limits (api/ratelimit.py): per hospital access key on /fsi; failed logins per username + address.
+    fsi_rate_per_second: float = 200.0  # 0 = unlimited
+    fsi_rate_burst: int = 400
+    login_failures_per_minute: int = 10  # 0 = unlimited
+    # Degraded mode (services/ops.py): how long a process reuses its view of outage windows and the queue.
+    ops_cache_seconds: float = 5.0
+    # Test-only seam (tests/fault): seconds a 2304/2207 sleeps before its write. Read only when
+    # YIDI_TEST_HOOKS=1 is also set, which only the fault tests do.
+    test_slow_settle_seconds: float = 0.0
 
 
 @lru_cache

@@ -19,17 +19,40 @@ def mask_certno(text: str) -> str:
 _SENSITIVE_KEYS = {"certno", "psn_name", "name", "mdtrt_cert_no", "password", "secret"}
 
 
+def _masked(value):
+    """Certificate numbers masked wherever they sit: strings, and strings inside lists, tuples and dicts."""
+    if isinstance(value, str):
+        return mask_certno(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(item) for item in value)
+    if isinstance(value, dict):
+        return {_masked(k): ("***" if k in _SENSITIVE_KEYS else _masked(v)) for k, v in value.items()}
+    return value
+
+
 def _scrub(_, __, event_dict: dict) -> dict:
     for key in list(event_dict):
-        if key in _SENSITIVE_KEYS:
-            event_dict[key] = "***"
-        elif isinstance(event_dict[key], str):
-            event_dict[key] = mask_certno(event_dict[key])
+        event_dict[key] = "***" if key in _SENSITIVE_KEYS else _masked(event_dict[key])
     return event_dict
+
+
+class CertnoFilter(logging.Filter):
+    """The same masking for stdlib log records — uvicorn's access log prints query strings (``?certno=…``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask_certno(record.msg)
+        if record.args:
+            record.args = _masked(record.args) if isinstance(record.args, tuple) else record.args
+        return True
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO))
+    for name in ("uvicorn.access", "uvicorn.error", ""):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, CertnoFilter) for f in logger.filters):
+            logger.addFilter(CertnoFilter())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

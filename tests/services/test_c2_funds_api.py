@@ -14,6 +14,7 @@ import uvicorn
 from tests.services._funds import file_all, settle_at
 from yidi.api.app import create_app
 from yidi.services import clearing, prepayment
+from yidi.services.users import create_user
 
 
 @pytest.fixture
@@ -41,7 +42,8 @@ def test_c2_clearing_statements_and_prepayments_over_http(served):
     settle_at(ctx, "P002", date(2024, 3, 4))
     statement = clearing.run_clearing(ctx, "2024-03", today=date(2024, 4, 1))
     prepayment.confirm(ctx, 2024, on=date(2024, 1, 20))
-    with httpx.Client(base_url=base, timeout=30) as client:
+    create_user(ctx, username="sup", password="pw-sup", role="supervisor")  # funds are agency/supervisor only
+    with httpx.Client(base_url=base, timeout=30, auth=("sup", "pw-sup")) as client:
         runs = client.get("/api/funds/clearing").json()
         assert [run["month"] for run in runs] == ["2024-03"] and runs[0]["net"] == statement.to_dict()["net"]
         body = client.get("/api/funds/clearing/2024-03").json()

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from yidi import __version__
+from yidi.api import fault_hooks
 from yidi.api.guards import BodyGuard
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
@@ -79,6 +80,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app = FastAPI(title="yidi 异地就医直接结算", version=__version__,
                   description="Cross-region medical-insurance direct settlement. 中文优先 / Chinese first.")
     app.state.ctx = ctx
+    fault_hooks.install(ctx)  # fault-injection seams: only with YIDI_TEST_HOOKS=1 (tests/fault)
 
     @app.exception_handler(YidiError)
     async def _yidi_error(_request: Request, exc: YidiError) -> JSONResponse:

@@ -22,6 +22,7 @@ from functools import lru_cache
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from yidi.api import ratelimit
 from yidi.api.deps import get_ctx
 from yidi.config import Settings, get_settings
 from yidi.domain.errors import YidiError, invalid
@@ -123,7 +124,13 @@ async def login(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
         errors = getattr(exc, "errors", lambda: [])()
         field_name = ".".join(str(p) for p in errors[0]["loc"]) if errors else "body"
         raise invalid(field_name or "body", "必填") from None
-    principal = authenticate(ctx, credentials.username, credentials.password)
+    client_host = request.client.host if request.client else None
+    ratelimit.check_login(request.app.state, credentials.username, client_host)
+    try:
+        principal = authenticate(ctx, credentials.username, credentials.password)
+    except YidiError:
+        ratelimit.login_failed(request.app.state, credentials.username, client_host)
+        raise
     token, expires = issue_token(principal.username)
     return {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_TTL_SECONDS, "expires_at": expires,
             **principal_view(principal)}

@@ -47,6 +47,9 @@ def _principal(ctx, request: Request, body: bytes) -> Principal:
         cred = authenticate_hospital(ctx, headers, body)
         return Principal(f"fsi:{cred.fixmedins_code}", "hospital", cred.admdvs, None, cred.fixmedins_code)
     auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):  # the same bearer tokens as the rest of /api (issue 9)
+        from yidi.api.auth import current_principal
+        return current_principal(request, ctx)
     if auth.lower().startswith("basic "):
         try:
             username, _, password = base64.b64decode(auth[6:]).decode().partition(":")

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow
-from yidi.api import signing
+from yidi.api import ratelimit, signing
 from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
 from yidi.api.fsi_output import birthday_of, fee_row, gender_of, now_text, setldetail, setlinfo
 from yidi.config import get_settings
@@ -33,7 +33,7 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
-from yidi.services import audit, idempotency, reconciliation, visits
+from yidi.services import audit, idempotency, ops, reconciliation, visits
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
 from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
@@ -585,6 +585,9 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes, path_infn
         msgid = call.msgid
         if headers.get("_api_name") != call.infno:
             raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
+        ratelimit.check_fsi(ctx, cred.access_key)  # issue 9: token bucket per access key
+        if call.infno in ops.DEFERRABLE_INFNOS:
+            ops.before_settlement(ctx, call)  # I2: queue when the insured region is out; drain when it is back
         if call.infno in WRITE_INFNOS:
             return 200, run_write(ctx, call)
         return 200, envelope(msgid, admdvs, received, output=TRANSACTIONS[call.infno](ctx, call))

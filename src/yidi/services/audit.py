@@ -6,12 +6,13 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import AuditRow
 
 GENESIS = "0" * 64
+AUDIT_CHAIN_LOCK = 0x5949_4449  # "YIDI": the advisory lock key of the chain head
 
 
 def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict) -> str:
@@ -22,6 +23,11 @@ def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, 
 
 def record(session: Session, actor: str, action: str, target: str, details: dict | None = None) -> None:
     details = {k: str(v) for k, v in (details or {}).items()}
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appends (issue 9, found by bench/load.py): FOR UPDATE on the last row alone lets a waiting
+        # writer go on with the row it first read after the holder commits, so two rows share one prev_hash and
+        # the chain forks. Each statement below then sees the head the previous holder committed.
+        session.execute(text("SELECT pg_advisory_xact_lock(%d)" % AUDIT_CHAIN_LOCK))
     last = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(1).with_for_update()).first()
     prev_hash = last.hash if last else GENESIS
     at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)

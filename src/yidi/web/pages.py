@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from yidi.api import ratelimit
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.services.users import authenticate
@@ -36,9 +37,15 @@ def _safe_next(url: str) -> str:
 @router.post("/login")
 def login(request: Request):
     values = form(request)
+    client_host = request.client.host if request.client else None
     try:
+        ratelimit.check_login(request.app.state, values.get("username", ""), client_host)
         principal = authenticate(ctx_of(request), values.get("username", ""), values.get("password", ""))
     except YidiError as exc:
+        if exc.code == "RATE_LIMITED":
+            return render(request, "login.html", status_code=exc.http_status, next=values.get("next", ""),
+                          username=values.get("username", ""), error=exc.full_message())
+        ratelimit.login_failed(request.app.state, values.get("username", ""), client_host)
         return render(request, "login.html", status_code=exc.http_status, next=values.get("next", ""),
                       username=values.get("username", ""), error="用户名或密码错误")
     request.session.clear()

@@ -1,0 +1,249 @@
+"""Degraded mode (I2): planned outages of insured regions, the deferred-settlement queue and its drain.
+
+When the insured region's side is unavailable (a planned outage night, or an incident an operator records
+with ``yidi ops outage add``), a 2304/2207 for a person insured there cannot be settled: the answer is a
+clear SERVICE_UNAVAILABLE saying the visit is queued and what to do, and the message is kept whole in
+``deferred_settlements``. When service returns, ``yidi ops drain`` — or, automatically, the next settlement
+call any hospital makes — replays each queued message through the interface's own write path
+(``api.fsi.run_write``), so its answer is stored under the original msgid: the hospital resends that msgid and
+receives the settlement, exactly once. Nothing is lost: every queued row ends ``settled``, ``refused`` (the
+replay got a business refusal, e.g. the registration was cancelled meanwhile; the code is kept) or
+``settled_elsewhere`` (the visit was settled another way, e.g. a manual claim).
+
+Cost on the hot path: each process keeps its view of outage windows and of "is anything queued" for
+``settings.ops_cache_seconds``; with no outage and an empty queue a settlement pays no query here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from yidi.adapters.orm import MessageRow, PersonRow, VisitRow
+from yidi.adapters.orm_ops import DeferredSettlementRow, RegionStatusRow
+from yidi.config import get_settings
+from yidi.domain.errors import YidiError, invalid
+from yidi.domain.regions import area_covers
+from yidi.logs import get_logger
+from yidi.services.context import AppContext
+
+log = get_logger("yidi.ops")
+
+DEFERRABLE_INFNOS = ("2304", "2207")  # settlements: the insured region's rules and funds decide them
+AUTO_DRAIN_BATCH = 50  # queued messages settled by one ordinary call after an outage (the rest: next call / drain)
+
+
+@dataclass(frozen=True)
+class Outage:
+    id: int
+    admdvs: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "admdvs": self.admdvs, "from": f"{self.starts_at:%Y-%m-%d %H:%M}",
+                "to": f"{self.ends_at:%Y-%m-%d %H:%M}", "reason": self.reason}
+
+
+@dataclass
+class _View:
+    """A process's cached view: windows not yet over, and the regions that have queued messages."""
+
+    loaded: float = -1e18
+    outages: list[Outage] = field(default_factory=list)
+    queued_regions: set[str] = field(default_factory=set)
+
+
+_VIEW_LOCK = threading.Lock()
+
+
+def _of(row: RegionStatusRow) -> Outage:
+    return Outage(row.id, row.admdvs, row.starts_at, row.ends_at, row.reason)
+
+
+def invalidate(ctx: AppContext) -> None:
+    ctx.__dict__.pop("_ops_view", None)
+
+
+def _view(ctx: AppContext, now: datetime) -> _View:
+    view: _View = ctx.__dict__.get("_ops_view") or _View()
+    if time.monotonic() - view.loaded < get_settings().ops_cache_seconds:
+        return view
+    with _VIEW_LOCK:
+        with ctx.unit_of_work() as session:
+            outages = [_of(r) for r in session.scalars(select(RegionStatusRow).where(RegionStatusRow.ends_at > now))]
+            queued = set(session.scalars(select(DeferredSettlementRow.insuplc_admdvs).distinct()
+                                         .where(DeferredSettlementRow.state == "queued")))
+        view = _View(time.monotonic(), outages, queued)
+        ctx.__dict__["_ops_view"] = view
+    return view
+
+
+def outage_for(ctx: AppContext, insuplc_admdvs: str, now: datetime | None = None) -> Outage | None:
+    """The window that makes this insured region unavailable now (a province-wide window covers its cities)."""
+    now = now or datetime.now()
+    return next((o for o in _view(ctx, now).outages if o.active(now) and area_covers(o.admdvs, insuplc_admdvs)),
+                None)
+
+
+# ------------------------------------------------------------------ outage windows --
+def add_outage(ctx: AppContext, admdvs: str, starts_at: datetime, ends_at: datetime, *, reason: str = "",
+               actor: str = "ops") -> Outage:
+    if not (admdvs.isdigit() and len(admdvs) == 6):
+        raise invalid("region", "应为6位行政区划代码")
+    if ends_at <= starts_at:
+        raise invalid("to", "结束时间应晚于开始时间")
+    with ctx.unit_of_work() as session:
+        row = RegionStatusRow(admdvs=admdvs, starts_at=starts_at, ends_at=ends_at, reason=reason[:200],
+                              created_by=actor[:60])
+        session.add(row)
+        session.flush()
+        outage = _of(row)
+    invalidate(ctx)
+    log.info("ops.outage_added", admdvs=admdvs, starts_at=str(starts_at), ends_at=str(ends_at))
+    return outage
+
+
+def list_outages(ctx: AppContext, *, include_past: bool = False, now: datetime | None = None) -> list[Outage]:
+    now = now or datetime.now()
+    with ctx.unit_of_work() as session:
+        stmt = select(RegionStatusRow).order_by(RegionStatusRow.starts_at, RegionStatusRow.id)
+        if not include_past:
+            stmt = stmt.where(RegionStatusRow.ends_at > now)
+        return [_of(r) for r in session.scalars(stmt)]
+
+
+def clear_outages(ctx: AppContext, admdvs: str | None = None, *, now: datetime | None = None) -> int:
+    """End now every current or future window (of one region, or all). History is kept: ends_at becomes now,
+    and a window that had not started yet ends where it starts."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with ctx.unit_of_work() as session:
+        stmt = select(RegionStatusRow).where(RegionStatusRow.ends_at > now)
+        if admdvs:
+            stmt = stmt.where(RegionStatusRow.admdvs == admdvs)
+        rows = list(session.scalars(stmt))
+        for row in rows:
+            row.ends_at = max(row.starts_at, now)
+    invalidate(ctx)
+    return len(rows)
+
+
+# ------------------------------------------------------------------ the call-path hook --
+def _mdtrt_id_of(input_data: Any) -> str | None:
+    if not isinstance(input_data, dict):
+        return None
+    for name in ("mdtrtinfo", "data"):
+        section = input_data.get(name)
+        if isinstance(section, dict) and isinstance(section.get("mdtrt_id"), str):
+            return section["mdtrt_id"][:40]
+    return None
+
+
+def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -> None:
+    """Run by the interface before a 2304/2207 (``call`` is api.fsi.Call). Settles queued messages whose region
+    is back; then, if this person's insured region is out, queues this message and raises SERVICE_UNAVAILABLE."""
+    now = now or datetime.now()
+    view = _view(ctx, now)
+    if view.queued_regions and any(outage_for(ctx, region, now) is None for region in view.queued_regions):
+        drain(ctx, limit=AUTO_DRAIN_BATCH, now=now)
+    if not any(o.active(now) for o in view.outages):
+        return
+    mdtrt_id = _mdtrt_id_of(call.input)
+    if mdtrt_id is None:
+        return  # malformed: the transaction itself refuses it with the field named
+    with ctx.unit_of_work() as session:
+        region = session.scalar(select(PersonRow.insuplc_admdvs).join(VisitRow, VisitRow.psn_no == PersonRow.psn_no)
+                                .where(VisitRow.mdtrt_id == mdtrt_id,
+                                       VisitRow.fixmedins_code == call.fixmedins_code))
+        outage = outage_for(ctx, region, now) if region else None
+        if outage is None or session.get(MessageRow, call.msgid) is not None:
+            return  # region up, unknown visit (refused downstream), or a resend of a processed message
+        queued = session.scalars(select(DeferredSettlementRow).where(
+            (DeferredSettlementRow.msgid == call.msgid)
+            | ((DeferredSettlementRow.mdtrt_id == mdtrt_id) & (DeferredSettlementRow.state == "queued")))).first()
+        if queued is None:
+            queued = DeferredSettlementRow(
+                mdtrt_id=mdtrt_id, msgid=call.msgid, fixmedins_code=call.fixmedins_code, infno=call.infno,
+                insuplc_admdvs=region, reason=f"参保地 {outage.admdvs} 停机 {outage.to_dict()['from']}"
+                                              f"～{outage.to_dict()['to']} {outage.reason}"[:200],
+                request={"input": call.input, "admdvs": call.admdvs, "actor": call.actor},
+                queued_at=now.replace(microsecond=0), state="queued", result="")
+            session.add(queued)
+            session.flush()
+            log.info("ops.settlement_deferred", mdtrt_id=mdtrt_id, msgid=call.msgid, admdvs=region)
+        queue_no, first_msgid = queued.id, queued.msgid
+    ctx.__dict__.get("_ops_view", _View()).queued_regions.add(region)
+    raise YidiError("SERVICE_UNAVAILABLE", {
+        "detail": f"参保地{region}停机至{outage.ends_at:%m-%d %H:%M}；本次结算已排队（第{queue_no}号），恢复后自动结算，"
+                  f"届时用原报文ID {first_msgid} 重发即得结果"})
+
+
+# ------------------------------------------------------------------------ the drain --
+@dataclass
+class DrainReport:
+    settled: int = 0
+    refused: int = 0
+    settled_elsewhere: int = 0
+    still_queued: int = 0  # region still out, or the database failed mid-drain
+    details: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"settled": self.settled, "refused": self.refused, "settled_elsewhere": self.settled_elsewhere,
+                "still_queued": self.still_queued, "details": self.details}
+
+
+def queued(ctx: AppContext, *, state: str | None = "queued") -> list[DeferredSettlementRow]:
+    with ctx.unit_of_work() as session:
+        stmt = select(DeferredSettlementRow).order_by(DeferredSettlementRow.id)
+        if state:
+            stmt = stmt.where(DeferredSettlementRow.state == state)
+        return list(session.scalars(stmt))
+
+
+def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = None, progress=None) -> DrainReport:
+    """Settle queued messages whose insured region is available now, oldest first. Safe to run anywhere, any
+    number of times, concurrently: each replay is idempotent on its msgid."""
+    from yidi.api import fsi  # the interface's write path: the answer is stored under the original msgid
+
+    now = now or datetime.now()
+    invalidate(ctx)
+    report = DrainReport()
+    rows = queued(ctx)
+    for row in rows:
+        if limit is not None and report.settled + report.refused + report.settled_elsewhere >= limit:
+            break
+        if outage_for(ctx, row.insuplc_admdvs, now) is not None:
+            continue
+        call = fsi.Call(infno=row.infno, msgid=row.msgid, fixmedins_code=row.fixmedins_code,
+                        admdvs=row.request.get("admdvs", ""), input=row.request.get("input"),
+                        actor=row.request.get("actor", "ops:drain"), received=fsi.now_text())
+        try:
+            response = fsi.run_write(ctx, call)
+            state, result = "settled", (response.get("output") or {}).get("setlinfo", {}).get("setl_id", "")
+        except YidiError as exc:
+            state = "settled_elsewhere" if exc.code in ("DUPLICATE_CLAIM", "MESSAGE_REVERSED") else "refused"
+            result = f"{exc.code}：{exc.full_message()}"[:200]
+        except Exception as exc:  # noqa: BLE001 - the database went away mid-drain: stop, keep the rest queued
+            log.warning("ops.drain_interrupted", error=repr(exc)[:200])
+            break
+        with ctx.unit_of_work() as session:
+            stored = session.get(DeferredSettlementRow, row.id)
+            if stored is not None and stored.state == "queued":
+                stored.state, stored.result, stored.done_at = state, result, datetime.now().replace(microsecond=0)
+        setattr(report, state, getattr(report, state) + 1)
+        report.details.append({"id": row.id, "mdtrt_id": row.mdtrt_id, "msgid": row.msgid, "state": state,
+                               "result": result})
+        if progress is not None:
+            progress()
+    report.still_queued = len(rows) - report.settled - report.refused - report.settled_elsewhere
+    invalidate(ctx)
+    return report

@@ -1,0 +1,317 @@
+"""Who may call what: every route of the app (walked from ``app.routes``) with every role, over real HTTP.
+
+Roles: anonymous, a person (P001, insured in 焦作 410800), a hospital desk (北京协和 H11000000001), an agency
+of another region (武汉 420100), the agency of the right region (焦作 410800) and a supervisor. The resources
+used are P001's: a pending filing, a visit and a settlement at 协和, a supervision lead about 焦作 — created anew
+for each request that could change them, so one role's success never decides another's answer.
+
+A role is *allowed* when its request passes authentication and authorization: any answer but 401, 403, 404
+(a resource that is not yours is not found) or a redirect to the login page. A business refusal after the
+checks (409 state, 422 input) still counts as allowed. A route missing from EXPECTED fails the test, so a new
+endpoint cannot be added without deciding who may call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date, datetime
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from tests.support.live_server import live_server
+from yidi.adapters.orm_web import LeadRow
+from yidi.api.app import create_app
+from yidi.domain.catalog import FeeItem
+from yidi.services import clearing, filings, prepayment, settlements, visits
+from yidi.services.demo import load_demo
+
+ROLES = ("anonymous", "person", "hospital", "agency_other", "agency_right", "supervisor")
+LOGINS = {"person": ("P001", "demo-person"), "hospital": ("desk-beijing", "demo-desk"),
+          "agency_other": ("clerk-wuhan", "demo-clerk"), "agency_right": ("clerk-jiaozuo", "demo-clerk"),
+          "supervisor": ("supervisor", "demo-super")}
+ALL = set(ROLES)
+LOGGED_IN = ALL - {"anonymous"}
+NOBODY: set[str] = set()  # no user role: the hospital interface takes signed HIS calls only
+AGENCY_SUP = {"agency_other", "agency_right", "supervisor"}
+P = {"person"}
+H = {"hospital"}
+RIGHT_AGENCY = {"agency_right"}
+
+# (method, path) -> the roles allowed. Pages and /api alike.
+EXPECTED: dict[tuple[str, str], set[str]] = {
+    ("GET", "/health"): ALL,
+    ("GET", "/openapi.json"): ALL, ("GET", "/docs"): ALL, ("GET", "/docs/oauth2-redirect"): ALL,
+    ("GET", "/redoc"): ALL,
+    ("POST", "/api/login"): ALL,
+    ("GET", "/api/me"): LOGGED_IN,
+    ("POST", "/api/filings"): {"person", "agency_right"},
+    # lists: every agency may ask, and gets its own region only (test_i3_lists_are_scoped_to_the_region)
+    ("GET", "/api/filings"): {"person", "agency_other", "agency_right", "supervisor"},
+    ("GET", "/api/filings/pending"): AGENCY_SUP,
+    ("GET", "/api/filings/{filing_id}"): {"person", "agency_right", "supervisor"},
+    ("GET", "/api/filings/{filing_id}/history"): {"person", "agency_right", "supervisor"},
+    ("POST", "/api/filings/{filing_id}/change"): {"person", "agency_right"},
+    ("POST", "/api/filings/{filing_id}/cancel"): {"person", "agency_right"},
+    ("POST", "/api/filings/{filing_id}/approve"): RIGHT_AGENCY,
+    ("POST", "/api/filings/{filing_id}/reject"): RIGHT_AGENCY,
+    ("GET", "/api/commitment-text"): LOGGED_IN,  # the published 个人承诺书 text
+    ("GET", "/api/regions"): LOGGED_IN,
+    ("GET", "/api/institutions"): LOGGED_IN,
+    ("POST", "/api/benefit/estimate"): ALL,  # 费用测算 needs no login and writes nothing
+    ("POST", "/fsi/api/call"): NOBODY, ("POST", "/fsi/api/rsfComIfsService/callService"): NOBODY,
+    ("POST", "/fsi/api/{infno}"): NOBODY,
+    ("POST", "/api/claims/manual"): {"person", "hospital"},
+    ("GET", "/api/funds/clearing"): AGENCY_SUP,
+    ("GET", "/api/funds/clearing/{month}"): AGENCY_SUP,
+    ("GET", "/api/funds/clearing/{month}/cities/{admdvs}"): {"agency_right", "supervisor"},
+    ("GET", "/api/funds/clearing/{month}/reconciliation"): AGENCY_SUP,
+    ("GET", "/api/funds/prepayments"): AGENCY_SUP,
+    ("GET", "/api/funds/prepayments/plan"): AGENCY_SUP,
+    # pages
+    ("GET", "/"): LOGGED_IN,  # / sends the anonymous to the login page
+    ("GET", "/login"): ALL, ("POST", "/login"): ALL, ("POST", "/logout"): ALL,
+    ("GET", "/person"): P, ("GET", "/person/filing/new"): P, ("POST", "/person/filing/step2"): P,
+    ("POST", "/person/filing/step3"): P, ("POST", "/person/filing/submit"): P,
+    ("GET", "/person/filings/{filing_id}"): P, ("POST", "/person/filings/{filing_id}/change"): P,
+    ("GET", "/person/estimate"): P, ("POST", "/person/estimate"): P, ("GET", "/hospitals"): ALL,  # the public list of networked hospitals
+    ("GET", "/person/settlements/{setl_id}"): P, ("GET", "/person/claim"): P, ("POST", "/person/claim"): P,
+    ("GET", "/desk"): H, ("POST", "/desk/read"): H, ("POST", "/desk/admit"): H, ("GET", "/desk/visits/{mdtrt_id}"): H,
+    ("POST", "/desk/visits/{mdtrt_id}/fees"): H, ("POST", "/desk/visits/{mdtrt_id}/fees/{fee_id}/delete"): H,
+    ("POST", "/desk/visits/{mdtrt_id}/presettle"): H, ("POST", "/desk/visits/{mdtrt_id}/settle"): H,
+    ("GET", "/desk/settlements/{setl_id}"): H, ("POST", "/desk/settlements/{setl_id}/cancel"): H,
+    ("GET", "/desk/settlements/{setl_id}/slip.pdf"): H, ("GET", "/desk/reconciliation"): H,
+    ("GET", "/agency"): {"agency_other", "agency_right"},
+    ("POST", "/agency/filings/{filing_id}/decide"): RIGHT_AGENCY,
+    ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
+    ("POST", "/agency/funds/run"): AGENCY_SUP, ("GET", "/agency/reconciliation"): AGENCY_SUP,
+    ("GET", "/supervision"): AGENCY_SUP, ("POST", "/supervision/run"): AGENCY_SUP,
+    ("GET", "/supervision/leads/{lead_id}"): {"agency_right", "supervisor"},
+    ("POST", "/supervision/leads/{lead_id}/assign"): {"agency_right", "supervisor"},
+    ("POST", "/supervision/leads/{lead_id}/close"): {"agency_right", "supervisor"},
+    ("GET", "/stats"): AGENCY_SUP,
+}
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves, walking included routers (FastAPI ≥ 0.120 nests them)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str = "") -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):
+                walk(route.original_router.routes, prefix + (getattr(route.include_context, "prefix", "") or ""))
+            elif hasattr(route, "methods") and route.methods:
+                for method in sorted(route.methods - {"HEAD"}):
+                    found.append((method, prefix + route.path))
+    walk(app.routes)
+    return found
+
+
+STAYS, FILINGS = itertools.count(1), itertools.count(1)
+
+
+class World:
+    """P001's resources, made through the services as the real users would."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def filing(self) -> str:
+        day = date.fromordinal(date.today().toordinal() + 200 * next(FILINGS))  # periods never overlap
+        filing = filings.file_filing(self.ctx, filings.FileCommand(
+            psn_no="P001", filing_type="other_temporary", basis="proof", mdtrtarea_admvs="310000", begndate=day,
+            apply_date=day, channel="app"))
+        return filing.filing_id
+
+    def visit(self) -> str:
+        return visits.register(self.ctx, fixmedins_code="H11000000001", psn_no="P001", med_type="21",
+                               begntime=date(2024, 3, 1)).mdtrt_id
+
+    def fee(self, mdtrt_id: str) -> int:
+        from decimal import Decimal
+
+        from sqlalchemy import select
+
+        from yidi.adapters.orm import FeeDetailRow
+        visits.upload_fees(self.ctx, fixmedins_code="H11000000001", mdtrt_id=mdtrt_id,
+                           lines=[visits.FeeLine("1", "X004", 100000, cnt=Decimal(1))])
+        with self.ctx.unit_of_work() as session:
+            return session.scalars(select(FeeDetailRow.id).where(FeeDetailRow.mdtrt_id == mdtrt_id)).first()
+
+    def settlement(self) -> str:
+        begin = date.fromordinal(date(2024, 1, 1).toordinal() + 3 * next(STAYS))  # one stay per call
+        return settlements.settle(self.ctx, settlements.SettleCommand(
+            psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin, endtime=begin,
+            items=(FeeItem(code="X004", amount_fen=100000),))).setl_id
+
+    def lead(self) -> str:
+        lead_id = f"L{datetime.now():%H%M%S%f}"
+        with self.ctx.unit_of_work() as session:
+            session.add(LeadRow(lead_id=lead_id, fingerprint=lead_id, rule="test", rule_ids="V1", title="测试线索",
+                                psn_no="P001", fixmedins_code="H11000000001", insuplc_admdvs="410800",
+                                mdtrtarea_admvs="110000", setl_ids=[], evidence={}, status="open",
+                                found_on=date.today()))
+        return lead_id
+
+
+def concrete(world: World, path: str) -> str:
+    values = {}
+    if "{filing_id}" in path:
+        values["filing_id"] = world.filing()
+    if "{mdtrt_id}" in path:
+        values["mdtrt_id"] = world.visit()
+    if "{fee_id}" in path:
+        values["fee_id"] = str(world.fee(values["mdtrt_id"]))
+    if "{setl_id}" in path:
+        values["setl_id"] = world.settlement()
+    if "{lead_id}" in path:
+        values["lead_id"] = world.lead()
+    values.update(month="2024-01", admdvs="410800", infno="2304")
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+JSON_BODIES = {
+    "/api/login": {"username": "nobody", "password": "x"},
+    "/api/filings": {"psn_no": "P001", "type": "other_temporary", "basis": "proof", "mdtrtarea_admvs": "310000",
+                     "begndate": date.today().isoformat()},
+    "change": {"date": date.today().isoformat(), "proof": True, "mdtrtarea_admvs": "320000"},
+    "cancel": {"date": date.today().isoformat(), "proof": True},
+    "approve": {"reason": "材料齐全"},
+    "reject": {"reason": "材料不全"},
+    "/api/benefit/estimate": {"insuplc_admdvs": "410800", "insutype": "310", "fixmedins_code": "H11000000001",
+                              "med_type": "21", "begntime": "2024-03-01", "endtime": "2024-03-05",
+                              "items": [{"code": "X004", "amount": "1000.00"}]},
+    "/api/claims/manual": {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21",
+                           "begntime": "2024-05-01", "endtime": "2024-05-03",
+                           "items": [{"code": "X004", "amount": "1000.00"}]},
+}
+
+
+# Valid forms, so that a role check is what decides (several handlers validate input before the region check).
+FORMS = {
+    "/desk/read": {"certno": "410802195501011234"},
+    "/agency/filings/{filing_id}/decide": {"decision": "approve"},
+    "/supervision/leads/{lead_id}/assign": {"assigned_admdvs": "110000", "note": "请协查"},
+    "/supervision/leads/{lead_id}/close": {"outcome": "unfounded", "note": "排除"},
+}
+
+
+def json_body(path: str) -> dict:
+    return JSON_BODIES.get(path) or JSON_BODIES.get(path.rsplit("/", 1)[-1]) or {}
+
+
+class Caller:
+    def __init__(self, base: str, role: str):
+        self.role = role
+        self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+        self.csrf = ""
+        if role != "anonymous":
+            username, password = LOGINS[role]
+            token = self.http.post("/api/login", json={"username": username, "password": password})
+            assert token.status_code == 200, token.text
+            self.http.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+            self._page_csrf()
+            login = self.http.post("/login", data={"username": username, "password": password,
+                                                   "csrf_token": self.csrf})
+            assert login.status_code == 303 and "login" not in login.headers["location"], login.text[:300]
+        self._page_csrf()
+
+    def _page_csrf(self) -> None:
+        page = self.http.get("/login")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match, "the login page carries a CSRF token"
+        self.csrf = match.group(1)
+
+    def request(self, method: str, template: str, path: str) -> httpx.Response:
+        if template in ("/login", "/logout", "/api/login"):
+            return self._session_route(template)
+        if method == "GET":
+            return self.http.get(path)
+        if template.startswith("/api/") or template.startswith("/fsi/"):
+            return self.http.post(path, json=json_body(template))
+        return self.http.post(path, data={"csrf_token": self.csrf, **FORMS.get(template, {})})
+
+    def _session_route(self, template: str) -> httpx.Response:
+        """Logging in or out would replace this caller's own session: use a fresh one (public routes)."""
+        fresh = Caller(str(self.http.base_url), "anonymous")
+        try:
+            if template == "/api/login":
+                return fresh.http.post(template, json={"username": "P002", "password": "demo-person"})
+            if template == "/login":
+                return fresh.http.post(template, data={"csrf_token": fresh.csrf, "username": "P002",
+                                                       "password": "demo-person"})
+            return fresh.http.post(template, data={"csrf_token": fresh.csrf})
+        finally:
+            fresh.http.close()
+
+
+def allowed(response: httpx.Response) -> bool:
+    if response.request.url.path == "/logout":
+        return response.status_code == 303  # logging out always lands on the login page
+    if response.status_code in (401, 403, 404):
+        return False
+    if response.status_code in (302, 303, 307) and response.headers.get("location", "").startswith("/login"):
+        return False
+    return response.status_code < 500
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from yidi.services.context import AppContext
+
+    ctx = AppContext.from_url(f"sqlite:///{tmp_path_factory.mktemp('access')}/yidi.db", demo_mode=True)
+    load_demo(ctx)
+    world = World(ctx)
+    for _ in range(3):
+        world.settlement()
+    clearing.run_clearing(ctx, "2024-01", today=date(2024, 2, 1))  # a statement for /api/funds/clearing/{month}
+    prepayment.confirm(ctx, 2024, on=date(2024, 1, 20))
+    app = create_app(ctx)
+    with live_server(app) as base:
+        yield ctx, app, base
+    ctx.engine.dispose()
+
+
+def test_i3_every_route_has_a_decided_access_set(served):
+    _ctx, app, _base = served
+    routes = set(app_routes(app))
+    assert routes - set(EXPECTED) == set(), "new routes need a row in EXPECTED"
+    assert set(EXPECTED) - routes == set(), "EXPECTED names routes the app no longer has"
+
+
+def test_i3_every_route_with_every_role(served):
+    ctx, app, base = served
+    world = World(ctx)
+    callers = {role: Caller(base, role) for role in ROLES}
+    wrong = []
+    for method, template in sorted(app_routes(app)):
+        got = set()
+        for role in ROLES:
+            response = callers[role].request(method, template, concrete(world, template))
+            assert response.status_code < 500, (method, template, role, response.text[:300])
+            if allowed(response):
+                got.add(role)
+        if got != EXPECTED[(method, template)]:
+            wrong.append(f"{method} {template}: allowed {sorted(got)}, expected {sorted(EXPECTED[(method, template)])}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_i3_lists_and_funds_are_scoped_to_the_agency_region(served):
+    _ctx, _app, base = served
+    wuhan, jiaozuo, supervisor = Caller(base, "agency_other"), Caller(base, "agency_right"), Caller(base, "supervisor")
+    national = supervisor.http.get("/api/funds/clearing/2024-01").json()
+    assert any(f["insuplc_admdvs"] == "410800" for f in national["flows"]) and "province_transfers" in national
+    own = jiaozuo.http.get("/api/funds/clearing/2024-01").json()
+    assert own["flows"] and all("410800" in (f["insuplc_admdvs"], f["mdtrtarea_admvs"]) for f in own["flows"])
+    assert "province_transfers" not in own and "net" not in own  # national totals are the supervisor's
+    other = wuhan.http.get("/api/funds/clearing/2024-01").json()
+    assert all("410800" not in (f["insuplc_admdvs"], f["mdtrtarea_admvs"]) for f in other["flows"])
+    assert wuhan.http.get("/api/funds/clearing/2024-01/cities/410800").status_code == 403
+    assert "net" not in wuhan.http.get("/api/funds/clearing").json()[0]
+    assert wuhan.http.get("/api/funds/prepayments", params={"year": 2024}).json() == []
+    wuhan_filings = wuhan.http.get("/api/filings").json()["filings"]
+    assert all(f["psn_no"] != "P001" for f in wuhan_filings)
+    assert wuhan.http.get("/api/filings", params={"insuplc_admdvs": "410800"}).status_code == 403
