@@ -79,7 +79,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/person/estimate"): P, ("POST", "/person/estimate"): P, ("GET", "/hospitals"): ALL,  # the public list of networked hospitals
     ("GET", "/person/settlements/{setl_id}"): P, ("GET", "/person/claim"): P, ("POST", "/person/claim"): P,
     ("GET", "/desk"): H, ("POST", "/desk/read"): H, ("POST", "/desk/admit"): H, ("GET", "/desk/visits/{mdtrt_id}"): H,
-    ("POST", "/desk/visits/{mdtrt_id}/fees"): H, ("POST", "/desk/visits/{mdtrt_id}/fees/{fee_id}/delete"): H,
+    ("POST", "/desk/visits/{mdtrt_id}/fees"): H, ("POST", "/desk/visits/{mdtrt_id}/fees/{feedetl_sn}/delete"): H,
+    ("POST", "/desk/visits/{mdtrt_id}/cancel"): H,
     ("POST", "/desk/visits/{mdtrt_id}/presettle"): H, ("POST", "/desk/visits/{mdtrt_id}/settle"): H,
     ("GET", "/desk/settlements/{setl_id}"): H, ("POST", "/desk/settlements/{setl_id}/cancel"): H,
     ("GET", "/desk/settlements/{setl_id}/slip.pdf"): H, ("GET", "/desk/reconciliation"): H,
@@ -87,6 +88,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/agency/filings/{filing_id}/decide"): RIGHT_AGENCY,
     ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
     ("POST", "/agency/funds/run"): AGENCY_SUP, ("GET", "/agency/reconciliation"): AGENCY_SUP,
+    ("GET", "/agency/funds/{month}/statement.xlsx"): AGENCY_SUP,
+    ("GET", "/agency/funds/{month}/csv/{filename}"): AGENCY_SUP,
     ("GET", "/supervision"): AGENCY_SUP, ("POST", "/supervision/run"): AGENCY_SUP,
     ("GET", "/supervision/leads/{lead_id}"): {"agency_right", "supervisor"},
     ("POST", "/supervision/leads/{lead_id}/assign"): {"agency_right", "supervisor"},
@@ -163,13 +166,14 @@ def concrete(world: World, path: str) -> str:
         values["filing_id"] = world.filing()
     if "{mdtrt_id}" in path:
         values["mdtrt_id"] = world.visit()
-    if "{fee_id}" in path:
-        values["fee_id"] = str(world.fee(values["mdtrt_id"]))
+    if "{feedetl_sn}" in path:
+        world.fee(values["mdtrt_id"])
+        values["feedetl_sn"] = "1"  # the line world.fee uploads
     if "{setl_id}" in path:
         values["setl_id"] = world.settlement()
     if "{lead_id}" in path:
         values["lead_id"] = world.lead()
-    values.update(month="2024-01", admdvs="410800", infno="2304")
+    values.update(month="2024-01", admdvs="410800", infno="2304", filename="清算单-2024-01.csv")
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
