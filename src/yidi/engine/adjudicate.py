@@ -205,10 +205,14 @@ def _sort_order(claims: ClaimTable, cap_key: np.ndarray) -> tuple[np.ndarray | N
     day_bits = bits(span - 1)
     low_bits = bits(person.max()) + bits(year_of_day[-1]) + day_bits  # person | year | day
     key_bits = bits(cap_key.max()) + low_bits
-    if key_bits > 63:  # not reached: persons are dense, days span a few years
-        order = np.lexsort((day_offset, year_of_day[day_offset], person, cap_key))
-        group = ((cap_key.astype(np.int64) << 40) | (person << 8) | year_of_day[day_offset])[order]
-        return order, group, "lexsort"
+    if key_bits > 63:  # only for spans of centuries with a thousand cap keys: sort on the columns instead
+        year = year_of_day.take(day_offset)
+        order = np.lexsort((day_offset, year, person, cap_key))
+        changes = np.zeros(n, np.int64)
+        for column in (cap_key, person, year):
+            ordered_column = column.take(order)
+            changes[1:] |= ordered_column[1:] != ordered_column[:-1]
+        return order, np.cumsum(changes), "lexsort"
     key = cap_key.astype(np.int64) << bits(person.max())
     key |= person
     key <<= bits(year_of_day[-1])
