@@ -1,6 +1,6 @@
 """B9/B10 discharge order: the engine's ways of ordering claims for the running cap totals all give the stable order.
 
-``adjudicate._sort_order`` avoids a 64-bit sort (already-ordered input, person/day-ordered input, LSD radix
+``order.discharge_order`` avoids a 64-bit sort (already-ordered input, person/day-ordered input, LSD radix
 passes on 16-bit digits). Whatever path it takes, the result must be the order a stable sort by
 (cap key, person, calendar year, discharge day) gives — same-day claims in input order — which is the
 order the scalar service settles claims in. Checked here against ``np.lexsort`` on random tables of every
@@ -13,12 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yidi.engine.adjudicate import ClaimTable, _sort_order
-
-
-def _table(person: np.ndarray, day: np.ndarray) -> ClaimTable:
-    zeros = np.zeros(len(person), np.int64)
-    return ClaimTable(person, zeros, zeros, zeros, zeros, zeros, day, zeros, zeros, zeros, zeros, zeros, zeros)
+from yidi.engine.order import discharge_order
 
 
 def _expected(person: np.ndarray, cap_key: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -51,7 +46,7 @@ def tables(draw):
 @given(tables())
 def test_b9_sort_order_is_the_stable_discharge_order(table):
     person, cap_key, day = table
-    order, group, how = _sort_order(_table(person, day), cap_key)
+    order, group, how = discharge_order(person, day, cap_key)
     expected = _expected(person, cap_key, day)
     got = np.arange(len(person)) if order is None else order
     assert np.array_equal(got, expected), how
@@ -70,8 +65,8 @@ def test_b9_each_ordering_path_is_taken():
     paths = {}
     for name, at in (("random", np.arange(len(person))), ("person/day", np.lexsort((day, person))),
                      ("key", _expected(person, cap_key, day))):
-        paths[name] = _sort_order(_table(person[at], day[at]), cap_key[at])[2]
-    paths["wide"] = _sort_order(_table(person * 10, day), cap_key)[2]
+        paths[name] = discharge_order(person[at], day[at], cap_key[at])[2]
+    paths["wide"] = discharge_order(person * 10, day, cap_key)[2]
     assert paths == {"random": "radix sort, 2 × 16-bit passes",
                      "person/day": "ordered by person and day: one pass on the cap key",
                      "key": "already ordered", "wide": "radix sort, 3 × 16-bit passes"}
@@ -85,7 +80,7 @@ def test_b9_sort_order_beyond_63_bits_sorts_on_the_columns():
     person[0] = 2 * n + 2**16 - 1
     day = rng.integers(-100_000, 100_000, n)  # 1696 … 2243
     cap_key = rng.integers(0, 2**20, n)
-    order, group, how = _sort_order(_table(person, day), cap_key)
+    order, group, how = discharge_order(person, day, cap_key)
     assert how == "lexsort"
     assert np.array_equal(order, _expected(person, cap_key, day))
     year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)

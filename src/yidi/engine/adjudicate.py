@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from yidi.engine.kinds import BENEFIT_KINDS
+from yidi.engine.order import discharge_order
 from yidi.engine.scope import half_up_bp
 from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers
     ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, calendar_year, days)
@@ -120,9 +121,10 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
     sv, st, sm, sl, sd, sk = (int(x) for x in g.strides)
     row = version * sv
     row += g.offset
+    term = np.empty_like(row)
     for codes, stride in ((claims.insutype, st), (claims.med_type, sm), (level, sl), (claims.disease, sd),
                           (claims.benefit_kind, sk)):
-        row += codes * stride
+        row += np.multiply(codes, stride, out=term)
     error = g.error.take(row)
     inscp = claims.inscp_scp_amt
     if n and inscp.min() < 0:  # a negative in-scope amount is bad input (unless the med_type already refuses)
@@ -143,7 +145,10 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
     by_ratio *= ratio_bp
     _half_up_in_place(by_ratio)
     cap = g.cap.take(row)  # 0 for claims the policy refuses, whose by_ratio is 0 too
-    hifp_pay, used_before, stats = _apply_caps(claims, g.cap_class.take(row), cap, by_ratio)
+    used_before, stats = _cap_used_before(claims, g.cap_class.take(row), cap, by_ratio)
+    hifp_pay = np.subtract(cap, used_before)  # 9: min(by_ratio, what is left of the cap), as benefit.calculate
+    np.maximum(hifp_pay, 0, out=hifp_pay)
+    np.minimum(hifp_pay, by_ratio, out=hifp_pay)
 
     if refused:
         medfee = np.where(settled, claims.medfee_sumamt, 0)
@@ -176,75 +181,15 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def _sort_order(claims: ClaimTable, cap_key: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, str]:
-    """The discharge order within each cap group, and each claim's group (sorted), without a full 64-bit sort.
-
-    The sort key packs (cap key, person, calendar year, day) into one int64 with as few bits as the data
-    needs (persons numbered densely). Returns ``(order, sorted_group, how)``; ``order`` is None when the
-    input already is in key order. Three cases, cheapest first, each checked in O(n):
-
-    * already in key order: no sort at all;
-    * in (person, discharge day) order — how batch exports usually come — the groups of one cap key are
-      already contiguous and ordered, so one stable pass on the cap key alone puts them together;
-    * otherwise an LSD radix sort on 16-bit digits (numpy's stable argsort is a linear-time radix sort
-      for 16-bit integers): two passes for a 32-bit key (1M claims, 200k persons), three up to 48 bits.
-
-    Every pass is stable, so claims of one person discharged the same day keep their input order, as
-    the scalar service would settle them.
-    """
-    n = len(claims)
-    person = claims.person
-    if person.min() < 0 or person.max() >= 2 * n + 2**16:  # sparse or odd ids: number them densely first
-        person = np.unique(person, return_inverse=True)[1].reshape(-1)
-    day_offset = claims.discharge_day - claims.discharge_day.min()
-    span = int(day_offset.max()) + 1
-    first = np.datetime64(int(claims.discharge_day.min()), "D")
-    year_of_day = (first + np.arange(span)).astype("datetime64[Y]").astype(np.int64)
-    year_of_day -= year_of_day[0]  # calendar year of each day of the span, counted from the first
-    bits = lambda top: max(1, int(top).bit_length())  # noqa: E731
-    day_bits = bits(span - 1)
-    low_bits = bits(person.max()) + bits(year_of_day[-1]) + day_bits  # person | year | day
-    key_bits = bits(cap_key.max()) + low_bits
-    if key_bits > 63:  # only for spans of centuries with a thousand cap keys: sort on the columns instead
-        year = year_of_day.take(day_offset)
-        order = np.lexsort((day_offset, year, person, cap_key))
-        changes = np.zeros(n, np.int64)
-        for column in (cap_key, person, year):
-            ordered_column = column.take(order)
-            changes[1:] |= ordered_column[1:] != ordered_column[:-1]
-        return order, np.cumsum(changes), "lexsort"
-    key = cap_key.astype(np.int64) << bits(person.max())
-    key |= person
-    key <<= bits(year_of_day[-1])
-    key |= year_of_day.take(day_offset)
-    key <<= day_bits
-    key |= day_offset
-    if n < 2 or bool((key[1:] >= key[:-1]).all()):
-        return None, key >> day_bits, "already ordered"
-    low = key & (2**low_bits - 1)
-    if bool((low[1:] >= low[:-1]).all()):
-        order = np.argsort(cap_key.astype(np.uint16), kind="stable")
-        return order, key.take(order) >> day_bits, "ordered by person and day: one pass on the cap key"
-    if key_bits <= 48:
-        order = None
-        for shift in range(0, key_bits, 16):
-            digit = (key >> shift).astype(np.uint16)  # wraps to the 16 bits at shift
-            if order is None:
-                order = np.argsort(digit, kind="stable")
-            else:
-                order = order.take(np.argsort(digit.take(order), kind="stable"))
-        return order, key.take(order) >> day_bits, f"radix sort, {-(-key_bits // 16)} × 16-bit passes"
-    order = np.argsort(key, kind="stable")
-    return order, key.take(order) >> day_bits, "stable argsort"
-
-
-def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
-                by_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Running totals per (person, cap key, calendar year) in discharge order; see the module docstring."""
+def _cap_used_before(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
+                     by_ratio: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Each claim's year-to-date cap use before it: running totals per (person, cap key, calendar year) in
+    discharge order; see the module docstring. Only this goes back to input order (one scatter); the fund
+    payment follows from it elementwise."""
     n = len(claims)
     if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0, "order": ""}
-    order, group, how = _sort_order(claims, cap_key)
+        return np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0, "order": ""}
+    order, group, how = discharge_order(claims.person, claims.discharge_day, cap_key)
     ordered = (lambda a: a) if order is None else (lambda a: a.take(order))  # noqa: E731
     starts_mask = np.empty(n, bool)
     starts_mask[0] = True
@@ -271,7 +216,6 @@ def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
     used_before = np.empty(n, np.int64)
     used_before[1:] = used_after[:-1]
     used_before[starts] = opening_sorted
-    hifp = used_after - used_before
 
     # Groups whose cap is not one number all year: replay them claim by claim.
     cap_changes = np.flatnonzero((c[1:] != c[:-1]) & ~starts_mask[1:]) + 1
@@ -281,14 +225,11 @@ def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
         used = int(opening_sorted[g])
         for i in range(starts[g], starts[g] + lengths[g]):
             used_before[i] = used
-            hifp[i] = min(int(r[i]), max(0, int(c[i]) - used))
-            used += int(hifp[i])
+            used += min(int(r[i]), max(0, int(c[i]) - used))
 
     stats = {"groups": int(len(starts)), "sequential_groups": int(len(varying)), "order": how}
     if order is None:
-        return hifp, used_before, stats
-    out_hifp = np.empty(n, np.int64)
-    out_before = np.empty(n, np.int64)
-    out_hifp[order] = hifp
-    out_before[order] = used_before
-    return out_hifp, out_before, stats
+        return used_before, stats
+    in_input_order = np.empty(n, np.int64)
+    in_input_order[order] = used_before
+    return in_input_order, stats

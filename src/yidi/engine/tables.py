@@ -113,7 +113,10 @@ class PolicyTables:
         for r, (starts, indexes) in self.region_starts.items():
             position = np.searchsorted(starts, calendar, side="right") - 1
             lookup[r + 1] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
-        return lookup[region + 1, discharge_day - first]
+        flat = region * len(calendar)  # lookup[region + 1, day − first] as one flat gather
+        flat += discharge_day
+        flat += len(calendar) - first
+        return lookup.ravel().take(flat)
 
 
 def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
