@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.engine --claims 1000000      (or: make bench-engine)
 
 1. generates N synthetic claims (yidi.demo.generate, fixed seed) and writes/reads them as Parquet;
-2. batch engine: --repeat timed runs of ``adjudicate`` on the in-memory ClaimTable (median and best; the
-   Parquet read is timed separately), half before and half after the OpenFisca runs so that a change in
-   the shared machine's load hits both sides; also on the same claims ordered by person and discharge
-   date (how exports usually come), where the engine skips most of its sort;
+2. batch engine: blocks of --repeat timed runs of ``adjudicate`` on the in-memory ClaimTable (median and
+   best; the Parquet read is timed separately), one block before the OpenFisca variants and one after
+   each, and every variant is compared with the blocks just before and after it, so that a change in the
+   shared machine's load hits both sides; also on the same claims ordered by person and discharge date
+   (how exports usually come), where the engine skips most of its sort;
 3. scalar engine: ``benefit.calculate`` claim by claim, with items, coverage and running totals, on the
    first --scalar-sample claims, extrapolated linearly to N; the same sample through the batch engine
    must agree to the fen (mismatches are counted);
@@ -132,7 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--scalar-sample", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=9, help="timed engine runs")
+    parser.add_argument("--repeat", type=int, default=7, help="timed engine runs per block (one block before "
+                        "the OpenFisca variants and one after each)")
     parser.add_argument("--of-repeat", type=int, default=5, help="timed OpenFisca runs per variant")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-openfisca", action="store_true")
@@ -145,7 +147,8 @@ def main() -> None:
     from yidi.policy.loader import load_policy_book
 
     OUT.mkdir(parents=True, exist_ok=True)
-    report: dict = {"date": date.today().isoformat(), "machine": machine(), "claims": args.claims}
+    report: dict = {"date": date.today().isoformat(), "machine": machine(), "claims": args.claims,
+                    "engine_runs_per_block": args.repeat}
     book = load_policy_book()
     tables = PolicyTables.from_book(book)
     n = args.claims
@@ -158,7 +161,7 @@ def main() -> None:
     report["parquet_read_seconds"] = time.perf_counter() - started
 
     result = adjudicate(claims, tables)  # warm-up (and the result every comparison uses)
-    first_half = timed(lambda: adjudicate(claims, tables), (args.repeat + 1) // 2)
+    engine_blocks = [timed(lambda: adjudicate(claims, tables), args.repeat)]
     by_person = np.lexsort((claims.discharge_day, claims.person))
     ordered = ClaimTable(**{k: (v[by_person] if isinstance(v, np.ndarray) else v) for k, v in vars(claims).items()})
     ordered_result = adjudicate(ordered, tables)
@@ -181,9 +184,16 @@ def main() -> None:
           f"{mismatches} mismatches vs engine", file=sys.stderr)
 
     if not args.no_openfisca:
-        report["openfisca"] = run_openfisca(claims, tables, result, n, args.of_repeat)
-    second_half = timed(lambda: adjudicate(claims, tables), args.repeat // 2)
-    report["engine"] = {**summary(first_half + second_half, n), "stats": result.stats,
+        # Engine blocks between the OpenFisca variants: each variant is compared with the engine runs
+        # just before and just after it, so a change in the shared machine's load hits both sides.
+        engine_block = lambda: engine_blocks.append(timed(lambda: adjudicate(claims, tables), args.repeat))  # noqa: E731
+        report["openfisca"] = run_openfisca(claims, tables, result, n, args.of_repeat, engine_block)
+        for i, of in enumerate(report["openfisca"].get("variants", {}).values()):
+            nearby = summary(engine_blocks[i] + engine_blocks[i + 1], n)
+            of["engine_nearby"] = nearby
+            of["engine_faster_median"] = of["median_seconds"] / nearby["median_seconds"]
+            of["engine_faster_best"] = of["best_seconds"] / nearby["best_seconds"]
+    report["engine"] = {**summary([t for block in engine_blocks for t in block], n), "stats": result.stats,
                         "settled": int((result.error == 0).sum()),
                         "capped_claims": int(((result.cap_used_before_fen + result.hifp_pay == result.cap_fen)
                                               & (result.pool_prop_selfpay > 0)).sum())}
@@ -199,7 +209,7 @@ def table(report: dict) -> str:
     rate = lambda x: f"{x / 1e6:.2f} M" if x >= 1e6 else f"{x / 1e3:.1f} k"  # noqa: E731
     rows = ["| engine | claims/s median | claims/s best | batch engine faster by (median / best) | "
             "claims off by ≥ 1 fen |", "|---|---|---|---|---|",
-            f"| batch engine, {engine['runs']} runs | **{rate(engine['claims_per_second_median'])}** | "
+            f"| batch engine, {engine['runs']} runs in {engine['runs'] // report['engine_runs_per_block']} blocks | **{rate(engine['claims_per_second_median'])}** | "
             f"{rate(engine['claims_per_second_best'])} | — | 0 (int64) |"]
     ordered = report["engine_ordered_input"]
     rows.append(f"| batch engine, input ordered by person and discharge date | "
@@ -211,13 +221,12 @@ def table(report: dict) -> str:
     for variant, of in report.get("openfisca", {}).get("variants", {}).items():
         rows.append(f"| OpenFisca {report['openfisca']['version']}, {variant}, {of['runs']} runs | "
                     f"{rate(of['claims_per_second_median'])} | {rate(of['claims_per_second_best'])} | "
-                    f"**{of['median_seconds'] / engine['median_seconds']:.2f}×** / "
-                    f"{of['best_seconds'] / engine['best_seconds']:.2f}× | "
+                    f"**{of['engine_faster_median']:.2f}×** / {of['engine_faster_best']:.2f}× | "
                     f"{of['claims_differing_by_1_fen_or_more']:,} |")
     return "\n".join(rows)
 
 
-def run_openfisca(claims, tables, result, n: int, repeat: int) -> dict:
+def run_openfisca(claims, tables, result, n: int, repeat: int, engine_block) -> dict:
     python = ensure_bench_venv()
     if python is None:
         return {"available": False}
@@ -258,6 +267,7 @@ def run_openfisca(claims, tables, result, n: int, repeat: int) -> dict:
                                     "by_field": {name: int(mask.sum()) for name, mask in off.items()}}
         print(f"openfisca {version} {variant}: {n / np.median(timing['seconds']):,.0f} claims/s median; "
               f"{any_off:,} claims differ by ≥ 1 fen", file=sys.stderr)
+        engine_block()
     return out
 
 
