@@ -9,11 +9,15 @@ its discharge date. Steps 5–9 are elementwise integer arithmetic, rounding hal
 The annual caps (B9, B10) make claims depend on each other: ``hifp_i = min(by_ratio_i, cap − used_before_i)``
 with the running total kept per person, calendar year of discharge and cap key (``benefit.cap_key_for``),
 in discharge order. Because every ``by_ratio`` is ≥ 0, the running total after claim i of a group is
-``min(cap, opening + cumsum(by_ratio)_i)`` (never below the opening), and ``hifp_i`` is the difference of
-consecutive totals — one sort and one segmented cumsum instead of a loop. That closed form needs one cap
-per group; a group whose cap changes within the year (a policy version or insutype change mid-year) is
-replayed with the plain sequential loop, for those groups only. Ties on the same discharge day keep the
-input order (stable sort), which is the order the scalar service would settle them in.
+``min(cap, opening + cumsum(by_ratio)_i)`` (never below the opening) — one ordering (``engine.order``,
+mostly a linear-time radix sort, none when the input is already ordered) and one segmented cumsum instead
+of a loop; each claim's ``used_before`` goes back to input order and ``hifp_i`` follows elementwise. That
+closed form needs one cap per group; a group whose cap changes within the year (a policy version or
+insutype change mid-year) is replayed with the plain sequential loop, for those groups only. Ties on the
+same discharge day keep the input order (every ordering pass is stable), which is the order the scalar
+service would settle them in.
+
+Every figure a claim needs comes from one row of the policy's ``ClaimGrid`` (``engine.tables``).
 """
 
 from __future__ import annotations
