@@ -30,7 +30,7 @@ from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.order import discharge_order
 from yidi.engine.scope import half_up_bp
 from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers
-    ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, calendar_year, days)
+    ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, days)
 
 
 

@@ -119,15 +119,6 @@ class PolicyTables:
         return lookup.ravel().take(flat)
 
 
-def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
-    """Calendar year of each day (int64 days since 1970), through a table of the days present."""
-    if len(discharge_day) == 0:
-        return np.zeros(0, np.int64)
-    first, last = int(discharge_day.min()), int(discharge_day.max())
-    years = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    return years[discharge_day - first]
-
-
 # Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
 # Codes as the scalar engine reports them: a disease outside the insured region's list is INVALID_INPUT (dise_codg).
 ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "INVALID_INPUT", "INVALID_INPUT")
