@@ -114,3 +114,11 @@ def test_b9_cap_exhaustion_in_discharge_order_not_input_order():
     # 居民 level 3: (120000 − 1000) × 65% = 77350.00 each; the 200000.00 cap leaves 45300.00 for September.
     assert [g["hifp_pay"] for g in got] == [4_530_000, 7_735_000, 7_735_000]
     assert result.stats["sequential_groups"] == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(populations())
+def test_b12_engine_equals_scalar_when_claims_come_by_person_and_discharge_date(claims):
+    """Exports usually come ordered by person and discharge date: the engine's no-full-sort path."""
+    claims.sort(key=lambda c: (c.psn_no, c.endtime))
+    _compare(MIDYEAR, claims)

@@ -9,11 +9,15 @@ its discharge date. Steps 5–9 are elementwise integer arithmetic, rounding hal
 The annual caps (B9, B10) make claims depend on each other: ``hifp_i = min(by_ratio_i, cap − used_before_i)``
 with the running total kept per person, calendar year of discharge and cap key (``benefit.cap_key_for``),
 in discharge order. Because every ``by_ratio`` is ≥ 0, the running total after claim i of a group is
-``min(cap, opening + cumsum(by_ratio)_i)`` (never below the opening), and ``hifp_i`` is the difference of
-consecutive totals — one sort and one segmented cumsum instead of a loop. That closed form needs one cap
-per group; a group whose cap changes within the year (a policy version or insutype change mid-year) is
-replayed with the plain sequential loop, for those groups only. Ties on the same discharge day keep the
-input order (stable sort), which is the order the scalar service would settle them in.
+``min(cap, opening + cumsum(by_ratio)_i)`` (never below the opening) — one ordering (``engine.order``,
+mostly a linear-time radix sort, none when the input is already ordered) and one segmented cumsum instead
+of a loop; each claim's ``used_before`` goes back to input order and ``hifp_i`` follows elementwise. That
+closed form needs one cap per group; a group whose cap changes within the year (a policy version or
+insutype change mid-year) is replayed with the plain sequential loop, for those groups only. Ties on the
+same discharge day keep the input order (every ordering pass is stable), which is the order the scalar
+service would settle them in.
+
+Every figure a claim needs comes from one row of the policy's ``ClaimGrid`` (``engine.tables``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from yidi.engine.kinds import BENEFIT_KINDS
+from yidi.engine.order import discharge_order
 from yidi.engine.scope import half_up_bp
 from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers
-    ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, calendar_year, days)
+    ERRORS, INVALID_INPUT, MED_TYPE_NOT_SUPPORTED, MED_TYPES, OK, PolicyTables, days)
 
 
 
@@ -110,90 +115,125 @@ class Adjudication:
 
 
 def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
-    grid = tables.grid
-    _, nt, nm, nl, nd = grid.shape
+    n = len(claims)
+    g = tables.grid.claim_grid()
     version = tables.version_of(claims.region, claims.discharge_day)
-    # Codes shifted by one: slot 0 is "unknown", so one flat index finds every figure (ParameterGrid).
-    level = np.where((claims.hospital_level >= 1) & (claims.hospital_level <= 3), claims.hospital_level, 0)
-    med_type = claims.med_type + 1
-    row = (((version + 1) * nt + claims.insutype + 1) * nm + med_type) * nl + level
-    row = row * nd + claims.disease + 1
-    error = grid.error[row]
-    error[(claims.benefit_kind < 0) | (claims.inscp_scp_amt < 0)] = INVALID_INPUT
-    error[claims.med_type < 0] = MED_TYPE_NOT_SUPPORTED
-    settled = error == OK
+    # One flat row per claim in the ClaimGrid: codes × strides, +offset shifts every code but the level by one.
+    level = claims.hospital_level
+    if n and (level.min() < 0 or level.max() > 3):
+        level = np.where((level >= 1) & (level <= 3), level, 0)
+    sv, st, sm, sl, sd, sk = (int(x) for x in g.strides)
+    row = version * sv
+    row += g.offset
+    term = np.empty_like(row)
+    for codes, stride in ((claims.insutype, st), (claims.med_type, sm), (level, sl), (claims.disease, sd),
+                          (claims.benefit_kind, sk)):
+        row += np.multiply(codes, stride, out=term)
+    error = g.error.take(row)
+    inscp = claims.inscp_scp_amt
+    if n and inscp.min() < 0:  # a negative in-scope amount is bad input (unless the med_type already refuses)
+        error[(inscp < 0) & (error != MED_TYPE_NOT_SUPPORTED)] = INVALID_INPUT
+    refused = bool(error.any())
+    ratio_bp = g.ratio_bp.take(row)  # B7, already 0 on rows the policy refuses
+    if refused:
+        settled = error == OK
+        inscp = np.where(settled, inscp, 0)
+        ratio_bp[~settled] = 0
 
-    # Parameters for this kind of visit (B1, B9, B10) and the coverage numbers (B3–B6), per claim.
-    kind_row = ((version + 1) * len(BENEFIT_KINDS) + np.maximum(claims.benefit_kind, 0)) * nm + med_type
-    inscp = np.where(settled, claims.inscp_scp_amt, 0)
-    first_selfpay = half_up_bp(inscp, grid.first_selfpay_bp[kind_row])  # 5: 首先自付 (B6) before the deductible
-    eligible = inscp - first_selfpay
-    act_pay_dedc = np.minimum(eligible, grid.deductible[row])  # 6: per admission (0 for outpatient)
-    ratio_bp = np.maximum(0, grid.base_ratio[row] - grid.reduction_pp[kind_row] * 100)  # 7
-    by_ratio = half_up_bp(eligible - act_pay_dedc, ratio_bp)  # 8, before the cap
-    cap = grid.cap[row]  # 0 for refused claims, whose by_ratio is 0 too
-    hifp_pay, used_before, stats = _apply_caps(claims, grid.cap_class[row], cap, by_ratio)
+    # Steps 5–8 in int64 with in-place ufuncs: 首先自付 (B6), deductible per admission (B1), ratio (B7).
+    first_selfpay = inscp * g.first_selfpay_bp.take(row)
+    _half_up_in_place(first_selfpay)
+    eligible = np.subtract(inscp, first_selfpay)
+    act_pay_dedc = np.minimum(eligible, g.deductible.take(row))
+    by_ratio = np.subtract(eligible, act_pay_dedc)
+    by_ratio *= ratio_bp
+    _half_up_in_place(by_ratio)
+    cap = g.cap.take(row)  # 0 for claims the policy refuses, whose by_ratio is 0 too
+    used_before, stats = _cap_used_before(claims, g.cap_class.take(row), cap, by_ratio)
+    hifp_pay = np.subtract(cap, used_before)  # 9: min(by_ratio, what is left of the cap), as benefit.calculate
+    np.maximum(hifp_pay, 0, out=hifp_pay)
+    np.minimum(hifp_pay, by_ratio, out=hifp_pay)
 
-    medfee = np.where(settled, claims.medfee_sumamt, 0)
-    zero_if_refused = lambda a: np.where(settled, a, 0)  # noqa: E731
+    if refused:
+        medfee = np.where(settled, claims.medfee_sumamt, 0)
+        passed = [np.where(settled, a, 0) for a in (claims.fulamt_ownpay_amt, claims.overlmt_selfpay,
+                                                    claims.preselfpay_amt)]
+    else:  # every claim settled: the scope amounts pass through unchanged (read-only views, no copies)
+        medfee, *passed = (_read_only(a) for a in (claims.medfee_sumamt, claims.fulamt_ownpay_amt,
+                                                   claims.overlmt_selfpay, claims.preselfpay_amt))
+        inscp = _read_only(inscp)
+    pool_prop_selfpay = eligible  # reused: eligible − deductible − fund
+    pool_prop_selfpay -= act_pay_dedc
+    pool_prop_selfpay -= hifp_pay
     return Adjudication(
-        medfee_sumamt=medfee, fulamt_ownpay_amt=zero_if_refused(claims.fulamt_ownpay_amt),
-        overlmt_selfpay=zero_if_refused(claims.overlmt_selfpay), preselfpay_amt=zero_if_refused(claims.preselfpay_amt),
+        medfee_sumamt=medfee, fulamt_ownpay_amt=passed[0], overlmt_selfpay=passed[1], preselfpay_amt=passed[2],
         inscp_scp_amt=inscp, first_selfpay=first_selfpay, act_pay_dedc=act_pay_dedc,
-        ratio_bp=np.where(settled, ratio_bp, 0), hifp_pay=hifp_pay,
-        pool_prop_selfpay=eligible - act_pay_dedc - hifp_pay, fund_pay_sumamt=hifp_pay, psn_part_amt=medfee - hifp_pay,
+        ratio_bp=ratio_bp, hifp_pay=hifp_pay, pool_prop_selfpay=pool_prop_selfpay,
+        fund_pay_sumamt=hifp_pay, psn_part_amt=medfee - hifp_pay,
         cap_fen=cap, cap_used_before_fen=used_before, policy_version=version, error=error, stats=stats)
 
 
-def _apply_caps(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
-                by_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Running totals per (person, cap key, calendar year) in discharge order; see the module docstring."""
+def _half_up_in_place(product_bp: np.ndarray) -> None:
+    """x (amount × basis points, ≥ 0) → half-up fen, in place: the integer form of money.apply_bp."""
+    product_bp += 5000
+    product_bp //= 10000
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def _cap_used_before(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
+                     by_ratio: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Each claim's year-to-date cap use before it: running totals per (person, cap key, calendar year) in
+    discharge order; see the module docstring. Only this goes back to input order (one scatter); the fund
+    payment follows from it elementwise."""
     n = len(claims)
     if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0}
-    person = claims.person
-    if person.min(initial=0) < 0 or person.max(initial=0) >= 2**31 or cap_key.max() >= 2**10:
-        person = np.unique(person, return_inverse=True)[1].astype(np.int64)
-    # One int64 sort key: person (31 bits) | cap key (10 bits) | discharge day (22 bits, days since 1970 + 2**21).
-    key = (person << 32) | (cap_key << 22) | (claims.discharge_day + 2**21)
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    holder = sorted_key >> 22  # person and cap key
-    year = calendar_year((sorted_key & (2**22 - 1)) - 2**21)
+        return np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0, "order": ""}
+    order, group, how = discharge_order(claims.person, claims.discharge_day, cap_key)
+    ordered = (lambda a: a) if order is None else (lambda a: a.take(order))  # noqa: E731
     starts_mask = np.empty(n, bool)
     starts_mask[0] = True
-    starts_mask[1:] = (holder[1:] != holder[:-1]) | (year[1:] != year[:-1])
+    np.not_equal(group[1:], group[:-1], out=starts_mask[1:])
     starts = np.flatnonzero(starts_mask)
-    lengths = np.diff(starts, append=n)
 
-    r = by_ratio[order]
-    c = cap[order]
+    r = ordered(by_ratio)
+    c = ordered(cap)
+    # Segmented cumsum: the running total minus the total before the group's first claim. The total
+    # before each claim never decreases (r ≥ 0), so a running maximum carries each group's base forward.
     running = np.cumsum(r)
-    within = running - np.repeat(running[starts] - r[starts], lengths)  # segmented cumsum
+    base = running - r
+    base *= starts_mask
+    np.maximum.accumulate(base, out=base)
+    within = running
+    within -= base
     if claims.cap_used_opening_fen is None:
         opening_sorted = np.zeros(len(starts), np.int64)
-        used_after = np.minimum(c, within)
+        used_after = np.minimum(c, within, out=within)
     else:
-        opening_sorted = claims.cap_used_opening_fen[order][starts]
-        opening = np.repeat(opening_sorted, lengths)
+        opening_sorted = ordered(claims.cap_used_opening_fen)[starts]
+        opening = np.repeat(opening_sorted, np.diff(starts, append=n))
         used_after = np.maximum(opening, np.minimum(c, opening + within))
     used_before = np.empty(n, np.int64)
     used_before[1:] = used_after[:-1]
     used_before[starts] = opening_sorted
-    hifp = used_after - used_before
 
     # Groups whose cap is not one number all year: replay them claim by claim.
     cap_changes = np.flatnonzero((c[1:] != c[:-1]) & ~starts_mask[1:]) + 1
     varying = np.unique(np.searchsorted(starts, cap_changes, side="right") - 1)
+    lengths = np.diff(starts, append=n) if len(varying) else None
     for g in varying:
         used = int(opening_sorted[g])
         for i in range(starts[g], starts[g] + lengths[g]):
             used_before[i] = used
-            hifp[i] = min(int(r[i]), max(0, int(c[i]) - used))
-            used += int(hifp[i])
+            used += min(int(r[i]), max(0, int(c[i]) - used))
 
-    out_hifp = np.empty(n, np.int64)
-    out_before = np.empty(n, np.int64)
-    out_hifp[order] = hifp
-    out_before[order] = used_before
-    return out_hifp, out_before, {"groups": int(len(starts)), "sequential_groups": int(len(varying))}
+    stats = {"groups": int(len(starts)), "sequential_groups": int(len(varying)), "order": how}
+    if order is None:
+        return used_before, stats
+    in_input_order = np.empty(n, np.int64)
+    in_input_order[order] = used_before
+    return in_input_order, stats

@@ -113,16 +113,10 @@ class PolicyTables:
         for r, (starts, indexes) in self.region_starts.items():
             position = np.searchsorted(starts, calendar, side="right") - 1
             lookup[r + 1] = np.where(position >= 0, indexes[np.maximum(position, 0)], -1)
-        return lookup[region + 1, discharge_day - first]
-
-
-def calendar_year(discharge_day: np.ndarray) -> np.ndarray:
-    """Calendar year of each day (int64 days since 1970), through a table of the days present."""
-    if len(discharge_day) == 0:
-        return np.zeros(0, np.int64)
-    first, last = int(discharge_day.min()), int(discharge_day.max())
-    years = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    return years[discharge_day - first]
+        flat = region * len(calendar)  # lookup[region + 1, day − first] as one flat gather
+        flat += discharge_day
+        flat += len(calendar) - first
+        return lookup.ravel().take(flat)
 
 
 # Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
@@ -191,3 +185,54 @@ class ParameterGrid:
             first[1:, :, m1] = t.first_selfpay_bp
         return cls(shape, deductible, base_ratio, cap, cap_class, error, (nv, nk, nm),
                    reduction.ravel(), first.ravel())
+
+    def claim_grid(self) -> "ClaimGrid":
+        """The grid with the benefit kind as a sixth axis, cached: one row index per claim finds everything."""
+        if self._claim_grid is None:
+            self._claim_grid = ClaimGrid.from_grid(self)
+        return self._claim_grid
+
+    _claim_grid: "ClaimGrid | None" = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class ClaimGrid:
+    """``ParameterGrid`` × benefit kind (slot 0 = unknown kind), with the kind's figures already combined.
+
+    A claim's row is ``Σ code × stride + offset`` over (version, insutype, med_type, level, disease, kind),
+    each code shifted by one (the offset). Per row: the refusal code (MED_TYPE_NOT_SUPPORTED for an
+    unknown med_type, then INVALID_INPUT for an unknown kind, then the policy's own), the reduced ratio
+    (B7; 0 on refused rows, so refused claims need no masking), 首先自付 share (B6), deductible, cap and cap
+    key. Small dtypes where the figure is small (ratios in basis points), so gathers move fewer bytes.
+    A few tens of thousands of rows at most; built once per PolicyTables.
+    """
+
+    strides: np.ndarray  # int64, per axis: version, insutype, med_type, level, disease, kind
+    offset: int  # Σ strides except level (every code but the level is shifted by one)
+    error: np.ndarray  # int8
+    ratio_bp: np.ndarray  # int16: max(0, base ratio − reduction × 100); 0 where refused
+    first_selfpay_bp: np.ndarray  # int16
+    deductible: np.ndarray  # int64
+    cap: np.ndarray  # int64
+    cap_class: np.ndarray  # int16
+
+    @classmethod
+    def from_grid(cls, grid: ParameterGrid) -> "ClaimGrid":
+        nv, nt, nm, nl, nd = grid.shape
+        _, nk, _ = grid.kinds_shape
+        shape = (nv, nt, nm, nl, nd, nk + 1)
+        strides = np.array([int(np.prod(shape[i + 1:])) for i in range(len(shape))], dtype=np.int64)
+        base = lambda a: np.broadcast_to(a.reshape(grid.shape)[..., None], shape)  # noqa: E731
+        # kind figures, indexed [version, kind, med_type]; slot 0 of the kind axis repeats kind 0 (masked below)
+        kinds = lambda a: np.concatenate([a.reshape(grid.kinds_shape)[:, :1], a.reshape(grid.kinds_shape)],  # noqa: E731
+                                         axis=1).transpose(0, 2, 1)[:, None, :, None, None, :]
+        m1 = np.arange(nm)[None, None, :, None, None, None]
+        k1 = np.arange(nk + 1)[None, None, None, None, None, :]
+        error = np.where(m1 == 0, MED_TYPE_NOT_SUPPORTED, np.where(k1 == 0, INVALID_INPUT, base(grid.error)))
+        ratio = np.maximum(0, base(grid.base_ratio) - np.broadcast_to(kinds(grid.reduction_pp), shape) * 100)
+        ratio = np.where(error == OK, ratio, 0)
+        return cls(strides, int(strides.sum() - strides[3]), error.astype(np.int8).ravel(),
+                   ratio.astype(np.int16).ravel(),
+                   np.broadcast_to(kinds(grid.first_selfpay_bp), shape).astype(np.int16).ravel(),
+                   np.ascontiguousarray(base(grid.deductible)).ravel(), np.ascontiguousarray(base(grid.cap)).ravel(),
+                   base(grid.cap_class).astype(np.int16).ravel())
