@@ -254,3 +254,4 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(60), default="")
 from yidi.adapters import orm_web  # noqa: E402,F401
 from yidi.adapters import orm_funds  # noqa: E402,F401
+from yidi.adapters import orm_audit  # noqa: E402,F401
