@@ -45,6 +45,7 @@ ADVISORY_LOCK_KEY = 0x7969_6469_0001  # "yidi" + 1: one sealer at a time on Post
 
 _audit_log = AuditRow.__table__
 _seals = AuditSealRow.__table__
+_INSERT_AUDIT = insert(_audit_log)  # built once: SQLAlchemy compiles and caches it on first use
 
 
 def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict) -> str:
@@ -58,8 +59,8 @@ def record(session: Session, actor: str, action: str, target: str, details: dict
     details = {k: str(v) for k, v in (details or {}).items()}
     at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     # prev_hash/hash columns of audit_log hold the chain of rows written before audit_0001 only
-    session.connection().execute(insert(_audit_log).values(at=at, actor=actor, action=action, target=target,
-                                                           details=details, prev_hash="", hash=""))
+    session.connection().execute(_INSERT_AUDIT, {"at": at, "actor": actor, "action": action, "target": target,
+                                                 "details": details, "prev_hash": "", "hash": ""})
 
 
 def seal(session: Session, *, full: bool = True, limit: int = SEAL_BATCH) -> int:
