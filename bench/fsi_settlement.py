@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -222,14 +223,15 @@ def cpu_snapshot(server_pid: int) -> dict[str, int]:
 
 
 def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None,
-             load_procs: int = 1) -> dict:
+             load_procs: int = 1, server_options: list[str] | None = None) -> dict:
     port = free_port()
     env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING")
     # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
-    spy = ["py-spy", "record", "--subprocesses", "--nonblocking", "-f", "raw", "-o", str(profile), "--"] if profile else []
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(profile), "--"] if profile else []
     server = subprocess.Popen([*spy, sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                               *SERVER_OPTIONS], env=env, cwd=ROOT, start_new_session=True)
+                               *SERVER_OPTIONS, *(server_options or [])], env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -321,6 +323,22 @@ def run_in_process(url: str, seconds: float, threads: int, persons: int, salt: i
             "cpu_ms_per_flow": cpu_ms}
 
 
+def audit_check(url: str) -> dict:
+    """After the HTTP run: how far behind the background sealer was, then a full seal and a chain check."""
+    from yidi.services import audit
+    from yidi.services.context import AppContext
+    from yidi.services.verify import seal_audit_log
+
+    ctx = AppContext.from_url(url, migrate=False)
+    with ctx.unit_of_work() as session:
+        behind = audit.unsealed_count(session)
+    seal_audit_log(ctx)
+    with ctx.unit_of_work() as session:
+        ok, checked, _broken = audit.verify_chain(session)
+    ctx.engine.dispose()
+    return {"behind": behind, "ok": ok, "checked": checked}
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -373,6 +391,9 @@ def report(args, http: dict, local: dict) -> str:
              f"CPU per complete flow: server **{cpu['server_ms_per_flow']:.1f} ms**, PostgreSQL "
              f"{cpu['postgres_ms_per_flow']:.1f} ms; in-process services {local['cpu_ms_per_flow']:.1f} ms "
              "(baseline run, same 4 use cases without HTTP, signing or envelope).", "",
+             f"Audit chain after the run: {http['audit']['behind']} row(s) were awaiting the background sealer "
+             f"when the load stopped; after a full pass {http['audit']['checked']} sealed rows verify "
+             f"({'ok' if http['audit']['ok'] else 'BROKEN'}).", "",
              "| transaction | calls | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
     for infno in TRANSACTIONS:
         values = http["latencies"][infno]
@@ -402,6 +423,8 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=4000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--profile", type=Path, default=None, help="run the server under py-spy; folded stacks here")
+    parser.add_argument("--server-option", action="append", default=[], dest="server_options",
+                        help="extra uvicorn option (repeat), e.g. --server-option=--loop=asyncio")
     args = parser.parse_args()
 
     import psycopg
@@ -416,9 +439,11 @@ def main() -> None:
         prepare(url, args.persons)
         print(f"HTTP run: {args.seconds:g}s, {args.workers} server workers, {args.clients} clients …", flush=True)
         http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, args.profile,
-                        args.load_procs)
+                        args.load_procs, args.server_options)
         print(f"  {http['done']} settlements, {http['rate']:.1f}/s, failed {http['failed']} {http['errors']}")
         print("  cpu " + ", ".join(f"{k} {v:.2f}" for k, v in http["cpu"].items()))
+        http["audit"] = audit_check(url)
+        print(f"  audit: {http['audit']}")
         print(f"in-process baseline: {args.seconds:g}s, {args.clients} threads …", flush=True)
         local = run_in_process(url, args.seconds, args.clients, args.persons // 2)
         print(f"  {local['done']} settlements, {local['rate']:.1f}/s, {local['cpu_ms_per_flow']:.1f} ms CPU per flow")
