@@ -117,3 +117,36 @@ def test_i3_one_sealer_at_a_time(pg_context):
     with ctx.unit_of_work() as session:
         assert audit.verify_chain(session) == (True, 5, None)
         assert session.scalar(select(AuditRow.id).order_by(AuditRow.id.desc()).limit(1)) == 5
+
+
+def test_i3_migration_continues_the_legacy_chain(tmp_path):
+    """Rows chained by writers before audit_0001 keep verifying; new rows continue their chain."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from yidi.adapters.database import make_engine, upgrade
+    from yidi.services.context import AppContext
+
+    engine = make_engine(f"sqlite:///{tmp_path}/legacy.db")
+    upgrade(engine, "reliability_0001")  # the schema as it was, without audit_seals
+    prev = audit.GENESIS
+    with engine.begin() as connection:
+        for n in range(3):
+            at = datetime(2023, 5, 1, 8, n)
+            digest = audit._digest(prev, at, "clerk", "filing.apply", f"F{n}", {"n": str(n)})
+            connection.execute(insert(AuditRow.__table__).values(at=at, actor="clerk", action="filing.apply",
+                                                                 target=f"F{n}", details={"n": str(n)},
+                                                                 prev_hash=prev, hash=digest))
+            prev = digest
+    upgrade(engine, "heads")
+    ctx = AppContext.from_url(f"sqlite:///{tmp_path}/legacy.db", migrate=False)
+    with ctx.unit_of_work() as session:
+        assert audit.verify_chain(session) == (True, 3, None) and audit.unsealed_count(session) == 0
+        audit.record(session, "clerk", "filing.cancel", "F0")
+    assert seal_audit_log(ctx) == 1
+    with ctx.unit_of_work() as session:
+        assert audit.verify_chain(session) == (True, 4, None)
+        assert session.execute(text("SELECT prev_hash FROM audit_seals WHERE audit_id = 4")).scalar() == prev
+    ctx.engine.dispose()
+    engine.dispose()
