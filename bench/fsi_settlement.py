@@ -4,10 +4,13 @@
 
 Creates its own uniquely named PostgreSQL database (dropped afterwards), loads the reference data plus
 many filed persons (so that caps and the per-person lock do not dominate), starts the server as a
-subprocess (uvicorn with N workers), drives the full flow over HTTP from concurrent client processes
-with signed requests, and reports settlements/s and p50/p99 latency per transaction. Then a baseline:
-the same flow as in-process service calls (no HTTP, no signing, no envelope) on the same database,
-to show the HTTP overhead. Results are written into docs/benchmarks.md (section "fsi-settlement").
+subprocess (uvicorn with N workers), drives the full flow over HTTP from ``--clients`` concurrent
+terminals (one keep-alive connection each, raw asyncio streams in ``--load-procs`` processes, so that
+the load generator takes little of the 2 shared cores) with signed requests, and reports settlements/s,
+p50/p99 latency per transaction and where the CPU went (server, PostgreSQL, load generator, other,
+from /proc). Then a baseline: the same flow as in-process service calls (no HTTP, no signing, no
+envelope) on the same database, with its CPU per flow, to show the HTTP overhead. Results are written
+into docs/benchmarks.md (section "fsi-settlement").
 ``--profile FILE`` runs the server under py-spy (``pip install py-spy``; not a project dependency) and writes
 folded stacks of every worker to FILE. Not a test: numbers depend on the machine, which is shared.
 """
@@ -19,6 +22,7 @@ import multiprocessing as mp
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "H11000000001"
 TRANSACTIONS = ("2401", "2301", "2303", "2304")
 SECTION = "fsi-settlement"
+SERVER_OPTIONS = ["--log-level", "warning", "--no-access-log"]  # uvicorn picks uvloop + httptools when installed
 
 
 def free_port() -> int:
@@ -79,53 +84,154 @@ def _stay_dates(worker: int, n: int) -> tuple[str, str]:
     return begin.isoformat(), (begin + timedelta(days=2)).isoformat()
 
 
-def http_client_process(base_url: str, seconds: float, worker: int, persons_per_worker: int, queue) -> None:
-    from yidi.client import HospitalClient, fee_row
+class Terminal:
+    """One HIS terminal on one keep-alive HTTP/1.1 connection: the load generator's unit.
 
-    block = 10_000 // 64
-    client = HospitalClient(base_url, f"demo-{HOSPITAL}", f"demo-secret-{HOSPITAL}", HOSPITAL,
-                            seq_range=(worker * block, (worker + 1) * block))
-    latencies: dict[str, list[float]] = {t: [] for t in TRANSACTIONS}
-    done = failed = 0
+    Raw asyncio streams instead of an HTTP library, so that the load generator, which shares the 2 cores
+    with the server and PostgreSQL, costs as little CPU as possible: per call it builds the envelope,
+    signs it (HMAC-SM3, as a HIS does), writes one request and reads one response."""
+
+    def __init__(self, port: int, client, path: str = "/fsi/api/{infno}"):
+        self.port, self.client, self.path = port, client, path
+        self.reader = self.writer = None
+
+    async def connect(self) -> None:
+        import asyncio
+
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def call(self, infno: str, input_data: dict) -> dict:
+        import json
+
+        from yidi.api.signing import signed_headers
+
+        body = json.dumps(self.client.envelope(infno, input_data), ensure_ascii=False).encode()
+        headers = signed_headers(infno=infno, body=body, access_key=self.client.access_key, secret=self.client.secret)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write((f"POST {self.path.format(infno=infno)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{head}\r\n").encode()
+                          + body)
+        status = await self.reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", status).group(1))
+        return json.loads(await self.reader.readexactly(length))
+
+
+async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_worker: int, seq_range, out: dict) -> None:
+    from yidi.client import HospitalClient, _settle_input, fee_row
+
+    client = HospitalClient("http://unused", f"demo-{HOSPITAL}", f"demo-secret-{HOSPITAL}", HOSPITAL,
+                            seq_range=seq_range)
+    terminal = Terminal(port, client)
+    await terminal.connect()
+    latencies = out["latencies"]
     n = 0
     deadline = time.perf_counter() + seconds
-    errors: dict[str, int] = {}
     while time.perf_counter() < deadline:
         psn_no = f"B{worker * persons_per_worker + n % persons_per_worker:06d}"
         begin, end = _stay_dates(worker, n // persons_per_worker)
         n += 1
         try:
             t0 = time.perf_counter()
-            response = client.admit(psn_no, "21", begin)
+            response = await terminal.call("2401", {"mdtrtinfo": {
+                "psn_no": psn_no, "insutype": "", "med_type": "21", "begntime": begin, "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": "", "dise_codg": ""}, "diseinfo": []})
             latencies["2401"].append(time.perf_counter() - t0)
             if response["infcode"] != 0:
                 raise RuntimeError(response["err_msg"][:40])
             mdtrt_id = response["output"]["result"]["mdtrt_id"]
             rows = [fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]
-            for infno, call in (("2301", lambda: client.upload_inpatient_fees(rows)),
-                                ("2303", lambda: client.presettle_inpatient(mdtrt_id, psn_no, "12000.00", end)),
-                                ("2304", lambda: client.settle_inpatient(mdtrt_id, psn_no, "12000.00", end))):
+            for infno, input_data in (
+                    ("2301", {"feedetail": rows}),
+                    ("2303", {"mdtrtinfo": _settle_input(mdtrt_id, psn_no, "12000.00", end)}),
+                    ("2304", {"mdtrtinfo": _settle_input(mdtrt_id, psn_no, "12000.00", end)})):
                 t0 = time.perf_counter()
-                response = call()
+                response = await terminal.call(infno, input_data)
                 latencies[infno].append(time.perf_counter() - t0)
                 if response["infcode"] != 0:
                     raise RuntimeError(response["err_msg"][:40])
-            done += 1
+            out["done"] += 1
         except Exception as exc:  # noqa: BLE001 - counted and reported
-            failed += 1
-            errors[str(exc)[:40]] = errors.get(str(exc)[:40], 0) + 1
-    queue.put({"done": done, "failed": failed, "latencies": latencies, "errors": errors})
+            out["failed"] += 1
+            out["errors"][str(exc)[:40]] = out["errors"].get(str(exc)[:40], 0) + 1
+            if terminal.writer is not None and terminal.writer.is_closing():
+                await terminal.connect()
+    terminal.writer.close()
 
 
-def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None) -> dict:
+def load_process(port: int, seconds: float, first_worker: int, terminals: int, persons_per_worker: int,
+                 seq_block: int, queue) -> None:
+    """``terminals`` concurrent terminals in one asyncio process (uvloop when installed)."""
+    import asyncio
+
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    out = {"done": 0, "failed": 0, "errors": {}, "latencies": {t: [] for t in TRANSACTIONS}}
+
+    async def main() -> None:
+        await asyncio.gather(*(
+            _terminal_loop(port, seconds, w, persons_per_worker, (w * seq_block, (w + 1) * seq_block), out)
+            for w in range(first_worker, first_worker + terminals)))
+
+    cpu0 = time.process_time()
+    asyncio.run(main())
+    out["cpu"] = time.process_time() - cpu0
+    queue.put(out)
+
+
+# ------------------------------------------------------------------ CPU accounting --
+def _jiffies(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command name) of every process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            table[int(entry.name)] = (int(raw.rsplit(")", 1)[1].split()[1]), name)
+    return table
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, int]:
+    """Clock ticks so far: the whole machine (busy), the server's process tree, PostgreSQL's processes."""
+    table = _process_table()
+    tree, frontier = {server_pid}, [server_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _name) in table.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    idle = int(cpu[3]) + int(cpu[4])
+    return {"busy": sum(int(x) for x in cpu[:8]) - idle,
+            "server": sum(_jiffies(pid) for pid in tree),
+            "postgres": sum(_jiffies(pid) for pid, (_p, name) in table.items() if name.startswith("postgres"))}
+
+
+def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None,
+             load_procs: int = 1, server_options: list[str] | None = None) -> dict:
     port = free_port()
     env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING")
     # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
-    spy = ["py-spy", "record", "--subprocesses", "--nonblocking", "-f", "raw", "-o", str(profile), "--"] if profile else []
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(profile), "--"] if profile else []
     server = subprocess.Popen([*spy, sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                               "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT,
-                              start_new_session=True)
+                               *SERVER_OPTIONS, *(server_options or [])], env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -140,13 +246,18 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
             time.sleep(0.2)
         queue = mp.Queue()
         per_worker = persons // clients
-        procs = [mp.Process(target=http_client_process, args=(base, seconds, w, per_worker, queue))
-                 for w in range(clients)]
+        seq_block = 10_000 // clients  # msgid sequence numbers: disjoint per terminal
+        shares = [clients // load_procs + (1 if k < clients % load_procs else 0) for k in range(load_procs)]
+        firsts = [sum(shares[:k]) for k in range(load_procs)]
+        procs = [mp.Process(target=load_process, args=(port, seconds, firsts[k], shares[k], per_worker, seq_block,
+                                                        queue)) for k in range(load_procs) if shares[k]]
+        before = cpu_snapshot(server.pid)
         started = time.perf_counter()
         for proc in procs:
             proc.start()
         results = [queue.get() for _ in procs]
         elapsed = time.perf_counter() - started
+        after = cpu_snapshot(server.pid)
         for proc in procs:
             proc.join()
     finally:
@@ -158,8 +269,15 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
         for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
     done = sum(r["done"] for r in results)
+    tick = os.sysconf("SC_CLK_TCK")
+    capacity = elapsed * (os.cpu_count() or 1)  # CPU-seconds the machine had
+    cpu = {name: (after[name] - before[name]) / tick / capacity for name in ("busy", "server", "postgres")}
+    cpu["load"] = sum(r["cpu"] for r in results) / capacity
+    cpu["other"] = max(0.0, cpu["busy"] - cpu["server"] - cpu["postgres"] - cpu["load"])
+    cpu["server_ms_per_flow"] = (after["server"] - before["server"]) / tick * 1000 / done if done else float("nan")
+    cpu["postgres_ms_per_flow"] = (after["postgres"] - before["postgres"]) / tick * 1000 / done if done else float("nan")
     return {"done": done, "failed": sum(r["failed"] for r in results), "elapsed": elapsed,
-            "rate": done / elapsed, "latencies": latencies, "errors": errors}
+            "rate": done / elapsed, "latencies": latencies, "errors": errors, "cpu": cpu}
 
 
 def run_in_process(url: str, seconds: float, threads: int, persons: int, salt: int = 1000) -> dict:
@@ -192,14 +310,36 @@ def run_in_process(url: str, seconds: float, threads: int, persons: int, salt: i
                 done[0] += 1
 
     started = time.perf_counter()
+    cpu0 = time.process_time()
     pool = [threading.Thread(target=loop, args=(w,)) for w in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu0) * 1000 / max(done[0], 1)
     ctx.engine.dispose()
-    return {"done": done[0], "elapsed": elapsed, "rate": done[0] / elapsed, "latencies": {"2304": latencies}}
+    return {"done": done[0], "elapsed": elapsed, "rate": done[0] / elapsed, "latencies": {"2304": latencies},
+            "cpu_ms_per_flow": cpu_ms}
+
+
+def audit_check(url: str) -> dict:
+    """After the HTTP run: how far behind the background sealer was, then a full seal and a chain check."""
+    from yidi.services import audit
+    from yidi.services.context import AppContext
+
+    try:
+        from yidi.services.verify import seal_audit_log
+    except ImportError:  # code before the sealer (audit_0001): the chain was built by every writer
+        return {"behind": 0, "ok": True, "checked": -1}
+    ctx = AppContext.from_url(url, migrate=False)
+    with ctx.unit_of_work() as session:
+        behind = audit.unsealed_count(session)
+    seal_audit_log(ctx)
+    with ctx.unit_of_work() as session:
+        ok, checked, _broken = audit.verify_chain(session)
+    ctx.engine.dispose()
+    return {"behind": behind, "ok": ok, "checked": checked}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -221,22 +361,42 @@ def machine() -> str:
     return f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}"
 
 
+def server_stack() -> str:
+    import importlib.util
+
+    have = [name for name in ("uvloop", "httptools") if importlib.util.find_spec(name)]
+    return "uvicorn (" + (", ".join(have) if have else "asyncio, h11") + "), access log off"
+
+
 def report(args, http: dict, local: dict) -> str:
+    cpu = http["cpu"]
     lines = [f"<!-- {SECTION} -->", "## 医院接口结算 / Hospital-interface settlement (fsi)", "",
              f"Command: `.venv/bin/python -m bench.fsi_settlement --db {args.db} --seconds {args.seconds:g} "
-             f"--workers {args.workers} --clients {args.clients}`  ",
+             f"--workers {args.workers} --clients {args.clients} --load-procs {args.load_procs}`  ",
              f"Machine: {machine()}; shared with other developers while measuring (numbers vary run to run).  ",
-             f"Date: {datetime.now():%Y-%m-%d %H:%M}; PostgreSQL at 127.0.0.1; server: uvicorn, "
-             f"**{args.workers} worker process(es)**; load: {args.clients} client processes on the same machine "
-             "(they compete with the server for the 2 cores).", "",
+             f"Date: {datetime.now():%Y-%m-%d %H:%M}; PostgreSQL at 127.0.0.1; server: {server_stack()}, "
+             f"**{args.workers} worker process(es)**; load: {args.clients} terminals (one keep-alive connection "
+             f"each) in {args.load_procs} asyncio process(es) on the same machine (they compete with the server "
+             "for the 2 cores).", "",
              "Flow per settlement: 2401 入院 → 2301 费用上传 (2 rows) → 2303 预结算 → 2304 结算, each a signed "
              "HMAC-SM3 request with its own msgid.", "",
              "| run | complete settlements | seconds | settlements/s | failed |", "|---|---:|---:|---:|---:|",
              f"| HTTP (signed envelope) | {http['done']} | {http['elapsed']:.1f} | **{http['rate']:.1f}** | {http['failed']} |",
              f"| in-process services (baseline, {args.clients} threads) | {local['done']} | {local['elapsed']:.1f} | "
              f"**{local['rate']:.1f}** | 0 |", "",
-             f"HTTP overhead ratio (baseline rate / HTTP rate): **{local['rate'] / http['rate']:.2f}×**" if http['rate']
+             f"Ratio in-process / HTTP: **{local['rate'] / http['rate']:.2f}×**" if http['rate']
              else "HTTP run completed no settlement.", "",
+             "Where the 2 cores went during the HTTP run (share of the machine's CPU time):", "",
+             "| server (all workers) | PostgreSQL (all backends) | load generator | everything else | machine busy |",
+             "|---:|---:|---:|---:|---:|",
+             f"| {cpu['server']:.0%} | {cpu['postgres']:.0%} | {cpu['load']:.0%} | {cpu['other']:.0%} | {cpu['busy']:.0%} |",
+             "",
+             f"CPU per complete flow: server **{cpu['server_ms_per_flow']:.1f} ms**, PostgreSQL "
+             f"{cpu['postgres_ms_per_flow']:.1f} ms; in-process services {local['cpu_ms_per_flow']:.1f} ms "
+             "(baseline run, same 4 use cases without HTTP, signing or envelope).", "",
+             f"Audit chain after the run: {http['audit']['behind']} row(s) were awaiting the background sealer "
+             f"when the load stopped; after a full pass {http['audit']['checked']} sealed rows verify "
+             f"({'ok' if http['audit']['ok'] else 'BROKEN'}).", "",
              "| transaction | calls | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
     for infno in TRANSACTIONS:
         values = http["latencies"][infno]
@@ -261,10 +421,13 @@ def main() -> None:
     parser.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test", help="admin PostgreSQL URL")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent client processes")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent terminals (keep-alive connections)")
+    parser.add_argument("--load-procs", type=int, default=1, help="processes the terminals are spread over")
     parser.add_argument("--persons", type=int, default=4000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--profile", type=Path, default=None, help="run the server under py-spy; folded stacks here")
+    parser.add_argument("--server-option", action="append", default=[], dest="server_options",
+                        help="extra uvicorn option (repeat), e.g. --server-option=--loop=asyncio")
     args = parser.parse_args()
 
     import psycopg
@@ -278,11 +441,15 @@ def main() -> None:
         print(f"database {name}: loading {args.persons} filed persons …", flush=True)
         prepare(url, args.persons)
         print(f"HTTP run: {args.seconds:g}s, {args.workers} server workers, {args.clients} clients …", flush=True)
-        http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, args.profile)
+        http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, args.profile,
+                        args.load_procs, args.server_options)
         print(f"  {http['done']} settlements, {http['rate']:.1f}/s, failed {http['failed']} {http['errors']}")
+        print("  cpu " + ", ".join(f"{k} {v:.2f}" for k, v in http["cpu"].items()))
+        http["audit"] = audit_check(url)
+        print(f"  audit: {http['audit']}")
         print(f"in-process baseline: {args.seconds:g}s, {args.clients} threads …", flush=True)
         local = run_in_process(url, args.seconds, args.clients, args.persons // 2)
-        print(f"  {local['done']} settlements, {local['rate']:.1f}/s")
+        print(f"  {local['done']} settlements, {local['rate']:.1f}/s, {local['cpu_ms_per_flow']:.1f} ms CPU per flow")
     finally:
         with psycopg.connect(args.db, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -39,6 +39,8 @@ from yidi.cli_hospital import hospital_app  # noqa: E402
 app.add_typer(hospital_app, name="hospital")
 from yidi.cli_ops import ops_app  # noqa: E402
 app.add_typer(ops_app, name="ops")
+from yidi.cli_audit import audit_app  # noqa: E402
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 out = Console()
@@ -97,13 +99,15 @@ def demo(ctx: typer.Context) -> None:
 
 @app.command()
 def verify() -> None:
-    """核对不变量 / check ledger balance, usage vs settlements, one paid claim per visit, audit chain (read-only)."""
+    """核对不变量 / check ledger balance, usage vs settlements, one paid claim per visit, audit chain (seals the audit log first)."""
     from yidi.services.verify import verify as run_verify
 
     ctx = _context(migrate=False)
     report = run_verify(ctx)
     for name, state in report.checks.items():
         out.print(f"{'[green]ok[/green]  ' if state == 'ok' else '[red]FAIL[/red]'} {name}: {state}")
+    for name, note in report.notes.items():
+        out.print(f"      {name}: {note}")
     for problem in report.problems:
         err.print(f"  {problem}")
     raise typer.Exit(0 if report.ok else 1)

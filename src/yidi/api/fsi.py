@@ -21,6 +21,7 @@ from typing import Any, Callable
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -609,7 +610,9 @@ def register(app: FastAPI) -> None:
         else:
             body = await request.body()
         status, payload = await run_in_threadpool(handle_call, ctx, dict(request.headers), body, infno)
-        return JSONResponse(status_code=status, content=payload)
+        # the audit chain is sealed off the write path, after the answer is sent (services/audit.py)
+        background = BackgroundTask(audit.seal_pass, ctx) if audit.seal_due(ctx) else None
+        return JSONResponse(status_code=status, content=payload, background=background)
 
     @app.post("/fsi/api/call", tags=["hospital interface"], summary="交易（infno 取自报文）")
     async def call_any(request: Request) -> JSONResponse:

@@ -12,19 +12,21 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import select
+from types import SimpleNamespace
+
+from sqlalchemy import BigInteger, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yidi.adapters.orm import InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.adapters.orm import FilingRow, InstitutionRow, PersonRow, SettlementRow, UsageRow
 from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import Fen, MoneyFormatError, fen_to_yuan, yuan_to_fen
-from yidi.services import audit, ledger
+from yidi.services import audit, ledger, lookups
 from yidi.services.context import AppContext
-from yidi.services.filings import filings_of
+from yidi.services.filings import to_domain
 from yidi.services.reference import get_institution, get_person
 
 
@@ -164,6 +166,36 @@ def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bo
     return session.scalars(stmt).first()
 
 
+# The settlement path runs on every 2303/2304: its statements are built once (SQLAlchemy Core, compiled
+# and cached on first use) and executed on the session's connection, skipping the ORM unit of work.
+_persons = PersonRow.__table__
+_filings = FilingRow.__table__
+_usage = UsageRow.__table__
+_settlements = SettlementRow.__table__
+_SELECT_PERSON = select(*_persons.c).where(_persons.c.psn_no == bindparam("psn_no"))
+_SELECT_PERSON_FOR_UPDATE = _SELECT_PERSON.with_for_update()  # serialises this person's settlements
+_SELECT_FILINGS = select(*_filings.c).where(_filings.c.psn_no == bindparam("psn_no"))
+_SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn_no"),
+                                               _usage.c.year == bindparam("year"),
+                                               _usage.c.cap_key == bindparam("cap_key"))
+_SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
+                                                   _settlements.c.status == "settled").limit(1)
+_INSERT_SETTLEMENT = insert(_settlements)
+_INSERT_USAGE = insert(_usage)
+_ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
+                                   _usage.c.cap_key == bindparam("p_cap_key"))
+              .values(used_fen=_usage.c.used_fen + bindparam("add_fen", type_=BigInteger)))
+
+
+def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> Row:
+    """The person's columns (attribute access like PersonRow); UNKNOWN_PERSON when absent."""
+    row = session.connection().execute(_SELECT_PERSON_FOR_UPDATE if for_update else _SELECT_PERSON,
+                                       {"psn_no": psn_no}).first()
+    if row is None:
+        raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
+    return row
+
+
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
     """B8: no-third-party trauma settles directly under the usual coverage, flagged for the agency's review."""
     if not (cmd.trauma_no_third_party or cmd.med_type == "22"):
@@ -175,21 +207,32 @@ def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
 def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
             institution: InstitutionRow) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation inside an open transaction; writes nothing."""
+    result, coverage, _used_row = _compute(ctx, session, cmd, person, institution)
+    return result, coverage
+
+
+def _compute(ctx: AppContext, session: Session, cmd: SettleCommand, person,
+             institution) -> tuple[BenefitResult, Coverage, int | None]:
+    """compute + the year-to-date usage read (None = no usage row yet), so that settle writes it back
+    without reading it again (the person-row lock keeps it current until commit)."""
     if person.insu_status != "active":
         raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
+    connection = session.connection()
     policy = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.endtime)
     catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
     visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
                   admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
                   manual=cmd.kind == "manual")
-    coverage = resolve_coverage(person.insuplc_admdvs, filings_of(session, person.psn_no), visit, policy)
+    filings = [to_domain(row) for row in connection.execute(_SELECT_FILINGS, {"psn_no": person.psn_no})]
+    coverage = resolve_coverage(person.insuplc_admdvs, filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     cap_key = cap_key_for(cmd.med_type, cmd.dise_codg)
-    usage = _used(session, person.psn_no, cmd.endtime.year, str(cap_key))
+    used = connection.execute(_SELECT_USED, {"psn_no": person.psn_no, "year": cmd.endtime.year,
+                                             "cap_key": str(cap_key)}).scalar()
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
-                       cap_used_before_fen=usage.used_fen if usage else 0)
-    return result, coverage
+                       cap_used_before_fen=used or 0)
+    return result, coverage, used
 
 
 def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
@@ -208,44 +251,53 @@ def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
 
 def presettle(ctx: AppContext, cmd: SettleCommand) -> dict:
     """预结算 (S3): the same calculation, nothing written."""
+    return presettle_with_person(ctx, cmd)[0]
+
+
+def presettle_with_person(ctx: AppContext, cmd: SettleCommand) -> tuple[dict, Row]:
+    """``presettle`` and the person row it read (the interface's answer shows the person)."""
     _validate(cmd)
     with ctx.unit_of_work() as session:
-        person = get_person(session, cmd.psn_no)
-        institution = get_institution(session, cmd.fixmedins_code)
-        result, coverage = compute(ctx, session, cmd, person, institution)
-        return result_fields(result, coverage)
+        person = person_row(session, cmd.psn_no)
+        institution = lookups.institution(session, cmd.fixmedins_code)
+        result, coverage, _used_fen = _compute(ctx, session, cmd, person, institution)
+        return result_fields(result, coverage), person
 
 
 def settle(ctx: AppContext, cmd: SettleCommand) -> SettlementView:
+    return settle_with_person(ctx, cmd)[0]
+
+
+def settle_with_person(ctx: AppContext, cmd: SettleCommand) -> tuple[SettlementView, Row]:
+    """``settle`` and the person row it locked (the interface's answer shows the person)."""
     _validate(cmd)
     key = visit_key(cmd)
     try:
         with ctx.unit_of_work() as session:
-            institution = get_institution(session, cmd.fixmedins_code)
-            person = get_person(session, cmd.psn_no, for_update=True)  # serialises this person's settlements
-            existing = session.scalars(select(SettlementRow).where(SettlementRow.visit_key == key,
-                                                                   SettlementRow.status == "settled")).first()
+            institution = lookups.institution(session, cmd.fixmedins_code)
+            person = person_row(session, cmd.psn_no, for_update=True)  # serialises this person's settlements
+            existing = session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
             if existing is not None:
-                raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing.setl_id})
-            result, coverage = compute(ctx, session, cmd, person, institution)
+                raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing})
+            result, coverage, used_fen = _compute(ctx, session, cmd, person, institution)
             if "before_write" in ctx.hooks:
                 ctx.hooks["before_write"](cmd)
-            row = _write(session, cmd, key, person, institution, result, coverage)
-            return _view(row, result)
+            row = _write(session, cmd, key, person, institution, result, coverage, used_fen)
+            return _view(row, result), person
     except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
         with ctx.unit_of_work() as session:
-            existing = session.scalars(select(SettlementRow).where(SettlementRow.visit_key == key,
-                                                                   SettlementRow.status == "settled")).first()
+            existing = session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
         if existing is None:
             raise
-        raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing.setl_id}) from exc
+        raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing}) from exc
 
 
-def _write(session: Session, cmd: SettleCommand, key: str, person: PersonRow, institution: InstitutionRow,
-           result: BenefitResult, coverage: Coverage) -> SettlementRow:
+def _write(session: Session, cmd: SettleCommand, key: str, person, institution, result: BenefitResult,
+           coverage: Coverage, used_fen: int | None) -> SimpleNamespace:
+    """Settlement row, usage and ledger entry: plain INSERT/UPDATE statements, no re-reads. ``used_fen`` is
+    the usage read under the person lock (None = no row yet for this person, year and cap)."""
     setl_id = ("SL" if cmd.kind == "direct" else "LX") + uuid.uuid4().hex[:18].upper()
-    fields = result.fields_fen()
-    row = SettlementRow(
+    values = dict(
         setl_id=setl_id, kind=cmd.kind, status="settled", visit_key=key, mdtrt_id=cmd.mdtrt_id,
         psn_no=person.psn_no, fixmedins_code=institution.fixmedins_code, insuplc_admdvs=person.insuplc_admdvs,
         mdtrtarea_admvs=institution.admdvs, insutype=person.insutype, med_type=cmd.med_type,
@@ -261,17 +313,20 @@ def _write(session: Session, cmd: SettleCommand, key: str, person: PersonRow, in
                  "selfpay_prop_bp": s.selfpay_prop_bp, "med_chrgitm_type": s.med_chrgitm_type,
                  "fulamt_ownpay": s.fulamt_ownpay_fen, "overlmt": s.overlmt_fen, "preselfpay": s.preselfpay_fen,
                  "inscp": s.inscp_fen} for s in result.splits],
-        msgid=cmd.msgid, acct_pay=0, **fields,
+        msgid=cmd.msgid, acct_pay=0, cancelled_on=None, **result.fields_fen(),
     )
-    session.add(row)
-    usage = _used(session, person.psn_no, cmd.endtime.year, str(result.cap_key), for_update=True)
-    if usage is None:
-        usage = UsageRow(psn_no=person.psn_no, year=cmd.endtime.year, cap_key=str(result.cap_key), used_fen=0)
-        session.add(usage)
-    usage.used_fen += result.hifp_pay
-    person.lock_version += 1
-    session.flush()
-    ledger.post_settlement(session, row)
+    connection = session.connection()
+    connection.execute(_INSERT_SETTLEMENT, values)
+    if used_fen is None:
+        connection.execute(_INSERT_USAGE, {"psn_no": person.psn_no, "year": cmd.endtime.year,
+                                           "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
+    else:
+        connection.execute(_ADD_USAGE, {"p_psn_no": person.psn_no, "p_year": cmd.endtime.year,
+                                        "p_cap_key": str(result.cap_key), "add_fen": result.hifp_pay})
+    row = SimpleNamespace(**values)  # what was written, read like a SettlementRow
+    # = ledger.post_settlement, through the ledger's bulk path (same checks, two INSERTs, no ORM flush)
+    ledger.post_many(session, [ledger.Entry(f"S-{setl_id}", "settlement", setl_id, row.setl_date,
+                                            ledger.settlement_lines(row))])
     audit.record(session, cmd.actor, f"settlement.{cmd.kind}", setl_id, {"fund": result.fund_pay_sumamt})
     return row
 

@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import FeeDetailRow, MessageRow, PersonRow, SettlementRow, VisitRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import audit, settlements
+from yidi.services import audit, lookups, settlements
 from yidi.services.context import AppContext
 from yidi.services.idempotency import TOMBSTONE, bound_context
-from yidi.services.reference import get_institution, get_person
 
 MAX_ROWS_PER_UPLOAD = 300  # the interface's limit per 2301/2204 call
 MAX_ROW_FEN = 100_000_000_00  # one row above 1 亿元 is not a real fee
@@ -60,6 +59,48 @@ def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: 
     return row
 
 
+# The hospital interface's hot path (2401 → 2301 → 2303 → 2304) uses these statements, built once and run
+# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads.
+_visits = VisitRow.__table__
+_fees = FeeDetailRow.__table__
+_VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
+_SELECT_PERSON_INSUTYPE = select(PersonRow.__table__.c.psn_no, PersonRow.__table__.c.insutype).where(
+    PersonRow.__table__.c.psn_no == bindparam("psn_no"))
+_INSERT_VISIT = insert(_visits)
+_FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
+                _fees.c.det_item_fee_sumamt_fen)
+_SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
+                       .where(_fees.c.mdtrt_id == bindparam("mdtrt_id"), _fees.c.active.is_(True))
+                       .order_by(_fees.c.id))
+# A visit and its active fee rows in one statement (one row per fee row; fee columns NULL when there are none).
+# FOR UPDATE OF visits: only the visit row is locked (PostgreSQL refuses to lock the nullable side of a join).
+_SELECT_VISIT_WITH_FEES = (select(*_VISIT_COLUMNS, *_FEE_COLUMNS)
+                           .select_from(_visits.outerjoin(_fees, and_(_fees.c.mdtrt_id == _visits.c.mdtrt_id,
+                                                                      _fees.c.active.is_(True))))
+                           .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
+_SELECT_VISIT_WITH_FEES_FOR_UPDATE = _SELECT_VISIT_WITH_FEES.with_for_update(of=_visits)
+_VISIT_KEYS = tuple(column.key for column in _VISIT_COLUMNS)
+_INSERT_FEES = insert(_fees)
+_MARK_SETTLED = (update(_visits).where(_visits.c.mdtrt_id == bindparam("v_mdtrt_id"))
+                 .values(state="settled", endtime=bindparam("v_endtime")))
+
+
+def _active_fee_rows(session: Session, mdtrt_id: str) -> list[Row]:
+    return list(session.connection().execute(_SELECT_ACTIVE_FEES, {"mdtrt_id": mdtrt_id}))
+
+
+def _visit_with_fees(session: Session, fixmedins_code: str, mdtrt_id: str, *,
+                     for_update: bool = False) -> tuple[VisitRow, list[Row]]:
+    """The visit (a detached VisitRow) and its active fee rows, read in one statement."""
+    rows = session.connection().execute(_SELECT_VISIT_WITH_FEES_FOR_UPDATE if for_update else _SELECT_VISIT_WITH_FEES,
+                                        {"mdtrt_id": mdtrt_id}).all()
+    if not rows or rows[0].fixmedins_code != fixmedins_code:  # another institution's visit does not exist for you
+        raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
+    first = rows[0]._mapping
+    visit = VisitRow(**{key: first[key] for key in _VISIT_KEYS})
+    return visit, [row for row in rows if row.feedetl_sn is not None]  # fee columns read by name
+
+
 def _require_state(visit: VisitRow, *states: str) -> None:
     if visit.state not in states:
         raise YidiError("VISIT_STATE", {"mdtrt_id": visit.mdtrt_id, "state": visit.state})
@@ -84,17 +125,19 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
     if med_type not in MED_CLASS_OF:
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
     with ctx.unit_of_work() as session:
-        get_institution(session, fixmedins_code)
-        person = get_person(session, psn_no)
+        lookups.institution(session, fixmedins_code)
+        person = session.connection().execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
+        if person is None:
+            raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
         if insutype and insutype != person.insutype:
             raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
-        row = VisitRow(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=person.psn_no, fixmedins_code=fixmedins_code,
-                       med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
-                       trauma_no_third_party=trauma_no_third_party, state="registered",
-                       mdtrt_cert_type=mdtrt_cert_type)
-        session.add(row)
-        audit.record(session, actor, "visit.register", row.mdtrt_id, {"med_type": med_type})
-        return row
+        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=person.psn_no, fixmedins_code=fixmedins_code,
+                      med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
+                      trauma_no_third_party=trauma_no_third_party, state="registered",
+                      mdtrt_cert_type=mdtrt_cert_type)
+        session.connection().execute(_INSERT_VISIT, values)
+        audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
+        return VisitRow(**values)  # what was written (not attached to the session)
 
 
 def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type: str | None = None,
@@ -157,11 +200,11 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
     if not lines:
         raise invalid("feedetail", "没有费用明细")
     with ctx.unit_of_work() as session:
-        visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
+        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
-        admdvs = admdvs or get_institution(session, fixmedins_code).admdvs
-        existing = {row.feedetl_sn: row for row in _active_rows(session, mdtrt_id)}
+        admdvs = admdvs or lookups.institution(session, fixmedins_code).admdvs
+        existing = {row.feedetl_sn: row for row in fee_rows}
         refunded: dict[str, tuple[int, Decimal]] = {}
         for row in existing.values():
             if row.init_feedetl_sn:
@@ -190,17 +233,18 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
                     raise invalid(f"{where}.det_item_fee_sumamt", "退费金额或数量超过原明细")
                 refunded[line.init_feedetl_sn] = (amount, cnt)
             batch[line.feedetl_sn] = line
-        catalog = None
         out = []
+        rows = []
         for line in lines:
             on = line.fee_ocur_time or visit.begntime
             catalog = ctx.policy.catalog(admdvs, on)
             out.append(RowSplit(line, _split(line, catalog)))
-            session.add(FeeDetailRow(
+            rows.append(dict(
                 mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
                 med_list_codg=line.med_list_codg, name=line.name[:100], cnt=str(line.cnt),
                 pric_fen=_exact_fen(line.pric), det_item_fee_sumamt_fen=line.amount_fen,
                 fee_ocur_time=line.fee_ocur_time, active=True))
+        session.connection().execute(_INSERT_FEES, rows)  # one multi-row INSERT
         audit.record(session, actor, "visit.fees", mdtrt_id, {"rows": len(lines)})
         return out
 
@@ -254,7 +298,10 @@ def revoke_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
 
 def settle_items(session: Session, mdtrt_id: str) -> tuple[FeeItem, ...]:
     """The visit's fee items for settlement: refunds netted into their original rows."""
-    rows = _active_rows(session, mdtrt_id)
+    return _net_items(_active_fee_rows(session, mdtrt_id))
+
+
+def _net_items(rows) -> tuple[FeeItem, ...]:
     net: dict[str, list] = {}
     for row in rows:
         key = row.init_feedetl_sn or row.feedetl_sn
@@ -265,9 +312,9 @@ def settle_items(session: Session, mdtrt_id: str) -> tuple[FeeItem, ...]:
                  for code, amount, cnt, name in net.values() if amount > 0)
 
 
-def _command(session: Session, visit: VisitRow, *, endtime: date | None, medfee_sumamt_fen: int | None,
+def _command(fee_rows, visit: VisitRow, *, endtime: date | None, medfee_sumamt_fen: int | None,
              kind: str, msgid: str | None, actor: str) -> settlements.SettleCommand:
-    items = settle_items(session, visit.mdtrt_id)
+    items = _net_items(fee_rows)
     if not items:
         raise invalid("feedetail", "本次就诊没有有效的费用明细，请先上传费用（2301/2204）")
     if medfee_sumamt_fen is not None and medfee_sumamt_fen != sum(item.amount_fen for item in items):
@@ -295,14 +342,14 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
               medfee_sumamt_fen: int | None = None, actor: str = "hospital") -> SettleOutcome:
     """预结算 (2303 / 2206): the full calculation; nothing is written (S3)."""
     with ctx.unit_of_work() as session:
-        visit = _visit(session, fixmedins_code, mdtrt_id)
+        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
-        cmd = _command(session, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
+        cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
                        msgid=None, actor=actor)
-        fields = settlements.presettle(bound_context(ctx, session), cmd)
+        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields)
+        return SettleOutcome(visit, PersonRow(**person._mapping), fields)
 
 
 def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
@@ -310,21 +357,20 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
            actor: str = "hospital") -> SettleOutcome:
     """结算 (2304 / 2207) or 线上零星报销 of an uploaded visit (kind=manual): writes settlement, usage, ledger."""
     with ctx.unit_of_work() as session:
-        visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
+        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_class(visit, inpatient)
         paid = settlement_of_visit(session, mdtrt_id) if visit.state == "settled" else None
         if paid is not None:  # one paid claim per visit, direct or manual (S4, V3)
             raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
         _require_state(visit, "registered", "discharged")
-        cmd = _command(session, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
+        cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
-        view = settlements.settle(bound_context(ctx, session), cmd)
-        visit.state = "settled"
-        if visit.endtime is None:
-            visit.endtime = cmd.endtime
+        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd)
+        visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it
+        session.connection().execute(_MARK_SETTLED, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, session.get(PersonRow, visit.psn_no), fields, view.setl_id)
+        return SettleOutcome(visit, PersonRow(**person._mapping), fields, view.setl_id)
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
