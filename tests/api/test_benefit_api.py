@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import date
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
+from tests.support.live_server import live_server
 from yidi.adapters.orm import SettlementRow
 from yidi.api.app import create_app
 from yidi.services import filings as filing_service
@@ -19,19 +16,8 @@ from yidi.services import filings as filing_service
 
 @pytest.fixture
 def base_url(ctx):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(ctx)) as url:
+        yield url
 
 
 BILL = {"fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01", "endtime": "2023-03-10",

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import date
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.services._funds import file_all, settle_at
+from tests.support.live_server import live_server
 from yidi.api.app import create_app
 from yidi.services import clearing, prepayment
 from yidi.services.users import create_user
@@ -19,19 +16,8 @@ from yidi.services.users import create_user
 
 @pytest.fixture
 def served(ctx):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield ctx, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(ctx)) as url:
+        yield ctx, url
 
 
 def test_c2_clearing_statements_and_prepayments_over_http(served):
