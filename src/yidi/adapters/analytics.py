@@ -98,9 +98,16 @@ def _chunk_arrays(rows: Sequence[Sequence]) -> dict[str, np.ndarray]:
     return arrays
 
 
+Progress = Callable[[str, int, int], None]  # (phase, done, total): drives the CLI's Rich progress bar
+
+
 def load_settlements(duck: duckdb.DuckDBPyConnection, connection: Connection, start: date, end: date, *,
-                     chunk_rows: int = 100_000, on_chunk: Callable[[int], None] | None = None) -> int:
-    """Copy the settlements that touch [start, end] from the database into DuckDB table ``settlements``."""
+                     chunk_rows: int = 100_000, progress: Progress | None = None, phase: str = "读取结算数据") -> int:
+    """Copy the settlements that touch [start, end] from the database into DuckDB table ``settlements``,
+    reporting (phase, rows loaded, rows to load) after every chunk when ``progress`` is given."""
+    total = count_touching(connection, start, end) if progress else 0
+    if progress:
+        progress(phase, 0, total)
     duck.execute(DDL)
     # Dates travel as 'YYYY-MM-DD' text and DuckDB casts them: parsing 20 million dates into Python
     # objects and back would cost more than the whole aggregation.
@@ -113,8 +120,8 @@ def load_settlements(duck: duckdb.DuckDBPyConnection, connection: Connection, st
         chunk = _chunk_arrays(rows)  # noqa: F841 - DuckDB scans the local name `chunk`
         duck.execute(f"INSERT INTO settlements SELECT {', '.join(COLUMNS)} FROM chunk")
         loaded += len(rows)
-        if on_chunk:
-            on_chunk(len(rows))
+        if progress:
+            progress(phase, loaded, total)
     return loaded
 
 

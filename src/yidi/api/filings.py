@@ -31,7 +31,6 @@ from yidi.domain.filing import (
     FilingStatus,
     FilingType,
 )
-from yidi.domain.regions import is_valid_admdvs
 from yidi.services import filings as service
 from yidi.services.context import AppContext
 from yidi.services.reference import list_institutions, list_regions
@@ -229,8 +228,6 @@ def change(filing_id: str, body: ChangeRequest, principal: Principal = Depends(c
     filing = _load_visible(ctx, principal, filing_id)
     _may_write(principal, filing)
     _person_date(principal, body.date, "date")
-    if body.mdtrtarea_admvs is not None and not is_valid_admdvs(body.mdtrtarea_admvs):
-        raise YidiError("UNKNOWN_REGION", {"key": body.mdtrtarea_admvs})
     result = service.change_filing(ctx, filing_id, body.date, proof=body.proof, mdtrtarea_admvs=body.mdtrtarea_admvs,
                                    actor=principal.username, reason=body.reason)
     return filing_view(result)

@@ -19,7 +19,6 @@ from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +32,7 @@ from yidi.domain.money import fen_to_yuan
 from yidi.services import audit, ledger
 from yidi.services.context import AppContext
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Progress = analytics.Progress
 
 
 @dataclass
@@ -166,18 +165,7 @@ def compute_flows(ctx: AppContext, month: str, progress: Progress | None = None)
     try:
         with connection.begin():
             watermark = int(connection.scalar(select(func.coalesce(func.max(PostingRow.id), 0))))
-            total = analytics.count_touching(connection, start, end)
-            done = 0
-
-            def on_chunk(rows: int) -> None:
-                nonlocal done
-                done += rows
-                if progress:
-                    progress("读取结算数据", done, total)
-
-            if progress:
-                progress("读取结算数据", 0, total)
-            analytics.load_settlements(duck, connection, start, end, on_chunk=on_chunk)
+            analytics.load_settlements(duck, connection, start, end, progress=progress, phase="读取结算数据")
         rows = analytics.clearing_flows(duck, start, end)
     finally:
         connection.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from sqlalchemy import select
 
@@ -58,7 +57,7 @@ def _check_year(year: int) -> None:
         raise invalid("year", "年度应为四位数字，如 2024")
 
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Progress = analytics.Progress
 
 
 def _q4_city_totals(ctx: AppContext, year: int, progress: Progress | None = None) -> list[tuple[str, str, int, int]]:
@@ -66,16 +65,7 @@ def _q4_city_totals(ctx: AppContext, year: int, progress: Progress | None = None
     duck = analytics.connect()
     try:
         with ctx.engine.connect() as connection, connection.begin():
-            total = analytics.count_touching(connection, start, end)
-            done = 0
-
-            def on_chunk(rows: int) -> None:
-                nonlocal done
-                done += rows
-                if progress:
-                    progress("读取上年第四季度结算", done, total)
-
-            analytics.load_settlements(duck, connection, start, end, on_chunk=on_chunk)
+            analytics.load_settlements(duck, connection, start, end, progress=progress, phase="读取上年第四季度结算")
         return analytics.q4_totals(duck, start, end)
     finally:
         duck.close()
