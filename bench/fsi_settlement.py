@@ -225,7 +225,10 @@ def cpu_snapshot(server_pid: int) -> dict[str, int]:
 def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None,
              load_procs: int = 1, server_options: list[str] | None = None) -> dict:
     port = free_port()
-    env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING")
+    # One demo hospital stands for every terminal here, so its per-access-key rate limit (200 calls/s per
+    # worker process by default, api/ratelimit.py) is switched off: the benchmark measures settlement, not the limiter.
+    env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING",
+               YIDI_FSI_RATE_PER_SECOND="0")
     # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     spy = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(profile), "--"] if profile else []

@@ -4,8 +4,6 @@ clerks search, approve and reject inside their region; every refusal is a coded 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from datetime import date, timedelta
 
@@ -13,36 +11,20 @@ import httpx
 from dateutil.relativedelta import relativedelta
 import numpy as np
 import pytest
-import uvicorn
 
+from tests.support.live_server import live_server
 from yidi.api.app import create_app
 from yidi.api.auth import issue_token
 from yidi.services.context import AppContext
 from yidi.services.demo import load_demo
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
     ctx = AppContext.from_url(f"sqlite:///{tmp_path_factory.mktemp('api')}/yidi.db", demo_mode=True)
     load_demo(ctx)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(ctx)) as url:
+        yield url
     ctx.engine.dispose()
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from yidi import __version__
 from yidi.api import fault_hooks
+from yidi.api.fsi_gateway import InterfaceGateway
 from yidi.api.guards import BodyGuard
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
@@ -113,4 +114,6 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
                 raise
             continue
         module.register(app)
+    # Outermost, after every other middleware: hospital calls skip the router and the pages' middleware.
+    app.add_middleware(InterfaceGateway, ctx=ctx, max_bytes=settings.max_body_bytes)
     return app

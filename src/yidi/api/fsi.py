@@ -19,9 +19,7 @@ from datetime import date, datetime
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -601,27 +599,22 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes, path_infn
 
 
 def register(app: FastAPI) -> None:
-    async def _endpoint(request: Request, infno: str | None) -> JSONResponse:
-        ctx: AppContext = request.app.state.ctx
-        limit = get_settings().max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            body = b"x" * (limit + 1)  # refuse without reading an oversized body
-        else:
-            body = await request.body()
-        status, payload = await run_in_threadpool(handle_call, ctx, dict(request.headers), body, infno)
-        # the audit chain is sealed off the write path, after the answer is sent (services/audit.py)
-        background = BackgroundTask(audit.seal_pass, ctx) if audit.seal_due(ctx) else None
-        return JSONResponse(status_code=status, content=payload, background=background)
+    """The interface's routes, for the OpenAPI document. Calls are answered before the router by
+    api/fsi_gateway.py (installed outermost by ``create_app``) with the same ``answer``."""
+    from yidi.api.fsi_gateway import answer
+
+    async def _endpoint(request: Request, infno: str | None) -> Response:
+        status, payload = await answer(request.app.state.ctx, dict(request.headers), await request.body(), infno)
+        return Response(payload, status_code=status, media_type="application/json")
 
     @app.post("/fsi/api/call", tags=["hospital interface"], summary="交易（infno 取自报文）")
-    async def call_any(request: Request) -> JSONResponse:
+    async def call_any(request: Request) -> Response:
         return await _endpoint(request, None)
 
     @app.post("/fsi/api/rsfComIfsService/callService", tags=["hospital interface"], summary="交易（HIS 常用路径）")
-    async def call_service(request: Request) -> JSONResponse:
+    async def call_service(request: Request) -> Response:
         return await _endpoint(request, None)
 
     @app.post("/fsi/api/{infno}", tags=["hospital interface"], summary="交易 infno")
-    async def call_infno(infno: str, request: Request) -> JSONResponse:
+    async def call_infno(infno: str, request: Request) -> Response:
         return await _endpoint(request, infno)

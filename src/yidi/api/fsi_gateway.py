@@ -1,0 +1,100 @@
+"""The hospital interface's front door: ``POST /fsi/api/*`` answered before FastAPI's router.
+
+Every hospital call is one small signed POST, the hot path of the whole system (issue 5: hundreds of
+complete settlements a second on two cores). FastAPI's router, dependency resolution and the pages'
+session/CSRF middleware add ~1 ms of CPU per call and do nothing for it: the interface has its own
+authentication (api/signing.py), its own envelope and its own error shape. So this pure-ASGI layer sits
+outermost and serves those paths itself — the same guards as ``BodyGuard`` (size, JSON depth) and the
+same ``fsi.handle_call`` — and passes every other request to the application untouched. The FastAPI
+routes in api/fsi.py stay declared for the OpenAPI document and use the same ``answer``.
+
+The call itself runs in a worker thread (the database driver blocks); the audit chain is sealed after the
+answer is sent, at most once a second per process (services/audit.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from yidi.api import fsi
+from yidi.api.guards import MAX_JSON_DEPTH, json_depth_exceeds
+from yidi.domain.errors import YidiError
+from yidi.services import audit
+from yidi.services.context import AppContext
+
+PATH_PREFIX = "/fsi/api/"
+ANY_INFNO_PATHS = {"/fsi/api/call", "/fsi/api/rsfComIfsService/callService"}
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def path_infno(path: str) -> str | None:
+    """The infno a path names: ``/fsi/api/2304`` → "2304"; the generic paths → None (taken from the body)."""
+    return None if path in ANY_INFNO_PATHS else path[len(PATH_PREFIX):]
+
+
+def served_here(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path = scope["path"]
+    infno = path[len(PATH_PREFIX):]
+    return path in ANY_INFNO_PATHS or (path.startswith(PATH_PREFIX) and infno != "" and "/" not in infno)
+
+
+def render(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def answer(ctx: AppContext, headers: dict[str, str], body: bytes, infno: str | None) -> tuple[int, bytes]:
+    """(HTTP status, response body) for one call; the database work runs in a worker thread."""
+    status, payload = await run_in_threadpool(fsi.handle_call, ctx, headers, body, infno)
+    return status, render(payload)
+
+
+class InterfaceGateway:
+    """Pure ASGI: serves ``POST /fsi/api/*`` with ``fsi.handle_call``; everything else goes to ``app``."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext, max_bytes: int):
+        self.app, self.ctx, self.max_bytes = app, ctx, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not served_here(scope):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        body = await self._body(scope, receive)
+        if body is None:  # client went away
+            return
+        if isinstance(body, YidiError):
+            status, payload = body.http_status, render(fsi.envelope("", "", fsi.now_text(), error=body))
+        else:
+            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+            status, payload = await answer(self.ctx, headers, body, path_infno(path))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+        if audit.seal_due(self.ctx):  # after the answer is out: nobody waits for it
+            await run_in_threadpool(audit.seal_pass, self.ctx)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | YidiError | None:
+        """The whole body, or the coded refusal of an oversized / too deeply nested one (read no further)."""
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"})
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"})
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if json_depth_exceeds(body):
+            return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"})
+        return body
