@@ -26,8 +26,11 @@ test: install
 docs: install
 	$(BIN)/yidi docs errors --write
 
+# Every benchmark in turn (about 10 minutes; PostgreSQL for the first); each writes its section of docs/benchmarks.md.
 bench: install
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.fsi_settlement
+	$(BIN)/python -m bench.engine --claims 1000000
+	$(BIN)/python bench/clearing.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

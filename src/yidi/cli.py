@@ -70,9 +70,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           demo: bool = typer.Option(False, help="load the demo data first and accept demo credentials")) -> None:
     """启动服务 / serve the API and pages."""
     import os
+    import secrets
 
     import uvicorn
 
+    # Worker processes inherit this environment: they share one token-signing key (a token issued by one
+    # worker must be valid at the next) and split the per-hospital rate limit between them.
+    os.environ["YIDI_SERVER_WORKERS"] = str(workers)
+    from yidi.config import Settings, get_settings
+
+    if workers > 1 and get_settings().secret_key == Settings.model_fields["secret_key"].default:
+        err.print("YIDI_SECRET_KEY 未设置：本次启动的各工作进程共用一个随机密钥（重启后登录失效）")
+        os.environ["YIDI_SECRET_KEY"] = secrets.token_urlsafe(32)
     if demo:
         os.environ["YIDI_DEMO_MODE"] = "true"
         _load_demo()

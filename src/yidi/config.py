@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Rate limits (api/ratelimit.py): per hospital access key on /fsi; failed logins per username + address.
     fsi_rate_per_second: float = 200.0  # 0 = unlimited
     fsi_rate_burst: int = 400
+    # Worker processes serving this database (`yidi serve --workers N` sets it): each process keeps its own
+    # buckets, so each takes 1/N of the rate and burst and the limit holds for the whole server.
+    server_workers: int = 1
     login_failures_per_minute: int = 10  # 0 = unlimited
     # Degraded mode (services/ops.py): how long a process reuses its view of outage windows and the queue.
     ops_cache_seconds: float = 5.0

@@ -46,6 +46,26 @@ def test_i3_fsi_token_bucket_per_access_key(tight_limits, sqlite_ctx):
         assert forged.sign_in()["err_msg"].startswith("AUTH_FAILED")  # unsigned calls cannot spend a bucket
 
 
+def test_i3_fsi_rate_limit_split_between_worker_processes(monkeypatch, sqlite_ctx):
+    """With N workers (YIDI_SERVER_WORKERS, set by ``yidi serve --workers N``) each process keeps 1/N of the
+    budget, so the server as a whole holds the configured limit."""
+    from yidi.api import ratelimit
+    from yidi.domain.errors import YidiError
+
+    monkeypatch.setenv("YIDI_FSI_RATE_PER_SECOND", "0.001")
+    monkeypatch.setenv("YIDI_FSI_RATE_BURST", "6")
+    monkeypatch.setenv("YIDI_SERVER_WORKERS", "3")
+    get_settings.cache_clear()
+    try:
+        for _ in range(2):
+            ratelimit.check_fsi(sqlite_ctx, "demo-H11000000001")
+        with pytest.raises(YidiError) as refused:
+            ratelimit.check_fsi(sqlite_ctx, "demo-H11000000001")
+        assert refused.value.code == "RATE_LIMITED"
+    finally:
+        get_settings.cache_clear()
+
+
 def test_i3_failed_logins_per_username_and_address(tight_limits, sqlite_ctx):
     load_demo(sqlite_ctx)
     with LiveServer(sqlite_ctx) as server, httpx.Client(base_url=server.url, timeout=30) as http:

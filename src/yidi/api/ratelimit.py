@@ -1,9 +1,11 @@
 """In-process rate limits (issue 9): a token bucket per hospital access key on /fsi, and a failed-login
 budget per username + client address on /api/login and the login page.
 
-A token bucket refills ``rate`` tokens per second up to ``burst``; each call takes one. It is per process
-(one bucket table per AppContext for /fsi, per app for logins): with several workers the effective limit is
-workers × rate, which is what a per-institution guard against a runaway HIS loop needs — it is not a quota.
+A token bucket refills ``rate`` tokens per second up to ``burst``; each call takes one. Buckets live in the
+process (one table per AppContext for /fsi, per app for logins); with N worker processes
+(``YIDI_SERVER_WORKERS``, set by ``yidi serve --workers N``) each process takes 1/N of the /fsi rate and burst,
+so the whole server holds the configured limit as long as connections spread evenly over the workers
+(the kernel hands them out). It is a guard against a runaway HIS loop, not a quota.
 Logins: only *failed* attempts take a token, so a person who types the password right is never locked out by
 their own successful logins; once the budget is spent even the right password is refused until it refills,
 which is what stops guessing.
@@ -75,8 +77,9 @@ def check_fsi(ctx, access_key: str) -> None:
     """One call of this access key; RATE_LIMITED when its bucket is empty. Called after the signature check,
     so nobody can spend a hospital's budget without its secret."""
     settings = get_settings()
+    share = max(1, settings.server_workers)
     bucket = _shared(ctx.__dict__, "_fsi_rate_limit",
-                     lambda: TokenBucket(settings.fsi_rate_per_second, settings.fsi_rate_burst))
+                     lambda: TokenBucket(settings.fsi_rate_per_second / share, max(1.0, settings.fsi_rate_burst / share)))
     if not bucket.take(access_key):
         raise YidiError("RATE_LIMITED", {"detail": f"机构接口调用超过每秒 {bucket.rate:g} 笔，"
                                                    f"请 {bucket.retry_after(access_key):.1f} 秒后重试"})
