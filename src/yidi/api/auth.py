@@ -45,8 +45,10 @@ def _signing_key(configured: str) -> bytes:
     return configured.encode()
 
 
-def _key() -> bytes:
+def signing_key() -> bytes:
+    """The key that signs /api tokens and page sessions."""
     return _signing_key(get_settings().secret_key)
+
 
 
 def _b64(data: bytes) -> str:
@@ -58,7 +60,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _sign(payload: str) -> str:
-    return _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
+    return _b64(hmac.new(signing_key(), payload.encode(), hashlib.sha256).digest())
 
 
 def issue_token(username: str, *, now: float | None = None, ttl: int = TOKEN_TTL_SECONDS) -> tuple[str, int]:

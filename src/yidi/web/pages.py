@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from yidi.api import ratelimit
-from yidi.config import get_settings
+from yidi.api.auth import signing_key
 from yidi.domain.errors import YidiError
 from yidi.services.users import authenticate
 from yidi.web import agency, desk, oversight, person
@@ -62,8 +62,9 @@ def logout(request: Request):
 
 
 def register(app: FastAPI) -> None:
-    settings = get_settings()
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="yidi_session",
+    # The same key as /api tokens: YIDI_SECRET_KEY, or a random one when it is unset — never the
+    # published development default, which would let anyone forge a session cookie.
+    app.add_middleware(SessionMiddleware, secret_key=signing_key().hex(), session_cookie="yidi_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax")
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     for module_router in (router, person.router, desk.router, agency.router, oversight.router):
