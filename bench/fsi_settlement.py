@@ -9,7 +9,9 @@ terminals (one keep-alive connection each, raw asyncio streams in ``--load-procs
 the load generator takes little of the 2 shared cores) with signed requests, and reports settlements/s,
 p50/p99 latency per transaction and where the CPU went (server, PostgreSQL, load generator, other,
 from /proc). Then a baseline: the same flow as in-process service calls (no HTTP, no signing, no
-envelope) on the same database, with its CPU per flow, to show the HTTP overhead. Results are written
+envelope) on the same database, with its CPU per flow, to show the HTTP overhead; and the floor: the same
+HTTP load against bench/fsi_floor.py (signature, envelope, no database), what the machine allows before any
+settlement work. Results are written
 into docs/benchmarks.md (section "fsi-settlement").
 ``--profile FILE`` runs the server under py-spy (``pip install py-spy``; not a project dependency) and writes
 folded stacks of every worker to FILE. Not a test: numbers depend on the machine, which is shared.
@@ -223,7 +225,8 @@ def cpu_snapshot(server_pid: int) -> dict[str, int]:
 
 
 def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None,
-             load_procs: int = 1, server_options: list[str] | None = None) -> dict:
+             load_procs: int = 1, server_options: list[str] | None = None,
+             app: tuple[str, ...] = ("yidi.api.app:create_app", "--factory")) -> dict:
     port = free_port()
     # One demo hospital stands for every terminal here, so its per-access-key rate limit (200 calls/s per
     # worker process by default, api/ratelimit.py) is switched off: the benchmark measures settlement, not the limiter.
@@ -232,7 +235,7 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
     # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     spy = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(profile), "--"] if profile else []
-    server = subprocess.Popen([*spy, sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory",
+    server = subprocess.Popen([*spy, sys.executable, "-m", "uvicorn", *app,
                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                                *SERVER_OPTIONS, *(server_options or [])], env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -371,7 +374,7 @@ def server_stack() -> str:
     return "uvicorn (" + (", ".join(have) if have else "asyncio, h11") + "), access log off"
 
 
-def report(args, http: dict, local: dict) -> str:
+def report(args, http: dict, local: dict, floor: dict) -> str:
     cpu = http["cpu"]
     lines = [f"<!-- {SECTION} -->", "## 医院接口结算 / Hospital-interface settlement (fsi)", "",
              f"Command: `.venv/bin/python -m bench.fsi_settlement --db {args.db} --seconds {args.seconds:g} "
@@ -386,7 +389,12 @@ def report(args, http: dict, local: dict) -> str:
              "| run | complete settlements | seconds | settlements/s | failed |", "|---|---:|---:|---:|---:|",
              f"| HTTP (signed envelope) | {http['done']} | {http['elapsed']:.1f} | **{http['rate']:.1f}** | {http['failed']} |",
              f"| in-process services (baseline, {args.clients} threads) | {local['done']} | {local['elapsed']:.1f} | "
-             f"**{local['rate']:.1f}** | 0 |", "",
+             f"**{local['rate']:.1f}** | 0 |",
+             f"| floor: HTTP + signature + envelope, no database (bench/fsi_floor.py) | {floor['done']} | "
+             f"{floor['elapsed']:.1f} | **{floor['rate']:.1f}** | {floor['failed']} |", "",
+             f"The floor run's CPU per flow: server {floor['cpu']['server_ms_per_flow']:.2f} ms, load generator "
+             f"{floor['cpu']['load'] * floor['elapsed'] * (os.cpu_count() or 1) * 1000 / max(floor['done'], 1):.2f} ms "
+             "— what every flow costs before any settlement work.", "",
              f"Ratio in-process / HTTP: **{local['rate'] / http['rate']:.2f}×**" if http['rate']
              else "HTTP run completed no settlement.", "",
              "Where the 2 cores went during the HTTP run (share of the machine's CPU time):", "",
@@ -450,13 +458,17 @@ def main() -> None:
         print("  cpu " + ", ".join(f"{k} {v:.2f}" for k, v in http["cpu"].items()))
         http["audit"] = audit_check(url)
         print(f"  audit: {http['audit']}")
+        print(f"floor (no database, bench/fsi_floor.py): {args.seconds:g}s …", flush=True)
+        floor = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, None, args.load_procs,
+                         args.server_options, app=("bench.fsi_floor:app",))
+        print(f"  {floor['done']} flows, {floor['rate']:.1f}/s, failed {floor['failed']} {floor['errors']}")
         print(f"in-process baseline: {args.seconds:g}s, {args.clients} threads …", flush=True)
         local = run_in_process(url, args.seconds, args.clients, args.persons // 2)
         print(f"  {local['done']} settlements, {local['rate']:.1f}/s, {local['cpu_ms_per_flow']:.1f} ms CPU per flow")
     finally:
         with psycopg.connect(args.db, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    text = report(args, http, local)
+    text = report(args, http, local, floor)
     print(text)
     write_section(text, args.out)
     print(f"written to {args.out}")
