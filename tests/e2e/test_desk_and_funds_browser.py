@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.e2e.conftest import login
 from yidi.adapters.orm import AuditRow, FeeDetailRow, SettlementRow, VisitRow
 from yidi.domain.catalog import FeeItem
+from yidi.domain.money import fen_to_yuan
 from yidi.services import clearing, settlements
 
 pytestmark = pytest.mark.browser
@@ -113,13 +114,15 @@ def test_agency_sees_the_clearing_statement_downloads_it_and_c4_names_the_settle
 
     login(page, url, "clerk-jiaozuo", "demo-clerk")
     page.goto(f"{url}/agency/funds?month=2024-03")
-    transfers = page.inner_text("[data-testid=province-transfers]")
-    assert "划出省（参保省）" in transfers and "2" in transfers
-    assert page.inner_text("[data-testid=city-payable]") == page.inner_text("[data-testid=statement-net]")
+    # the clerk sees 焦作's part (services.funds_scope): its city statement, no national totals or transfers
+    assert "410800" in page.inner_text("[data-testid=statement-scope]")
+    assert page.locator("[data-testid=province-transfers], [data-testid=statement-net]").count() == 0
+    only_jiaozuo = clearing.get_statement(ctx, "2024-03")  # 张三's two stays in 北京 are the month's only flow
+    assert page.inner_text("[data-testid=city-payable]") == fen_to_yuan(only_jiaozuo.net_fen)
     xlsx = page.request.get(url + page.locator("[data-testid=download-xlsx]").get_attribute("href"))
     assert xlsx.status == 200
     workbook = load_workbook(io.BytesIO(xlsx.body()))
-    assert workbook.sheetnames[:2] == ["清算单", "省级划拨"]
+    assert workbook.sheetnames == ["清算单", "410800焦作市"]
     assert workbook["清算单"]["A1"].value == "参保地"
     csv_link = page.locator("a[href*='/csv/']").first
     response = page.request.get(url + csv_link.get_attribute("href"))

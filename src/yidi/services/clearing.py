@@ -29,6 +29,7 @@ from yidi.adapters.orm_funds import ClearingLineRow, ClearingRunRow
 from yidi.domain.clearing import FlowAmount, ProvinceTransfer, month_bounds, net_positions, province_transfers
 from yidi.domain.errors import YidiError
 from yidi.domain.money import fen_to_yuan
+from yidi.domain.regions import area_covers
 from yidi.services import audit, ledger
 from yidi.services.context import AppContext
 
@@ -43,6 +44,25 @@ class ClearingStatement:
     watermark_posting_id: int
     replayed: bool = False  # True when the month had already been cleared (nothing new was posted)
     region_names: dict[str, str] = field(default_factory=dict)
+    # None: the national statement. A region code: only the part that concerns that region (part_for), which
+    # carries no national figures — no province transfers, no statement totals.
+    region: str | None = None
+
+    def part_for(self, region: str) -> ClearingStatement:
+        """The flows ``region`` pays (insured there) or receives (treated there); a province covers its cities."""
+        flows = [flow for flow in self.flows
+                 if area_covers(region, flow.insuplc_admdvs) or area_covers(region, flow.mdtrtarea_admvs)]
+        return ClearingStatement(self.month, self.period_end, flows, self.watermark_posting_id, self.replayed,
+                                 self.region_names, region=region)
+
+    @property
+    def national(self) -> bool:
+        return self.region is None
+
+    @property
+    def file_stem(self) -> str:
+        """清算单-2024-03 for the national statement, 清算单-2024-03-410800 for one region's part."""
+        return f"清算单-{self.month}" + ("" if self.national else f"-{self.region}")
 
     @property
     def transfers(self) -> list[ProvinceTransfer]:
@@ -77,32 +97,38 @@ class ClearingStatement:
                 "receivable_fen": sum(flow.net_fen for flow in receivable)}
 
     def cities(self) -> list[str]:
-        return sorted({flow.insuplc_admdvs for flow in self.flows} | {flow.mdtrtarea_admvs for flow in self.flows})
+        """The cities with a statement: every city with a flow; in a region's part, that region's own cities."""
+        ends = {flow.insuplc_admdvs for flow in self.flows} | {flow.mdtrtarea_admvs for flow in self.flows}
+        return sorted(city for city in ends if self.national or area_covers(self.region, city))
+
+    def flow_dict(self, flow: FlowAmount) -> dict:
+        return {"insuplc_admdvs": flow.insuplc_admdvs, "insuplc_name": self.name(flow.insuplc_admdvs),
+                "mdtrtarea_admvs": flow.mdtrtarea_admvs, "mdtrtarea_name": self.name(flow.mdtrtarea_admvs),
+                "insured_province": flow.insured_province, "treatment_province": flow.treatment_province,
+                "current_count": flow.current_count, "current": fen_to_yuan(flow.current_fen),
+                "adjustment_count": flow.adjustment_count, "adjustment": fen_to_yuan(flow.adjustment_fen),
+                "net": fen_to_yuan(flow.net_fen)}
 
     def to_dict(self) -> dict:
-        def flow_dict(flow: FlowAmount) -> dict:
-            return {"insuplc_admdvs": flow.insuplc_admdvs, "insuplc_name": self.name(flow.insuplc_admdvs),
-                    "mdtrtarea_admvs": flow.mdtrtarea_admvs, "mdtrtarea_name": self.name(flow.mdtrtarea_admvs),
-                    "insured_province": flow.insured_province, "treatment_province": flow.treatment_province,
-                    "current_count": flow.current_count, "current": fen_to_yuan(flow.current_fen),
-                    "adjustment_count": flow.adjustment_count, "adjustment": fen_to_yuan(flow.adjustment_fen),
-                    "net": fen_to_yuan(flow.net_fen)}
-
+        cities = [{"admdvs": city, "name": self.name(city),
+                   "payable": fen_to_yuan(self.city_statement(city)["payable_fen"]),
+                   "receivable": fen_to_yuan(self.city_statement(city)["receivable_fen"])}
+                  for city in self.cities()]
+        if not self.national:
+            return {"month": self.month, "period_end": self.period_end.isoformat(), "admdvs": self.region,
+                    "flows": [self.flow_dict(flow) for flow in self.flows], "cities": cities}
         return {
             "month": self.month, "period_end": self.period_end.isoformat(), "replayed": self.replayed,
             "current": fen_to_yuan(self.current_fen), "adjustment": fen_to_yuan(self.adjustment_fen),
             "net": fen_to_yuan(self.net_fen),
-            "flows": [flow_dict(flow) for flow in self.flows],
+            "flows": [self.flow_dict(flow) for flow in self.flows],
             "province_transfers": [
                 {"from_province": t.from_province, "from_name": self.name(t.from_province),
                  "to_province": t.to_province, "to_name": self.name(t.to_province), "count": t.count,
                  "current": fen_to_yuan(t.current_fen), "adjustment": fen_to_yuan(t.adjustment_fen),
                  "net": fen_to_yuan(t.net_fen)} for t in self.transfers],
             "province_positions": {code: fen_to_yuan(amount) for code, amount in self.province_positions.items()},
-            "cities": [{"admdvs": city, "name": self.name(city),
-                        "payable": fen_to_yuan(self.city_statement(city)["payable_fen"]),
-                        "receivable": fen_to_yuan(self.city_statement(city)["receivable_fen"])}
-                       for city in self.cities()],
+            "cities": cities,
         }
 
 
@@ -263,8 +289,16 @@ def _city_rows(statement: ClearingStatement, city: str) -> list[list]:
     return rows
 
 
+def csv_names(statement: ClearingStatement) -> list[str]:
+    """The file names export_csv writes, in its order."""
+    names = [f"{statement.file_stem}.csv"]
+    if statement.national:
+        names.append(f"省级划拨-{statement.month}.csv")
+    return names + [f"市级清算单-{statement.month}-{city}.csv" for city in statement.cities()]
+
+
 def export_csv(statement: ClearingStatement, folder: Path) -> list[Path]:
-    """清算单.csv, 省级划拨.csv and one 市级清算单-{city}.csv per city."""
+    """清算单.csv, 省级划拨.csv (national statement only) and one 市级清算单-{city}.csv per city."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -276,22 +310,24 @@ def export_csv(statement: ClearingStatement, folder: Path) -> list[Path]:
             writer.writerows(rows)
         written.append(path)
 
-    write(f"清算单-{statement.month}.csv", FLOW_HEADERS, [_flow_row(statement, f) for f in statement.flows])
-    write(f"省级划拨-{statement.month}.csv", TRANSFER_HEADERS,
-          [_transfer_row(statement, t) for t in statement.transfers])
+    names = iter(csv_names(statement))  # one name per file written below, in the same order
+    write(next(names), FLOW_HEADERS, [_flow_row(statement, f) for f in statement.flows])
+    if statement.national:
+        write(next(names), TRANSFER_HEADERS, [_transfer_row(statement, t) for t in statement.transfers])
     for city in statement.cities():
-        write(f"市级清算单-{statement.month}-{city}.csv", CITY_HEADERS, _city_rows(statement, city))
+        write(next(names), CITY_HEADERS, _city_rows(statement, city))
     return written
 
 
 def export_xlsx(statement: ClearingStatement, path: Path) -> Path:
-    """One workbook: 清算单, 省级划拨, then one sheet per city."""
+    """One workbook: 清算单, 省级划拨 (national statement only), then one sheet per city."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     workbook = Workbook()
-    sheets = [("清算单", FLOW_HEADERS, [_flow_row(statement, f) for f in statement.flows]),
-              ("省级划拨", TRANSFER_HEADERS, [_transfer_row(statement, t) for t in statement.transfers])]
+    sheets = [("清算单", FLOW_HEADERS, [_flow_row(statement, f) for f in statement.flows])]
+    if statement.national:
+        sheets.append(("省级划拨", TRANSFER_HEADERS, [_transfer_row(statement, t) for t in statement.transfers]))
     sheets += [(f"{city}{statement.name(city)}"[:31], CITY_HEADERS, _city_rows(statement, city))
                for city in statement.cities()]
     workbook.remove(workbook.active)

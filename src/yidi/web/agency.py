@@ -16,7 +16,7 @@ from yidi.adapters.orm import PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
-from yidi.services import clearing, finance_reconciliation, ledger, prepayment
+from yidi.services import clearing, finance_reconciliation, funds_scope, ledger, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
@@ -107,33 +107,33 @@ def _own_city(principal) -> str | None:
 @router.get("/agency/funds")
 def agency_funds(request: Request, plan_year: str = "", month: str = "", city: str = ""):
     """月度清算与预付金 (C1, C2): stored clearing runs, one month's statement (province transfers and city
-    statements, with CSV/Excel downloads), confirmed prepayments, and a prepayment plan on demand."""
+    statements, with CSV/Excel downloads), confirmed prepayments, and a prepayment plan on demand.
+    What a clerk sees is what /api/funds shows them (services.funds_scope): the part that concerns their region."""
     principal = _clerk(request)
     ctx = ctx_of(request)
     plan = None
     if plan_year:
         if not plan_year.isdigit():
             raise invalid("plan_year", "应为四位年份")
-        plan = prepayment.plan(ctx, int(plan_year))
-    runs = clearing.list_runs(ctx)
+        plan = funds_scope.prepayment_lines(
+            principal, [line.to_dict() for line in prepayment.plan(ctx, int(plan_year))])
+    runs = funds_scope.runs(principal, clearing.list_runs(ctx))
     month = month or (runs[0]["month"] if runs else "")
     statement = clearing.get_statement(ctx, month) if month else None
     city_sheet = csv_names = None
     if statement is not None:
+        statement = funds_scope.statement(principal, statement)
         cities = statement.cities()
+        if city:
+            principal.require_region(city)  # another region's city statement: FORBIDDEN, never its figures
         city = city if city in cities else (_own_city(principal) if _own_city(principal) in cities else
                                             (cities[0] if cities else ""))
-        city_sheet = statement.city_statement(city) if city else None
-        csv_names = list(_csv_files(statement))
-    return render(request, "agency/funds.html", runs=runs, prepayments=prepayment.list_prepayments(ctx), plan=plan,
+        city_sheet = funds_scope.city_statement(principal, statement, city) if city else None
+        csv_names = clearing.csv_names(statement)
+    return render(request, "agency/funds.html", runs=runs, national=funds_scope.is_national(principal),
+                  prepayments=funds_scope.prepayment_lines(principal, prepayment.list_prepayments(ctx)), plan=plan,
                   plan_year=plan_year, regions=region_names(ctx), fen_to_yuan=fen_to_yuan, month=month,
                   statement=statement, city_sheet=city_sheet, csv_names=csv_names)
-
-
-def _csv_files(statement: clearing.ClearingStatement) -> dict[str, bytes]:
-    """The statement's CSV files as services.clearing.export_csv writes them, by file name."""
-    with tempfile.TemporaryDirectory() as folder:
-        return {path.name: path.read_bytes() for path in clearing.export_csv(statement, Path(folder))}
 
 
 def _download(content: bytes, filename: str, media_type: str) -> Response:
@@ -142,29 +142,35 @@ def _download(content: bytes, filename: str, media_type: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
-def _statement(request: Request, month: str) -> clearing.ClearingStatement:
-    _clerk(request)
+def _statement(request: Request, month: str) -> tuple[clearing.ClearingStatement, clearing.ClearingStatement]:
+    """The stored (national) statement of the month and the part of it the clerk may see."""
+    principal = _clerk(request)
     statement = clearing.get_statement(ctx_of(request), month)
     if statement is None:
         raise YidiError("NOT_FOUND", {"what": "清算单", "key": month})
-    return statement
+    return statement, funds_scope.statement(principal, statement)
 
 
 @router.get("/agency/funds/{month}/statement.xlsx")
 def agency_statement_xlsx(request: Request, month: str):
-    statement = _statement(request, month)
+    _national, visible = _statement(request, month)
     with tempfile.TemporaryDirectory() as folder:
-        path = clearing.export_xlsx(statement, Path(folder) / f"清算单-{month}.xlsx")
+        path = clearing.export_xlsx(visible, Path(folder) / f"{visible.file_stem}.xlsx")
         content = path.read_bytes()
     return _download(content, path.name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @router.get("/agency/funds/{month}/csv/{filename}")
 def agency_statement_csv(request: Request, month: str, filename: str):
-    files = _csv_files(_statement(request, month))
-    if filename not in files:
+    national, visible = _statement(request, month)
+    if filename not in clearing.csv_names(visible):
+        if filename in clearing.csv_names(national):  # a file of the national statement or another region's city
+            raise YidiError("FORBIDDEN", {"detail": f"无权下载 {filename}"})
         raise YidiError("NOT_FOUND", {"what": "清算单文件", "key": filename})
-    return _download(files[filename], filename, "text/csv; charset=utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        files = {path.name: path for path in clearing.export_csv(visible, Path(folder))}
+        content = files[filename].read_bytes()
+    return _download(content, filename, "text/csv; charset=utf-8")
 
 
 @router.post("/agency/funds/run")
