@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date
 from decimal import Decimal
 
@@ -60,9 +61,12 @@ def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: 
 
 
 # The hospital interface's hot path (2401 → 2301 → 2303 → 2304) uses these statements, built once and run
-# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads.
+# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads. The rows
+# it reads and writes are handed on as SimpleNamespaces with the columns' names (read like VisitRow /
+# PersonRow, but without the cost of building ORM instances that only carry values).
 _visits = VisitRow.__table__
 _fees = FeeDetailRow.__table__
+_persons = PersonRow.__table__
 _VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
 _SELECT_PERSON_INSUTYPE = select(PersonRow.__table__.c.psn_no, PersonRow.__table__.c.insutype).where(
     PersonRow.__table__.c.psn_no == bindparam("psn_no"))
@@ -79,7 +83,15 @@ _SELECT_VISIT_WITH_FEES = (select(*_VISIT_COLUMNS, *_FEE_COLUMNS)
                                                                       _fees.c.active.is_(True))))
                            .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
 _SELECT_VISIT_WITH_FEES_FOR_UPDATE = _SELECT_VISIT_WITH_FEES.with_for_update(of=_visits)
+# 2303/2304 also read the visit's person in the same statement (the visit's psn_no references it); 2304 locks
+# the person row as well, which serialises this person's settlements (see settlements.settle_with_person).
+_SELECT_STAY = (select(*_VISIT_COLUMNS, *settlements.PERSON_COLUMNS, *_FEE_COLUMNS)
+                .select_from(_visits.join(_persons, _persons.c.psn_no == _visits.c.psn_no)
+                             .outerjoin(_fees, and_(_fees.c.mdtrt_id == _visits.c.mdtrt_id, _fees.c.active.is_(True))))
+                .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
+_SELECT_STAY_FOR_UPDATE = _SELECT_STAY.with_for_update(of=(_visits, _persons))
 _VISIT_KEYS = tuple(column.key for column in _VISIT_COLUMNS)
+_PERSON_SLICE = slice(len(_VISIT_KEYS), len(_VISIT_KEYS) + len(settlements.PERSON_KEYS))
 _INSERT_FEES = insert(_fees)
 _MARK_SETTLED = (update(_visits).where(_visits.c.mdtrt_id == bindparam("v_mdtrt_id"))
                  .values(state="settled", endtime=bindparam("v_endtime")))
@@ -90,15 +102,28 @@ def _active_fee_rows(session: Session, mdtrt_id: str) -> list[Row]:
 
 
 def _visit_with_fees(session: Session, fixmedins_code: str, mdtrt_id: str, *,
-                     for_update: bool = False) -> tuple[VisitRow, list[Row]]:
-    """The visit (a detached VisitRow) and its active fee rows, read in one statement."""
+                     for_update: bool = False) -> tuple[SimpleNamespace, list[Row]]:
+    """The visit (its columns, read like a VisitRow) and its active fee rows, read in one statement."""
     rows = session.connection().execute(_SELECT_VISIT_WITH_FEES_FOR_UPDATE if for_update else _SELECT_VISIT_WITH_FEES,
                                         {"mdtrt_id": mdtrt_id}).all()
+    return _found_visit(rows, fixmedins_code, mdtrt_id), [row for row in rows if row.feedetl_sn is not None]
+
+
+def _stay(session: Session, fixmedins_code: str, mdtrt_id: str, *,
+          lock: bool = False) -> tuple[SimpleNamespace, SimpleNamespace, list[Row]]:
+    """The visit, its person (settlements.PERSON_COLUMNS) and its active fee rows, read in one statement;
+    ``lock`` takes the visit row and the person row FOR UPDATE."""
+    rows = session.connection().execute(_SELECT_STAY_FOR_UPDATE if lock else _SELECT_STAY,
+                                        {"mdtrt_id": mdtrt_id}).all()
+    visit = _found_visit(rows, fixmedins_code, mdtrt_id)
+    person = SimpleNamespace(**dict(zip(settlements.PERSON_KEYS, rows[0][_PERSON_SLICE])))
+    return visit, person, [row for row in rows if row.feedetl_sn is not None]
+
+
+def _found_visit(rows: list[Row], fixmedins_code: str, mdtrt_id: str) -> SimpleNamespace:
     if not rows or rows[0].fixmedins_code != fixmedins_code:  # another institution's visit does not exist for you
         raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
-    first = rows[0]._mapping
-    visit = VisitRow(**{key: first[key] for key in _VISIT_KEYS})
-    return visit, [row for row in rows if row.feedetl_sn is not None]  # fee columns read by name
+    return SimpleNamespace(**dict(zip(_VISIT_KEYS, rows[0])))  # the visit's columns come first
 
 
 def _require_state(visit: VisitRow, *states: str) -> None:
@@ -137,7 +162,7 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
                       mdtrt_cert_type=mdtrt_cert_type)
         session.connection().execute(_INSERT_VISIT, values)
         audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
-        return VisitRow(**values)  # what was written (not attached to the session)
+        return SimpleNamespace(**values)  # what was written, read like a VisitRow
 
 
 def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type: str | None = None,
@@ -342,14 +367,14 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
               medfee_sumamt_fen: int | None = None, actor: str = "hospital") -> SettleOutcome:
     """预结算 (2303 / 2206): the full calculation; nothing is written (S3)."""
     with ctx.unit_of_work() as session:
-        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id)
+        visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
                        msgid=None, actor=actor)
-        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd)
+        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd, person=person)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, PersonRow(**person._mapping), fields)
+        return SettleOutcome(visit, person, fields)
 
 
 def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
@@ -357,7 +382,7 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
            actor: str = "hospital") -> SettleOutcome:
     """结算 (2304 / 2207) or 线上零星报销 of an uploaded visit (kind=manual): writes settlement, usage, ledger."""
     with ctx.unit_of_work() as session:
-        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id, for_update=True)
+        visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id, lock=True)
         _require_class(visit, inpatient)
         paid = settlement_of_visit(session, mdtrt_id) if visit.state == "settled" else None
         if paid is not None:  # one paid claim per visit, direct or manual (S4, V3)
@@ -365,12 +390,12 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
-        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd)
+        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd, locked_person=person)
         visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it
         session.connection().execute(_MARK_SETTLED, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, PersonRow(**person._mapping), fields, view.setl_id)
+        return SettleOutcome(visit, person, fields, view.setl_id)
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
