@@ -187,10 +187,12 @@ _SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == 
 # statement; for settle also the paid claim of this visit, if any. Run after the person lock is taken, so
 # that under READ COMMITTED it sees the usage the previous settlement of this person committed.
 _FILINGS_AND_USAGE = (_persons.outerjoin(_filings, _filings.c.psn_no == _persons.c.psn_no))
-_SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_filings.c)
+_FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain reads
+                   if column.key not in ("commitment_text", "commitment_signature", "created_at")]
+_SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
                         .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
 _SELECT_FILINGS_USED_PAID = (select(_SELECT_USED.scalar_subquery().label("used_fen"),
-                                    _SELECT_PAID.scalar_subquery().label("paid_setl_id"), *_filings.c)
+                                    _SELECT_PAID.scalar_subquery().label("paid_setl_id"), *_FILING_COLUMNS)
                              .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
 _INSERT_SETTLEMENT = insert(_settlements)
 _INSERT_USAGE = insert(_usage)

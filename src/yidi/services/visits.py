@@ -70,7 +70,17 @@ _persons = PersonRow.__table__
 _VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
 _SELECT_PERSON_INSUTYPE = select(PersonRow.__table__.c.psn_no, PersonRow.__table__.c.insutype).where(
     PersonRow.__table__.c.psn_no == bindparam("psn_no"))
-_INSERT_VISIT = insert(_visits)
+# 2401/2201 write the visit in one statement: INSERT … SELECT from the person's row, so that nothing is
+# inserted when the person is unknown or (when the call names one) of another insurance type; only then is
+# the person read, to say which. The visit's psn_no comes from the person row.
+_PERSON_VISIT = select(*(_persons.c.psn_no if column.key == "psn_no" else bindparam(column.key, type_=column.type)
+                         for column in _VISIT_COLUMNS)).where(_persons.c.psn_no == bindparam("psn_no"))
+# (preserve_rowcount: SQLAlchemy collects an INSERT's rowcount only when asked)
+_INSERT_VISIT_OF_PERSON = (insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], _PERSON_VISIT)
+                           .execution_options(preserve_rowcount=True))
+_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = (insert(_visits).from_select(
+    [column.key for column in _VISIT_COLUMNS], _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
+                                         .execution_options(preserve_rowcount=True))
 _FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
                 _fees.c.det_item_fee_sumamt_fen)
 _SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
@@ -151,16 +161,20 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
     with ctx.unit_of_work() as session:
         lookups.institution(session, fixmedins_code)
-        person = session.connection().execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
-        if person is None:
-            raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
-        if insutype and insutype != person.insutype:
-            raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
-        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=person.psn_no, fixmedins_code=fixmedins_code,
+        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=psn_no, fixmedins_code=fixmedins_code,
                       med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
                       trauma_no_third_party=trauma_no_third_party, state="registered",
                       mdtrt_cert_type=mdtrt_cert_type)
-        session.connection().execute(_INSERT_VISIT, values)
+        connection = session.connection()
+        if insutype:
+            inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
+        else:
+            inserted = connection.execute(_INSERT_VISIT_OF_PERSON, values)
+        if inserted.rowcount != 1:
+            person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
+            if person is None:
+                raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
+            raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
         audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
         return SimpleNamespace(**values)  # what was written, read like a VisitRow
 
