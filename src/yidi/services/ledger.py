@@ -119,6 +119,10 @@ class Entry:
     memo: str = ""
 
 
+_INSERT_JOURNAL_ENTRY = insert(JournalEntryRow.__table__)
+_INSERT_POSTING = insert(PostingRow.__table__)
+
+
 def post_many(session: Session, entries: list[Entry]) -> None:
     """Append many balanced entries with two bulk INSERTs (a clearing month has ~10⁵ flows).
     Each entry is checked exactly like ``post``."""
@@ -131,9 +135,11 @@ def post_many(session: Session, entries: list[Entry]) -> None:
         journal.append({"entry_id": entry.entry_id, "kind": entry.kind, "ref": entry.ref, "on_date": entry.on,
                         "memo": entry.memo})
         postings += [{"entry_id": entry.entry_id, "account": code, "amount_fen": amount} for code, amount in lines]
-    session.execute(insert(JournalEntryRow), journal)
+    # Core INSERTs on the session's connection: the ORM bulk path cost ~3x as much CPU for the same statements
+    connection = session.connection()
+    connection.execute(_INSERT_JOURNAL_ENTRY, journal)
     if postings:
-        session.execute(insert(PostingRow), postings)
+        connection.execute(_INSERT_POSTING, postings)
 
 
 def new_entry_id(prefix: str) -> str:

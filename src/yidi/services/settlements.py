@@ -172,14 +172,28 @@ _persons = PersonRow.__table__
 _filings = FilingRow.__table__
 _usage = UsageRow.__table__
 _settlements = SettlementRow.__table__
-_SELECT_PERSON = select(*_persons.c).where(_persons.c.psn_no == bindparam("psn_no"))
+# What the settlement and the interface's answer need of a person (lock_version is never read).
+PERSON_COLUMNS = (_persons.c.psn_no, _persons.c.certno, _persons.c.name, _persons.c.insuplc_admdvs,
+                  _persons.c.insutype, _persons.c.insu_status, _persons.c.acct_balc)
+PERSON_KEYS = tuple(column.key for column in PERSON_COLUMNS)
+_SELECT_PERSON = select(*PERSON_COLUMNS).where(_persons.c.psn_no == bindparam("psn_no"))
 _SELECT_PERSON_FOR_UPDATE = _SELECT_PERSON.with_for_update()  # serialises this person's settlements
-_SELECT_FILINGS = select(*_filings.c).where(_filings.c.psn_no == bindparam("psn_no"))
 _SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn_no"),
                                                _usage.c.year == bindparam("year"),
                                                _usage.c.cap_key == bindparam("cap_key"))
 _SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
                                                    _settlements.c.status == "settled").limit(1)
+# The person's filings (one row each; one row of NULLs when there are none) and the year-to-date usage in one
+# statement; for settle also the paid claim of this visit, if any. Run after the person lock is taken, so
+# that under READ COMMITTED it sees the usage the previous settlement of this person committed.
+_FILINGS_AND_USAGE = (_persons.outerjoin(_filings, _filings.c.psn_no == _persons.c.psn_no))
+_FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain reads
+                   if column.key not in ("commitment_text", "commitment_signature", "created_at")]
+_SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
+                        .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
+_SELECT_FILINGS_USED_PAID = (select(_SELECT_USED.scalar_subquery().label("used_fen"),
+                                    _SELECT_PAID.scalar_subquery().label("paid_setl_id"), *_FILING_COLUMNS)
+                             .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
 _INSERT_SETTLEMENT = insert(_settlements)
 _INSERT_USAGE = insert(_usage)
 _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
@@ -188,12 +202,31 @@ _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _us
 
 
 def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> Row:
-    """The person's columns (attribute access like PersonRow); UNKNOWN_PERSON when absent."""
+    """The person's PERSON_COLUMNS (attribute access like PersonRow); UNKNOWN_PERSON when absent."""
     row = session.connection().execute(_SELECT_PERSON_FOR_UPDATE if for_update else _SELECT_PERSON,
                                        {"psn_no": psn_no}).first()
     if row is None:
         raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
     return row
+
+
+@dataclass(frozen=True)
+class _PersonFacts:
+    filings: list  # domain Filings
+    used_fen: int | None  # year-to-date usage of the cap; None = no usage row yet
+    paid_setl_id: str | None = None  # the paid claim of this visit (settle only)
+
+
+def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, visit_key: str | None = None) -> _PersonFacts:
+    """Filings, usage (and with ``visit_key`` the paid claim of that visit) in one statement."""
+    params = {"psn_no": psn_no, "year": cmd.endtime.year, "cap_key": str(cap_key_for(cmd.med_type, cmd.dise_codg))}
+    if visit_key is None:
+        rows = session.connection().execute(_SELECT_FILINGS_USED, params).all()
+    else:
+        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | {"visit_key": visit_key}).all()
+    first = rows[0]
+    return _PersonFacts(filings=[to_domain(row) for row in rows if row.filing_id is not None],
+                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if visit_key is not None else None)
 
 
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
@@ -207,32 +240,25 @@ def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
 def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
             institution: InstitutionRow) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation inside an open transaction; writes nothing."""
-    result, coverage, _used_row = _compute(ctx, session, cmd, person, institution)
-    return result, coverage
-
-
-def _compute(ctx: AppContext, session: Session, cmd: SettleCommand, person,
-             institution) -> tuple[BenefitResult, Coverage, int | None]:
-    """compute + the year-to-date usage read (None = no usage row yet), so that settle writes it back
-    without reading it again (the person-row lock keeps it current until commit)."""
     if person.insu_status != "active":
         raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
-    connection = session.connection()
+    return _compute(ctx, cmd, person, institution, _person_facts(session, cmd, person.psn_no))
+
+
+def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
+             facts: _PersonFacts) -> tuple[BenefitResult, Coverage]:
+    """Coverage + calculation from what was read (``facts``); reads and writes nothing."""
     policy = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.endtime)
     catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
     visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
                   admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
                   manual=cmd.kind == "manual")
-    filings = [to_domain(row) for row in connection.execute(_SELECT_FILINGS, {"psn_no": person.psn_no})]
-    coverage = resolve_coverage(person.insuplc_admdvs, filings, visit, policy)
+    coverage = resolve_coverage(person.insuplc_admdvs, facts.filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
-    cap_key = cap_key_for(cmd.med_type, cmd.dise_codg)
-    used = connection.execute(_SELECT_USED, {"psn_no": person.psn_no, "year": cmd.endtime.year,
-                                             "cap_key": str(cap_key)}).scalar()
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
-                       cap_used_before_fen=used or 0)
-    return result, coverage, used
+                       cap_used_before_fen=facts.used_fen or 0)
+    return result, coverage
 
 
 def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
@@ -254,13 +280,15 @@ def presettle(ctx: AppContext, cmd: SettleCommand) -> dict:
     return presettle_with_person(ctx, cmd)[0]
 
 
-def presettle_with_person(ctx: AppContext, cmd: SettleCommand) -> tuple[dict, Row]:
-    """``presettle`` and the person row it read (the interface's answer shows the person)."""
+def presettle_with_person(ctx: AppContext, cmd: SettleCommand, *, person=None) -> tuple[dict, Row]:
+    """``presettle`` and the person row it read (the interface's answer shows the person).
+    ``person``: the person's PERSON_COLUMNS when the caller has already read them."""
     _validate(cmd)
     with ctx.unit_of_work() as session:
-        person = person_row(session, cmd.psn_no)
+        if person is None:
+            person = person_row(session, cmd.psn_no)
         institution = lookups.institution(session, cmd.fixmedins_code)
-        result, coverage, _used_fen = _compute(ctx, session, cmd, person, institution)
+        result, coverage = compute(ctx, session, cmd, person, institution)
         return result_fields(result, coverage), person
 
 
@@ -268,21 +296,25 @@ def settle(ctx: AppContext, cmd: SettleCommand) -> SettlementView:
     return settle_with_person(ctx, cmd)[0]
 
 
-def settle_with_person(ctx: AppContext, cmd: SettleCommand) -> tuple[SettlementView, Row]:
-    """``settle`` and the person row it locked (the interface's answer shows the person)."""
+def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=None) -> tuple[SettlementView, Row]:
+    """``settle`` and the person row it locked (the interface's answer shows the person).
+    ``locked_person``: the person's PERSON_COLUMNS, read ``FOR UPDATE`` by the caller in this transaction."""
     _validate(cmd)
     key = visit_key(cmd)
     try:
         with ctx.unit_of_work() as session:
             institution = lookups.institution(session, cmd.fixmedins_code)
-            person = person_row(session, cmd.psn_no, for_update=True)  # serialises this person's settlements
-            existing = session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
-            if existing is not None:
-                raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing})
-            result, coverage, used_fen = _compute(ctx, session, cmd, person, institution)
+            # the person lock serialises this person's settlements: the usage read below is then current
+            person = locked_person or person_row(session, cmd.psn_no, for_update=True)
+            facts = _person_facts(session, cmd, person.psn_no, key)
+            if facts.paid_setl_id is not None:
+                raise YidiError("DUPLICATE_CLAIM", {"setl_id": facts.paid_setl_id})
+            if person.insu_status != "active":
+                raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
+            result, coverage = _compute(ctx, cmd, person, institution, facts)
             if "before_write" in ctx.hooks:
                 ctx.hooks["before_write"](cmd)
-            row = _write(session, cmd, key, person, institution, result, coverage, used_fen)
+            row = _write(session, cmd, key, person, institution, result, coverage, facts.used_fen)
             return _view(row, result), person
     except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
         with ctx.unit_of_work() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date
 from decimal import Decimal
 
@@ -60,13 +61,26 @@ def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: 
 
 
 # The hospital interface's hot path (2401 → 2301 → 2303 → 2304) uses these statements, built once and run
-# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads.
+# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads. The rows
+# it reads and writes are handed on as SimpleNamespaces with the columns' names (read like VisitRow /
+# PersonRow, but without the cost of building ORM instances that only carry values).
 _visits = VisitRow.__table__
 _fees = FeeDetailRow.__table__
+_persons = PersonRow.__table__
 _VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
 _SELECT_PERSON_INSUTYPE = select(PersonRow.__table__.c.psn_no, PersonRow.__table__.c.insutype).where(
     PersonRow.__table__.c.psn_no == bindparam("psn_no"))
-_INSERT_VISIT = insert(_visits)
+# 2401/2201 write the visit in one statement: INSERT … SELECT from the person's row, so that nothing is
+# inserted when the person is unknown or (when the call names one) of another insurance type; only then is
+# the person read, to say which. The visit's psn_no comes from the person row.
+_PERSON_VISIT = select(*(_persons.c.psn_no if column.key == "psn_no" else bindparam(column.key, type_=column.type)
+                         for column in _VISIT_COLUMNS)).where(_persons.c.psn_no == bindparam("psn_no"))
+# (preserve_rowcount: SQLAlchemy collects an INSERT's rowcount only when asked)
+_INSERT_VISIT_OF_PERSON = (insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], _PERSON_VISIT)
+                           .execution_options(preserve_rowcount=True))
+_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = (insert(_visits).from_select(
+    [column.key for column in _VISIT_COLUMNS], _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
+                                         .execution_options(preserve_rowcount=True))
 _FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
                 _fees.c.det_item_fee_sumamt_fen)
 _SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
@@ -79,7 +93,15 @@ _SELECT_VISIT_WITH_FEES = (select(*_VISIT_COLUMNS, *_FEE_COLUMNS)
                                                                       _fees.c.active.is_(True))))
                            .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
 _SELECT_VISIT_WITH_FEES_FOR_UPDATE = _SELECT_VISIT_WITH_FEES.with_for_update(of=_visits)
+# 2303/2304 also read the visit's person in the same statement (the visit's psn_no references it); 2304 locks
+# the person row as well, which serialises this person's settlements (see settlements.settle_with_person).
+_SELECT_STAY = (select(*_VISIT_COLUMNS, *settlements.PERSON_COLUMNS, *_FEE_COLUMNS)
+                .select_from(_visits.join(_persons, _persons.c.psn_no == _visits.c.psn_no)
+                             .outerjoin(_fees, and_(_fees.c.mdtrt_id == _visits.c.mdtrt_id, _fees.c.active.is_(True))))
+                .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
+_SELECT_STAY_FOR_UPDATE = _SELECT_STAY.with_for_update(of=(_visits, _persons))
 _VISIT_KEYS = tuple(column.key for column in _VISIT_COLUMNS)
+_PERSON_SLICE = slice(len(_VISIT_KEYS), len(_VISIT_KEYS) + len(settlements.PERSON_KEYS))
 _INSERT_FEES = insert(_fees)
 _MARK_SETTLED = (update(_visits).where(_visits.c.mdtrt_id == bindparam("v_mdtrt_id"))
                  .values(state="settled", endtime=bindparam("v_endtime")))
@@ -90,15 +112,28 @@ def _active_fee_rows(session: Session, mdtrt_id: str) -> list[Row]:
 
 
 def _visit_with_fees(session: Session, fixmedins_code: str, mdtrt_id: str, *,
-                     for_update: bool = False) -> tuple[VisitRow, list[Row]]:
-    """The visit (a detached VisitRow) and its active fee rows, read in one statement."""
+                     for_update: bool = False) -> tuple[SimpleNamespace, list[Row]]:
+    """The visit (its columns, read like a VisitRow) and its active fee rows, read in one statement."""
     rows = session.connection().execute(_SELECT_VISIT_WITH_FEES_FOR_UPDATE if for_update else _SELECT_VISIT_WITH_FEES,
                                         {"mdtrt_id": mdtrt_id}).all()
+    return _found_visit(rows, fixmedins_code, mdtrt_id), [row for row in rows if row.feedetl_sn is not None]
+
+
+def _stay(session: Session, fixmedins_code: str, mdtrt_id: str, *,
+          lock: bool = False) -> tuple[SimpleNamespace, SimpleNamespace, list[Row]]:
+    """The visit, its person (settlements.PERSON_COLUMNS) and its active fee rows, read in one statement;
+    ``lock`` takes the visit row and the person row FOR UPDATE."""
+    rows = session.connection().execute(_SELECT_STAY_FOR_UPDATE if lock else _SELECT_STAY,
+                                        {"mdtrt_id": mdtrt_id}).all()
+    visit = _found_visit(rows, fixmedins_code, mdtrt_id)
+    person = SimpleNamespace(**dict(zip(settlements.PERSON_KEYS, rows[0][_PERSON_SLICE])))
+    return visit, person, [row for row in rows if row.feedetl_sn is not None]
+
+
+def _found_visit(rows: list[Row], fixmedins_code: str, mdtrt_id: str) -> SimpleNamespace:
     if not rows or rows[0].fixmedins_code != fixmedins_code:  # another institution's visit does not exist for you
         raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
-    first = rows[0]._mapping
-    visit = VisitRow(**{key: first[key] for key in _VISIT_KEYS})
-    return visit, [row for row in rows if row.feedetl_sn is not None]  # fee columns read by name
+    return SimpleNamespace(**dict(zip(_VISIT_KEYS, rows[0])))  # the visit's columns come first
 
 
 def _require_state(visit: VisitRow, *states: str) -> None:
@@ -126,18 +161,22 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
     with ctx.unit_of_work() as session:
         lookups.institution(session, fixmedins_code)
-        person = session.connection().execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
-        if person is None:
-            raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
-        if insutype and insutype != person.insutype:
-            raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
-        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=person.psn_no, fixmedins_code=fixmedins_code,
+        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=psn_no, fixmedins_code=fixmedins_code,
                       med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
                       trauma_no_third_party=trauma_no_third_party, state="registered",
                       mdtrt_cert_type=mdtrt_cert_type)
-        session.connection().execute(_INSERT_VISIT, values)
+        connection = session.connection()
+        if insutype:
+            inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
+        else:
+            inserted = connection.execute(_INSERT_VISIT_OF_PERSON, values)
+        if inserted.rowcount != 1:
+            person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
+            if person is None:
+                raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
+            raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
         audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
-        return VisitRow(**values)  # what was written (not attached to the session)
+        return SimpleNamespace(**values)  # what was written, read like a VisitRow
 
 
 def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type: str | None = None,
@@ -342,14 +381,14 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
               medfee_sumamt_fen: int | None = None, actor: str = "hospital") -> SettleOutcome:
     """预结算 (2303 / 2206): the full calculation; nothing is written (S3)."""
     with ctx.unit_of_work() as session:
-        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id)
+        visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
                        msgid=None, actor=actor)
-        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd)
+        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd, person=person)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, PersonRow(**person._mapping), fields)
+        return SettleOutcome(visit, person, fields)
 
 
 def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
@@ -357,7 +396,7 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
            actor: str = "hospital") -> SettleOutcome:
     """结算 (2304 / 2207) or 线上零星报销 of an uploaded visit (kind=manual): writes settlement, usage, ledger."""
     with ctx.unit_of_work() as session:
-        visit, fee_rows = _visit_with_fees(session, fixmedins_code, mdtrt_id, for_update=True)
+        visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id, lock=True)
         _require_class(visit, inpatient)
         paid = settlement_of_visit(session, mdtrt_id) if visit.state == "settled" else None
         if paid is not None:  # one paid claim per visit, direct or manual (S4, V3)
@@ -365,12 +404,12 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
-        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd)
+        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd, locked_person=person)
         visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it
         session.connection().execute(_MARK_SETTLED, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
-        return SettleOutcome(visit, PersonRow(**person._mapping), fields, view.setl_id)
+        return SettleOutcome(visit, person, fields, view.setl_id)
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
