@@ -1,6 +1,6 @@
 """Benchmark: complete inpatient settlements through the hospital interface (2401→2301→2303→2304).
 
-    .venv/bin/python -m bench.fsi_settlement --db postgresql://postgres@127.0.0.1:5432/test --seconds 20 --workers 2
+    .venv/bin/python -m bench.fsi_settlement --db postgresql://postgres@127.0.0.1:5432/test --seconds 20 --workers 3
 
 Creates its own uniquely named PostgreSQL database (dropped afterwards), loads the reference data plus
 many filed persons (so that caps and the per-person lock do not dominate), starts the server as a
@@ -230,8 +230,9 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
     port = free_port()
     # One demo hospital stands for every terminal here, so its per-access-key rate limit (200 calls/s per
     # worker process by default, api/ratelimit.py) is switched off: the benchmark measures settlement, not the limiter.
+    # YIDI_SERVER_WORKERS as `yidi serve --workers N` sets it (calls then run on each worker's event loop).
     env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING",
-               YIDI_FSI_RATE_PER_SECOND="0")
+               YIDI_FSI_RATE_PER_SECOND="0", YIDI_SERVER_WORKERS=str(workers))
     # --profile: the server runs under py-spy (sampling, all worker processes), folded stacks written to the file
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     spy = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "-f", "raw", "-o", str(profile), "--"] if profile else []
@@ -367,11 +368,12 @@ def machine() -> str:
     return f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}"
 
 
-def server_stack() -> str:
+def server_stack(workers: int) -> str:
     import importlib.util
 
     have = [name for name in ("uvloop", "httptools") if importlib.util.find_spec(name)]
-    return "uvicorn (" + (", ".join(have) if have else "asyncio, h11") + "), access log off"
+    where = "calls on each worker's event loop" if workers >= 2 else "calls in the thread pool"
+    return "uvicorn (" + (", ".join(have) if have else "asyncio, h11") + f"), access log off, {where}"
 
 
 def report(args, http: dict, local: dict, floor: dict) -> str:
@@ -380,7 +382,7 @@ def report(args, http: dict, local: dict, floor: dict) -> str:
              f"Command: `.venv/bin/python -m bench.fsi_settlement --db {args.db} --seconds {args.seconds:g} "
              f"--workers {args.workers} --clients {args.clients} --load-procs {args.load_procs}`  ",
              f"Machine: {machine()}; shared with other developers while measuring (numbers vary run to run).  ",
-             f"Date: {datetime.now():%Y-%m-%d %H:%M}; PostgreSQL at 127.0.0.1; server: {server_stack()}, "
+             f"Date: {datetime.now():%Y-%m-%d %H:%M}; PostgreSQL at 127.0.0.1; server: {server_stack(args.workers)}, "
              f"**{args.workers} worker process(es)**; load: {args.clients} terminals (one keep-alive connection "
              f"each) in {args.load_procs} asyncio process(es) on the same machine (they compete with the server "
              "for the 2 cores).", "",
@@ -431,7 +433,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test", help="admin PostgreSQL URL")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=3, help="uvicorn worker processes (cores + 1: calls run on "
+                        "each worker's event loop, so one more process than cores covers the database waits)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent terminals (keep-alive connections)")
     parser.add_argument("--load-procs", type=int, default=1, help="processes the terminals are spread over")
     parser.add_argument("--persons", type=int, default=4000)

@@ -7,9 +7,14 @@ import json
 
 import httpx
 
-from tests.api.test_fsi_support import client_for, demo_ctx, his, ok, row_counts, server  # noqa: F401
+import pytest
+
+from tests.api.test_fsi_support import (client_for, demo_ctx, file_filing, his, ok, row_counts,  # noqa: F401
+                                        server)
 from yidi.api import signing
-from yidi.api.fsi_gateway import path_infno, served_here
+from yidi.api.fsi_gateway import calls_run_inline, path_infno, served_here
+from yidi.client import fee_row
+from yidi.config import get_settings
 
 
 def _scope(method: str, path: str) -> dict:
@@ -50,3 +55,27 @@ def test_v1_gateway_refuses_oversized_and_deep_bodies_with_the_envelope(demo_ctx
     assert response.status_code == 413 and response.json()["err_msg"].startswith("PAYLOAD_TOO_LARGE")
     assert "set-cookie" not in response.headers  # the pages' session middleware is not on this path
     assert row_counts(demo_ctx) == before
+
+
+@pytest.fixture
+def several_workers(monkeypatch):
+    """As `yidi serve --workers 3` sets it: calls run on the worker's event loop, not in a thread."""
+    monkeypatch.setenv("YIDI_SERVER_WORKERS", "3")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_s2_flow_with_calls_on_the_event_loop(several_workers, demo_ctx, his):
+    assert calls_run_inline()
+    file_filing(demo_ctx, "P001", "retired_relocated", "110000", "2023-01-10", "张三")
+    mdtrt_id = ok(his.admit("P001", "21", "2023-03-01"))["result"]["mdtrt_id"]
+    ok(his.upload_inpatient_fees([fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]))
+    assert ok(his.presettle_inpatient(mdtrt_id, "P001", endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
+    msgid = his.new_msgid()
+    settled = ok(his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10", msgid=msgid))["setlinfo"]
+    assert settled["hifp_pay"] == "9435.00" and settled["setl_id"]
+    again = ok(his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10", msgid=msgid))["setlinfo"]
+    assert again["setl_id"] == settled["setl_id"]  # the stored answer, not a second settlement
+    refused = his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10")
+    assert refused["infcode"] == -1 and refused["err_msg"].startswith("DUPLICATE_CLAIM")
