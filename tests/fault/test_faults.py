@@ -2,7 +2,7 @@
 
 - SIGKILL in the middle of a stream of settlements, then a restart: every acknowledged settlement is there exactly
   once, nothing is half-written, the in-flight message resent with its msgid settles at most once, `yidi verify` ok;
-- the database drops every server connection mid-run (pg_terminate_backend): the pool recovers (pool_pre_ping);
+- the database drops every server connection mid-run (pg_terminate_backend): the pool recovers (a dropped connection is replaced at checkout, adapters/database.py);
 - a client timeout shorter than a deliberately slowed settlement: resending the msgid returns the stored answer;
 - 冲正 (2601) of a settlement whose response was lost: the settlement is undone exactly once.
 """
