@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yidi.api import fsi
-from yidi.api.guards import MAX_JSON_DEPTH, json_depth_exceeds
+from yidi.api.guards import read_body, too_deep
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.services import audit
@@ -79,38 +79,17 @@ class InterfaceGateway:
         if not served_here(scope):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        body = await self._body(scope, receive)
+        body = await read_body(scope, receive, self.max_bytes)
         if body is None:  # client went away
             return
-        if isinstance(body, YidiError):
-            status, payload = body.http_status, render(fsi.envelope("", "", fsi.now_text(), error=body))
+        refusal = body if isinstance(body, YidiError) else too_deep(body)
+        if refusal is not None:
+            status, payload = refusal.http_status, render(fsi.envelope("", "", fsi.now_text(), error=refusal))
         else:
             headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-            status, payload = await answer(self.ctx, headers, body, path_infno(path))
+            status, payload = await answer(self.ctx, headers, body, path_infno(scope["path"]))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
         if audit.seal_due(self.ctx):  # after the answer is out: nobody waits for it
             await run_in_threadpool(audit.seal_pass, self.ctx)
-
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | YidiError | None:
-        """The whole body, or the coded refusal of an oversized / too deeply nested one (read no further)."""
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"})
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"})
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if json_depth_exceeds(body):
-            return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"})
-        return body

@@ -31,6 +31,34 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes | YidiError | None:
+    """The whole request body; PAYLOAD_TOO_LARGE as soon as it (or its declared length) passes ``max_bytes``,
+    without reading further; None when the client went away."""
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {max_bytes} 字节"})
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {max_bytes} 字节"})
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def too_deep(body: bytes) -> YidiError | None:
+    if json_depth_exceeds(body):
+        return YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"})
+    return None
+
+
 class BodyGuard:
     """Pure ASGI middleware: buffers the body (bounded) and refuses oversize or too-deep JSON."""
 
@@ -42,26 +70,17 @@ class BodyGuard:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _reject(scope, send, YidiError("PAYLOAD_TOO_LARGE", {"detail": f"超过 {self.max_bytes} 字节"}))
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(scope, receive, self.max_bytes)
+        if body is None:
+            return
+        if isinstance(body, YidiError):
+            await _reject(scope, send, body)
+            return
         content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         if b"json" in content_type or body[:1] in (b"{", b"["):
-            if json_depth_exceeds(body):
-                await _reject(scope, send,
-                              YidiError("PAYLOAD_TOO_LARGE", {"detail": f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层"}))
+            refusal = too_deep(body)
+            if refusal is not None:
+                await _reject(scope, send, refusal)
                 return
         sent = False
 
