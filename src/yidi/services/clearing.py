@@ -110,10 +110,9 @@ class ClearingStatement:
                 "net": fen_to_yuan(flow.net_fen)}
 
     def to_dict(self) -> dict:
-        cities = [{"admdvs": city, "name": self.name(city),
-                   "payable": fen_to_yuan(self.city_statement(city)["payable_fen"]),
-                   "receivable": fen_to_yuan(self.city_statement(city)["receivable_fen"])}
-                  for city in self.cities()]
+        sheets = {city: self.city_statement(city) for city in self.cities()}
+        cities = [{"admdvs": city, "name": self.name(city), "payable": fen_to_yuan(sheet["payable_fen"]),
+                   "receivable": fen_to_yuan(sheet["receivable_fen"])} for city, sheet in sheets.items()]
         if not self.national:
             return {"month": self.month, "period_end": self.period_end.isoformat(), "admdvs": self.region,
                     "flows": [self.flow_dict(flow) for flow in self.flows], "cities": cities}

@@ -191,9 +191,7 @@ _FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain rea
                    if column.key not in ("commitment_text", "commitment_signature", "created_at")]
 _SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
                         .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
-_SELECT_FILINGS_USED_PAID = (select(_SELECT_USED.scalar_subquery().label("used_fen"),
-                                    _SELECT_PAID.scalar_subquery().label("paid_setl_id"), *_FILING_COLUMNS)
-                             .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
+_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_PAID.scalar_subquery().label("paid_setl_id"))
 _INSERT_SETTLEMENT = insert(_settlements)
 _INSERT_USAGE = insert(_usage)
 _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
@@ -240,14 +238,14 @@ def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
 def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
             institution: InstitutionRow) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation inside an open transaction; writes nothing."""
-    if person.insu_status != "active":
-        raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
     return _compute(ctx, cmd, person, institution, _person_facts(session, cmd, person.psn_no))
 
 
 def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
              facts: _PersonFacts) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation from what was read (``facts``); reads and writes nothing."""
+    if person.insu_status != "active":
+        raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
     policy = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.endtime)
     catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
     visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
@@ -309,8 +307,6 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=Non
             facts = _person_facts(session, cmd, person.psn_no, key)
             if facts.paid_setl_id is not None:
                 raise YidiError("DUPLICATE_CLAIM", {"setl_id": facts.paid_setl_id})
-            if person.insu_status != "active":
-                raise YidiError("INSURANCE_INACTIVE", {"status": person.insu_status})
             result, coverage = _compute(ctx, cmd, person, institution, facts)
             if "before_write" in ctx.hooks:
                 ctx.hooks["before_write"](cmd)

@@ -68,19 +68,23 @@ _visits = VisitRow.__table__
 _fees = FeeDetailRow.__table__
 _persons = PersonRow.__table__
 _VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
-_SELECT_PERSON_INSUTYPE = select(PersonRow.__table__.c.psn_no, PersonRow.__table__.c.insutype).where(
-    PersonRow.__table__.c.psn_no == bindparam("psn_no"))
+_SELECT_PERSON_INSUTYPE = select(_persons.c.psn_no, _persons.c.insutype).where(_persons.c.psn_no == bindparam("psn_no"))
 # 2401/2201 write the visit in one statement: INSERT … SELECT from the person's row, so that nothing is
 # inserted when the person is unknown or (when the call names one) of another insurance type; only then is
 # the person read, to say which. The visit's psn_no comes from the person row.
 _PERSON_VISIT = select(*(_persons.c.psn_no if column.key == "psn_no" else bindparam(column.key, type_=column.type)
                          for column in _VISIT_COLUMNS)).where(_persons.c.psn_no == bindparam("psn_no"))
-# (preserve_rowcount: SQLAlchemy collects an INSERT's rowcount only when asked)
-_INSERT_VISIT_OF_PERSON = (insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], _PERSON_VISIT)
-                           .execution_options(preserve_rowcount=True))
-_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = (insert(_visits).from_select(
-    [column.key for column in _VISIT_COLUMNS], _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
-                                         .execution_options(preserve_rowcount=True))
+
+
+def _insert_visit_from(person_visit):
+    # preserve_rowcount: SQLAlchemy collects an INSERT's rowcount only when asked
+    return (insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], person_visit)
+            .execution_options(preserve_rowcount=True))
+
+
+_INSERT_VISIT_OF_PERSON = _insert_visit_from(_PERSON_VISIT)
+_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
+    _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
 _FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
                 _fees.c.det_item_fee_sumamt_fen)
 _SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
