@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Iterator
+
 import pytest
 
 from tests.support.live_server import live_server
@@ -11,19 +15,11 @@ from yidi.client import HospitalClient
 from yidi.services.context import AppContext
 
 
-class LiveServer:
-    """The app for ``ctx`` served on a free port (tests/support/live_server.py); ``url`` while entered."""
-
-    def __init__(self, ctx: AppContext):
-        self._serving = live_server(create_app(ctx))
-        self.url = ""
-
-    def __enter__(self) -> "LiveServer":
-        self.url = self._serving.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._serving.__exit__(*exc)
+@contextmanager
+def serving(ctx: AppContext) -> Iterator[SimpleNamespace]:
+    """The app for ``ctx`` served on a free port (tests/support/live_server.py); ``.url`` while entered."""
+    with live_server(create_app(ctx)) as url:
+        yield SimpleNamespace(url=url)
 
 
 BEIJING = "H11000000001"
@@ -37,7 +33,7 @@ def demo_ctx(ctx):
 
 @pytest.fixture
 def server(demo_ctx):
-    with LiveServer(demo_ctx) as live:
+    with serving(demo_ctx) as live:
         yield live
 
 

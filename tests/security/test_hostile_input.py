@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.api.test_fsi_support import LiveServer, client_for, row_counts
+from tests.api.test_fsi_support import client_for, row_counts, serving
 from tests.security.test_access_table import app_routes
 from yidi.api.app import create_app
 from yidi.client import fee_row
@@ -36,7 +36,7 @@ HOSTILE = [
 def served(tmp_path_factory):
     ctx = AppContext.from_url(f"sqlite:///{tmp_path_factory.mktemp('hostile')}/yidi.db", demo_mode=True)
     load_demo(ctx)
-    with LiveServer(ctx) as server:
+    with serving(ctx) as server:
         yield ctx, server
     ctx.engine.dispose()
 

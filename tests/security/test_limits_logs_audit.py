@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.api.test_fsi_support import LiveServer, client_for
+from tests.api.test_fsi_support import client_for, serving
 from tests.fault.server import ServerProcess
 from yidi.config import get_settings
 from yidi.services.demo import load_demo
@@ -35,7 +35,7 @@ def tight_limits(monkeypatch):
 
 def test_i3_fsi_token_bucket_per_access_key(tight_limits, sqlite_ctx):
     sqlite_ctx.demo_mode = True
-    with LiveServer(sqlite_ctx) as server:
+    with serving(sqlite_ctx) as server:
         beijing, shanghai = client_for(server), client_for(server, "H31000000001")
         answers = [beijing.sign_in() for _ in range(5)]
         assert [a["infcode"] for a in answers] == [0, 0, 0, -1, -1]
@@ -68,7 +68,7 @@ def test_i3_fsi_rate_limit_split_between_worker_processes(monkeypatch, sqlite_ct
 
 def test_i3_failed_logins_per_username_and_address(tight_limits, sqlite_ctx):
     load_demo(sqlite_ctx)
-    with LiveServer(sqlite_ctx) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serving(sqlite_ctx) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         for _ in range(3):
             assert http.post("/api/login", json={"username": "P001", "password": "guess"}).status_code == 401
         locked = http.post("/api/login", json={"username": "P001", "password": "demo-person"})
