@@ -54,6 +54,12 @@ def _context(migrate: bool = True):
     return AppContext.from_url(settings.database_url, migrate=migrate, demo_mode=settings.demo_mode)
 
 
+def nats_url() -> str:
+    import os
+
+    return os.environ.get("YIDI_NATS_URL", "nats://127.0.0.1:4222")
+
+
 def _fail(exc) -> None:
     err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
     raise typer.Exit(1)
@@ -134,14 +140,26 @@ def db_upgrade() -> None:
 
 @scenario_app.command("run")
 def scenario_run(files: list[Path], json_output: bool = typer.Option(True, "--json/--no-json",
-                                                                     help="JSON on stdout (default)")) -> None:
-    """运行场景文件 / play scenario files; exit 0 played, 1 mismatch, 2 malformed."""
+                                                                     help="JSON on stdout (default)"),
+                 federated: bool = typer.Option(False, "--federated", help="one node per province + the hub, "
+                                                "through NATS (YIDI_NATS_URL, default nats://127.0.0.1:4222)")) -> None:
+    """运行场景文件 / play scenario files; exit 0 played, 1 mismatch, 2 malformed (or, federated, no NATS)."""
     from yidi.services.scenario import ScenarioFormatError, run_scenario_file
 
+    play = run_scenario_file
+    if federated:
+        from yidi.federation.bridge import HOW_TO_START, reachable
+        from yidi.federation.scenario import run_federated_file
+
+        url = nats_url()
+        if not reachable(url):
+            err.print(f"[red]无法连接 NATS[/red] {url}。{HOW_TO_START}")
+            raise typer.Exit(2)
+        play = lambda path: run_federated_file(path, url)  # noqa: E731
     reports = []
     for path in files:
         try:
-            reports.append(run_scenario_file(path))
+            reports.append(play(path))
         except ScenarioFormatError as exc:
             err.print(f"[red]malformed scenario[/red] {exc}")
             raise typer.Exit(2)

@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow
+from yidi.adapters.orm import CredentialRow, InstitutionRow
 from yidi.api import ratelimit, signing
 from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
 from yidi.api.fsi_output import birthday_of, fee_row, gender_of, now_text, setldetail, setlinfo
@@ -32,10 +32,9 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
-from yidi.services import audit, idempotency, ops, reconciliation, visits
+from yidi.services import audit, idempotency, insured_side, ops, reconciliation, visits
 from yidi.services.context import AppContext
-from yidi.services.filings import filings_of
-from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
+from yidi.services.reference import cert_no_from, mask_certno
 
 log = get_logger("yidi.fsi")
 
@@ -61,22 +60,14 @@ class Call:
 
 
 # ------------------------------------------------------------------ transactions --
-def person_by_cert(session, mdtrt_cert_type: str, mdtrt_cert_no: str) -> PersonRow:
-    """The one place a certificate becomes a person (F11): reference.cert_no_from reads the ID number a
-    01 电子凭证 / 02 身份证 / 03 社保卡 carries (documented reading), then the person is looked up."""
-    return find_person_by_certno(session, cert_no_from(mdtrt_cert_type, mdtrt_cert_no))
-
-
 def t1101(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "data")
     cert_type = data.code("mdtrt_cert_type", CERT_TYPES, required=False) or "02"
     cert_no = data.text("mdtrt_cert_no", required=False) or data.text("certno", required=False)
     if cert_no is None:
         raise invalid(data.name("mdtrt_cert_no"), "缺少该字段")
-    with ctx.unit_of_work() as session:
-        person = person_by_cert(session, cert_type, cert_no)
-        filings = [f for f in filings_of(session, person.psn_no) if f.status.value == "active"
-                   and (f.enddate is None or f.enddate >= date.today())]
+    person, standing = insured_side.identify(ctx, cert_no_from(cert_type, cert_no))  # F11; another node's person too
+    filings = [f for f in standing if f.status.value == "active" and (f.enddate is None or f.enddate >= date.today())]
     stas = {"active": "1", "suspended": "2", "ended": "4"}.get(person.insu_status, "9")
     output = {
         "baseinfo": {"psn_no": person.psn_no, "psn_cert_type": "01", "certno": mask_certno(person.certno),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +24,9 @@ class AppContext:
     policy: PolicyBook
     demo_mode: bool = False
     hooks: dict = field(default_factory=dict)  # test seams for fault injection (issue 9), never used in prod paths
+    # Set on a province node of a federation (federation.node.NodeLink): reaches the other provinces' insured
+    # sides. None = one embedded node that holds every region (services.insured_side uses the local side).
+    federation: Any = None
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True, demo_mode: bool = False, **engine_kwargs) -> "AppContext":

@@ -83,6 +83,6 @@ class _BoundContext(AppContext):
 
 def bound_context(ctx: AppContext, session: Session) -> AppContext:
     bound = _BoundContext(engine=ctx.engine, sessions=ctx.sessions, policy=ctx.policy, demo_mode=ctx.demo_mode,
-                          hooks=ctx.hooks)
+                          hooks=ctx.hooks, federation=ctx.federation)
     bound._session = session
     return bound

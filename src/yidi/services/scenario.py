@@ -320,28 +320,39 @@ def compare(step: dict, outcome: StepOutcome) -> list[str]:
     return problems
 
 
+def scenario_persons(data: dict, baseline: list[dict]) -> list[tuple[dict, bool]]:
+    """Who a story plays with, as ``add_person`` arguments and whether the story declared them: the baseline's demo
+    persons (baseline-policy.md), unless the story declares its own person with the same psn_no or certno (they
+    carry no filings; scenarios file their own), then the story's persons."""
+    declared = data.get("persons") or []
+    taken = {str(p["psn_no"]) for p in declared} | {str(p["certno"]).upper() for p in declared}
+    persons = [({key: str(value) for key, value in person.items()}, False) for person in baseline
+               if person["psn_no"] not in taken and person["certno"].upper() not in taken]
+    persons += [(dict(psn_no=str(p["psn_no"]), name=str(p.get("name") or p["psn_no"]), certno=str(p["certno"]),
+                      insuplc_admdvs=str(p["insuplc_admdvs"]), insutype=str(p["insutype"]),
+                      insu_status=str(p.get("insu_status", "active"))), True) for p in declared]
+    return persons
+
+
+def add_scenario_person(session, person: dict, declared: bool) -> None:
+    """A declared person the rules refuse makes the file malformed (exit 2); the baseline's are known good."""
+    try:
+        add_person(session, **person)
+    except YidiError as exc:
+        if not declared:
+            raise
+        raise ScenarioFormatError(f"persons {person['psn_no']}: {exc.full_message()}") from exc
+
+
 def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
     validate_shape(data)
     reference = load_reference(ctx, persons=False)
     runner = Runner(ctx)
-    declared = data.get("persons") or []
+    persons = scenario_persons(data, reference.get("persons", []))
     with ctx.unit_of_work() as session:
-        # The baseline's demo persons (baseline-policy.md) exist too, unless the story declares its own
-        # person with the same psn_no or certno; they carry no filings (scenarios file their own).
-        taken = {str(p["psn_no"]) for p in declared} | {str(p["certno"]).upper() for p in declared}
-        for person in reference.get("persons", []):
-            if person["psn_no"] not in taken and person["certno"].upper() not in taken:
-                add_person(session, **{key: str(value) for key, value in person.items()})
-                runner.names[person["psn_no"]] = person["name"]
-        session.flush()
-        for person in declared:
-            try:
-                add_person(session, psn_no=str(person["psn_no"]), name=str(person.get("name") or person["psn_no"]),
-                           certno=str(person["certno"]), insuplc_admdvs=str(person["insuplc_admdvs"]),
-                           insutype=str(person["insutype"]), insu_status=str(person.get("insu_status", "active")))
-            except YidiError as exc:
-                raise ScenarioFormatError(f"persons {person.get('psn_no')}: {exc.full_message()}") from exc
-            runner.names[str(person["psn_no"])] = str(person.get("name") or person["psn_no"])
+        for person, declared in persons:
+            add_scenario_person(session, person, declared)
+            runner.names[person["psn_no"]] = person["name"]
     steps = [runner.run_step(step) for step in data["steps"]]
     return ScenarioReport(str(data.get("name", "")), steps)
 

@@ -21,7 +21,7 @@ from yidi.adapters.orm import FeeDetailRow, MessageRow, PersonRow, SettlementRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import audit, lookups, settlements
+from yidi.services import audit, insured_side, lookups, settlements
 from yidi.services.context import AppContext
 from yidi.services.idempotency import TOMBSTONE, bound_context
 
@@ -174,6 +174,10 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
             inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
         else:
             inserted = connection.execute(_INSERT_VISIT_OF_PERSON, values)
+        if inserted.rowcount != 1 and ctx.federation is not None and ctx.federation.admit_visitor(session, psn_no):
+            # a person insured in another province: the node now holds the desk's copy of them; insert again
+            inserted = connection.execute(*((_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
+                                            if insutype else (_INSERT_VISIT_OF_PERSON, values)))
         if inserted.rowcount != 1:
             person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
             if person is None:
@@ -390,7 +394,8 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
                        msgid=None, actor=actor)
-        fields, person = settlements.presettle_with_person(bound_context(ctx, session), cmd, person=person)
+        side = insured_side.for_region(ctx, person.insuplc_admdvs)
+        fields, person = side.presettle(bound_context(ctx, session), cmd, person)
         fields["_endtime"] = cmd.endtime
         return SettleOutcome(visit, person, fields)
 
@@ -402,13 +407,16 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
     with ctx.unit_of_work() as session:
         visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id, lock=True)
         _require_class(visit, inpatient)
-        paid = settlement_of_visit(session, mdtrt_id) if visit.state == "settled" else None
+        paid = None
+        if visit.state == "settled":
+            paid = settlement_of_visit(session, mdtrt_id) or insured_side.remote_paid_of_visit(ctx, session, mdtrt_id)
         if paid is not None:  # one paid claim per visit, direct or manual (S4, V3)
             raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
                        msgid=msgid, actor=actor)
-        view, person = settlements.settle_with_person(bound_context(ctx, session), cmd, locked_person=person)
+        side = insured_side.for_region(ctx, person.insuplc_admdvs)
+        view, person = side.settle(bound_context(ctx, session), cmd, person)
         visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it
         session.connection().execute(_MARK_SETTLED, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
@@ -420,12 +428,13 @@ def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | N
                       reversal: bool = False, inpatient: bool | None = None, actor: str = "hospital") -> SettlementRow:
     """结算撤销 (2305 / 2208) and 冲正 of a settlement: reversed exactly once; the visit may be settled again."""
     with ctx.unit_of_work() as session:
-        row = session.get(SettlementRow, setl_id)
+        row = insured_side.settlement_record(ctx, session, setl_id)
         if row is None or row.fixmedins_code != fixmedins_code or (mdtrt_id and row.mdtrt_id != mdtrt_id):
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
         if inpatient is not None and (MED_CLASS_OF.get(row.med_type) is MedClass.INPATIENT) != inpatient:
             raise invalid("setl_id", "结算类别（门诊/住院）与交易不符")
-        settlements.cancel(bound_context(ctx, session), setl_id, reversal=reversal, actor=actor, fixmedins_code=fixmedins_code)
+        insured_side.for_region(ctx, row.insuplc_admdvs).cancel(bound_context(ctx, session), row, on=None,
+                                                                reversal=reversal, actor=actor)
         if row.mdtrt_id:
             visit = session.get(VisitRow, row.mdtrt_id)
             if visit is not None and visit.state == "settled":
@@ -468,7 +477,7 @@ def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno
         bound = bound_context(ctx, session)
         if oinfno in ("2304", "2207"):
             setl_id = output["setlinfo"]["setl_id"]
-            settlement = session.get(SettlementRow, setl_id)
+            settlement = insured_side.settlement_record(ctx, session, setl_id)
             if settlement is not None and settlement.status == "settled":
                 cancel_settlement(bound, fixmedins_code=fixmedins_code, mdtrt_id=None, setl_id=setl_id,
                                   reversal=True, actor=actor)

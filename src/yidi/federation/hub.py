@@ -1,0 +1,91 @@
+"""The national hub: reference registry, routing and the national person index. It serves nothing to hospitals
+or persons.
+
+- Registry: regions and institutions from the hub's database, and one route per province node, written to the
+  JetStream KV bucket ``yidi_<fed>_registry`` (``region.<admdvs>``, ``institution.<code>``, ``route.<province>``);
+  every node loads it at start instead of sharing a database.
+- Person index: certificate number / person number → insured region, in the hub's database; nodes register their
+  persons (``hub.index``) and ask where a person is insured (``hub.locate``). Nothing else of a person is here.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlalchemy import or_, select
+
+from yidi.adapters.orm import InstitutionRow, RegionRow
+from yidi.adapters.orm_fed import PersonIndexRow
+from yidi.domain.errors import YidiError
+from yidi.federation import messages
+from yidi.federation.bridge import Bridge
+from yidi.federation.subjects import Names
+from yidi.logs import get_logger
+from yidi.services.context import AppContext
+from yidi.services.reference import mask_certno
+
+log = get_logger("yidi.federation.hub")
+
+
+def registry(ctx: AppContext, names: Names) -> dict[str, dict]:
+    """The KV entries: every region and institution, and a route for each province-level region."""
+    with ctx.unit_of_work() as session:
+        regions = [{"admdvs": r.admdvs, "name": r.name, "province": r.province}
+                   for r in session.scalars(select(RegionRow))]
+        institutions = [{"fixmedins_code": i.fixmedins_code, "name": i.name, "admdvs": i.admdvs, "level": i.level,
+                         "networked": i.networked, "kind": i.kind} for i in session.scalars(select(InstitutionRow))]
+    entries = {f"region.{r['admdvs']}": r for r in regions}
+    entries |= {f"institution.{i['fixmedins_code']}": i for i in institutions}
+    for region in regions:
+        if region["admdvs"] == region["province"]:
+            province = region["admdvs"][:2]
+            entries[f"route.{province}"] = {"province": province, "name": region["name"],
+                                            "subjects": names.node_prefix(province)}
+    return entries
+
+
+def provinces(ctx: AppContext) -> list[str]:
+    """The province codes (two digits) of the registry: one node each."""
+    with ctx.unit_of_work() as session:
+        return sorted({r.admdvs[:2] for r in session.scalars(select(RegionRow)) if r.admdvs == r.province})
+
+
+def locate(ctx: AppContext, body: dict) -> dict:
+    psn_no, certno = body.get("psn_no"), (body.get("certno") or "").strip().upper() or None
+    with ctx.unit_of_work() as session:
+        row = session.scalars(select(PersonIndexRow).where(or_(PersonIndexRow.psn_no == psn_no,
+                                                               PersonIndexRow.certno == certno))).first()
+    if row is None:
+        raise YidiError("UNKNOWN_PERSON", {"key": psn_no or mask_certno(certno or "")})
+    return {"insuplc_admdvs": row.insuplc_admdvs}
+
+
+def index(ctx: AppContext, body: dict) -> dict:
+    with ctx.unit_of_work() as session:
+        for person in body["persons"]:
+            session.merge(PersonIndexRow(certno=person["certno"], psn_no=person["psn_no"],
+                                         insuplc_admdvs=person["insuplc_admdvs"]))
+    return {"indexed": len(body["persons"])}
+
+
+def _answer(ctx: AppContext, handler, body: dict) -> dict:
+    try:
+        return handler(ctx, body)
+    except YidiError as exc:
+        return messages.refusal(exc)
+    except Exception:  # noqa: BLE001 - a node gets a coded answer, never silence
+        log.exception("federation.hub_fault")
+        return messages.refusal(YidiError("SERVICE_UNAVAILABLE", {"detail": "中心节点故障"}))
+
+
+class Hub:
+    def __init__(self, ctx: AppContext, bridge: Bridge, names: Names):
+        self.ctx = ctx
+        self.bridge = bridge
+        self.names = names
+
+    def start(self) -> "Hub":
+        self.bridge.kv_put_all(self.names.registry_bucket, registry(self.ctx, self.names))
+        for op, handler in (("locate", locate), ("index", index)):
+            self.bridge.serve(self.names.hub(op), partial(_answer, self.ctx, handler), queue="hub")
+        return self

@@ -1,0 +1,84 @@
+"""What crosses a border, as JSON: settle commands, answers and coded refusals.
+
+Money stays integer fen; dates are ISO text; a refusal travels as its code and parameters, so the treatment node
+raises the very ``YidiError`` the insured node raised and the HIS reads the same ``err_msg`` as on one node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from yidi.domain.catalog import FeeItem
+from yidi.domain.errors import YidiError
+from yidi.domain.filing import Filing
+from yidi.services.settlements import PERSON_KEYS, SettleCommand
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def encode_command(cmd: SettleCommand) -> dict:
+    body = asdict(cmd)
+    body["begntime"], body["endtime"] = cmd.begntime.isoformat(), cmd.endtime.isoformat()
+    body["items"] = [{"code": i.code, "amount_fen": i.amount_fen, "qty": str(i.qty), "price_fen": i.price_fen,
+                      "name": i.name} for i in cmd.items]
+    return body
+
+
+def decode_command(body: dict) -> SettleCommand:
+    items = tuple(FeeItem(code=i["code"], amount_fen=int(i["amount_fen"]), qty=Decimal(i["qty"]),
+                          price_fen=i["price_fen"], name=i["name"]) for i in body["items"])
+    return SettleCommand(**{**body, "begntime": _day(body["begntime"]), "endtime": _day(body["endtime"]),
+                            "items": items})
+
+
+def digest(body: dict) -> str:
+    """What "the same request" means for the insured node's idempotency record."""
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode_person(person) -> dict:
+    return {key: getattr(person, key) for key in PERSON_KEYS}
+
+
+def decode_person(body: dict) -> SimpleNamespace:
+    """Read like a PersonRow / settlements.PERSON_COLUMNS row."""
+    return SimpleNamespace(**body)
+
+
+def encode_filing(filing: Filing) -> dict:
+    return {key: (value.value if hasattr(value, "value") else value.isoformat() if isinstance(value, date) else value)
+            for key, value in asdict(filing).items()}
+
+
+def decode_filing(body: dict) -> Filing:
+    from yidi.domain.filing import Basis, Channel, FilingStatus, FilingType
+
+    kinds = {"filing_type": FilingType, "basis": Basis, "channel": Channel, "status": FilingStatus}
+    values: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in kinds and value is not None:
+            values[key] = kinds[key](value)
+        elif isinstance(value, str) and key.endswith(("date", "_on", "due_date")) and len(value) == 10:
+            values[key] = date.fromisoformat(value)
+        else:
+            values[key] = value
+    return Filing(**values)
+
+
+def refusal(exc: YidiError) -> dict:
+    return {"error": {"code": exc.code, "params": exc.params}}
+
+
+def raise_refusal(answer: dict) -> dict:
+    """The answer, or the insured node's refusal raised here as the same coded error."""
+    if "error" in answer:
+        raise YidiError(answer["error"]["code"], answer["error"]["params"])
+    return answer

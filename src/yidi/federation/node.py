@@ -1,0 +1,192 @@
+"""A province node: its own database, its hospitals and insured persons, and a NATS link to the rest.
+
+``Node.start`` loads the reference registry (regions, institutions, routes) from the hub's JetStream KV bucket into
+the node's database, serves the insured-side subjects for its province (``federation.insured``), tells the hub's
+person index which persons are insured here, and sets ``ctx.federation`` to a ``NodeLink``: from then on the
+services reach a person insured in another province through ``RemoteInsuredSide`` (the port in
+services/insured_side.py), while intra-province business never leaves the node.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
+from yidi.adapters.orm_fed import TreatmentSettlementRow
+from yidi.domain.errors import YidiError
+from yidi.domain.money import yuan_to_fen
+from yidi.federation import insured, messages
+from yidi.federation.bridge import Bridge, NoResponder
+from yidi.federation.subjects import Names
+from yidi.services.context import AppContext
+from yidi.services.reference import mask_certno
+from yidi.services.settlements import SettleCommand, SettlementView
+
+DEFAULT_TIMEOUT = 10.0  # seconds a treatment node waits for the insured node (then: SERVICE_UNAVAILABLE)
+
+
+class NodeLink:
+    """``ctx.federation`` on a province node: routing, the person index, and the insured side of other provinces."""
+
+    def __init__(self, province: str, bridge: Bridge, names: Names, routes: dict[str, dict], *,
+                 timeout: float = DEFAULT_TIMEOUT):
+        self.province = province
+        self.bridge = bridge
+        self.names = names
+        self.routes = routes  # province → route (from the hub's registry)
+        self.timeout = timeout
+        self.remote = RemoteInsuredSide(self)
+
+    def owns(self, admdvs: str) -> bool:
+        return admdvs[:2] == self.province
+
+    def ask(self, admdvs: str, op: str, body: dict) -> dict:
+        """Request ``op`` of the node that insures ``admdvs``; its refusal is raised here as the same error."""
+        province = admdvs[:2]
+        route = self.routes.get(province)
+        if route is None:
+            raise YidiError("SERVICE_UNAVAILABLE", {"detail": f"参保地 {admdvs} 未接入异地结算联邦"})
+        try:
+            answer = self.bridge.request(f"{route['subjects']}.{op}", body, timeout=self.timeout)
+        except NoResponder as exc:
+            why = f"{self.timeout:g} 秒内无应答" if exc.timed_out else "节点未运行"
+            raise YidiError("SERVICE_UNAVAILABLE", {"detail": f"参保地 {province}0000 {why}"}) from None
+        return messages.raise_refusal(answer)
+
+    def locate(self, *, psn_no: str | None = None, certno: str | None = None) -> str:
+        """The person's insured region, from the hub's national person index."""
+        try:
+            answer = self.bridge.request(self.names.hub("locate"), {"psn_no": psn_no, "certno": certno},
+                                         timeout=self.timeout)
+        except NoResponder:
+            raise YidiError("SERVICE_UNAVAILABLE", {"detail": "全国人员索引（中心节点）无应答"}) from None
+        return messages.raise_refusal(answer)["insuplc_admdvs"]
+
+    # ---------------------------------------------------------- the treatment side's records --
+    def treatment_record(self, session: Session, setl_id: str, *, for_update: bool = False):
+        stmt = select(TreatmentSettlementRow).where(TreatmentSettlementRow.setl_id == setl_id)
+        return session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
+    def treatment_paid_of_visit(self, session: Session, mdtrt_id: str):
+        return session.scalars(select(TreatmentSettlementRow).where(TreatmentSettlementRow.mdtrt_id == mdtrt_id,
+                                                                    TreatmentSettlementRow.status == "settled")).first()
+
+    def admit_visitor(self, session: Session, psn_no: str) -> bool:
+        """2401/2201 for a person this node does not hold: fetch the desk's copy from their insured node.
+        False when the index does not know them (the caller then answers UNKNOWN_PERSON as on one node)."""
+        try:
+            region = self.locate(psn_no=psn_no)
+        except YidiError as exc:
+            if exc.code == "UNKNOWN_PERSON":
+                return False
+            raise
+        if self.owns(region):
+            return False
+        person = self.ask(region, "person", {"psn_no": psn_no})["person"]
+        session.merge(PersonRow(**person))
+        session.flush()
+        return True
+
+
+class RemoteInsuredSide:
+    """services.insured_side.InsuredSide for a person insured on another node: a NATS request to that node."""
+
+    def __init__(self, link: NodeLink):
+        self.link = link
+
+    def identify(self, ctx: AppContext, certno: str):
+        try:
+            region = self.link.locate(certno=certno)
+        except YidiError as exc:
+            if exc.code == "UNKNOWN_PERSON":  # the same key as on one node: the masked number
+                raise YidiError("UNKNOWN_PERSON", {"key": mask_certno(certno)}) from None
+            raise
+        answer = self.link.ask(region, "identify", {"certno": certno})
+        return messages.decode_person(answer["person"]), [messages.decode_filing(f) for f in answer["filings"]]
+
+    def presettle(self, ctx: AppContext, cmd: SettleCommand, person):
+        answer = self.link.ask(person.insuplc_admdvs, "presettle", {"cmd": messages.encode_command(cmd)})
+        return answer["fields"], messages.decode_person(answer["person"])
+
+    def settle(self, ctx: AppContext, cmd: SettleCommand, person):
+        """The insured node settles and records its side; then this node records its side in the caller's
+        transaction. The hospital's msgid is the request id (a run without one, e.g. a scenario, makes one)."""
+        request_id = cmd.msgid or f"FED{uuid.uuid4().hex[:24].upper()}"
+        answer = self.link.ask(person.insuplc_admdvs, "settle",
+                               {"request_id": request_id, "cmd": messages.encode_command(cmd)})
+        fields = answer["fields"]
+        with ctx.unit_of_work() as session:
+            institution = session.get(InstitutionRow, cmd.fixmedins_code)
+            session.add(TreatmentSettlementRow(
+                setl_id=answer["setl_id"], request_id=request_id, kind=answer["kind"], status=answer["status"],
+                psn_no=cmd.psn_no, insuplc_admdvs=person.insuplc_admdvs, fixmedins_code=cmd.fixmedins_code,
+                mdtrtarea_admvs=institution.admdvs, mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type,
+                begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
+                medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
+                psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
+                answer=fields))
+            session.flush()
+        view = SettlementView(setl_id=answer["setl_id"], status=answer["status"], kind=answer["kind"],
+                              psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type,
+                              begntime=cmd.begntime, endtime=cmd.endtime, result=None, row_fields=fields)
+        return view, messages.decode_person(answer["person"])
+
+    def cancel(self, ctx: AppContext, record, *, on: date | None, reversal: bool, actor: str) -> None:
+        """Reverse at the insured node, then mark this node's record (the caller's transaction commits it).
+        One reversal per settlement: its request id is derived from the settlement id."""
+        if record.status != "settled":
+            raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": record.setl_id})
+        answer = self.link.ask(record.insuplc_admdvs, "cancel", {
+            "request_id": f"X{record.setl_id}", "setl_id": record.setl_id, "on": on.isoformat() if on else None,
+            "reversal": reversal, "actor": actor, "fixmedins_code": record.fixmedins_code})
+        record.status, record.cancelled_on = answer["status"], date.fromisoformat(answer["cancelled_on"])
+        with ctx.unit_of_work() as session:
+            session.flush()
+
+
+class Node:
+    def __init__(self, province: str, ctx: AppContext, bridge: Bridge, names: Names, *,
+                 timeout: float = DEFAULT_TIMEOUT):
+        self.province = province
+        self.ctx = ctx
+        self.bridge = bridge
+        self.names = names
+        self.timeout = timeout
+
+    def start(self) -> "Node":
+        routes = self.load_registry()
+        self.ctx.federation = NodeLink(self.province, self.bridge, self.names, routes, timeout=self.timeout)
+        for op in insured.HANDLERS:
+            self.bridge.serve(self.names.node(self.province, op), partial(insured.answer, self.ctx, op),
+                              queue=f"node-{self.province}")
+        return self
+
+    def load_registry(self) -> dict[str, dict]:
+        """Regions and institutions from the hub's KV bucket into this node's database; the routes."""
+        items = self.bridge.kv_items(self.names.registry_bucket)
+        with self.ctx.unit_of_work() as session:
+            for key, value in items.items():  # regions first: institutions refer to them
+                if key.startswith("region."):
+                    session.merge(RegionRow(**value))
+            session.flush()
+            for key, value in items.items():
+                if key.startswith("institution."):
+                    session.merge(InstitutionRow(**value))
+        return {key.split(".", 1)[1]: value for key, value in items.items() if key.startswith("route.")}
+
+    def index_persons(self) -> int:
+        """Tell the hub's person index who is insured here (certificate number, person number, region)."""
+        with self.ctx.unit_of_work() as session:
+            rows = session.execute(select(PersonRow.certno, PersonRow.psn_no, PersonRow.insuplc_admdvs)).all()
+        persons = [{"certno": c, "psn_no": p, "insuplc_admdvs": r} for c, p, r in rows if self.owns(r)]
+        messages.raise_refusal(self.bridge.request(self.names.hub("index"), {"persons": persons},
+                                                   timeout=self.timeout))
+        return len(persons)
+
+    def owns(self, admdvs: str) -> bool:
+        return admdvs[:2] == self.province

@@ -1,0 +1,102 @@
+"""``yidi scenario run --federated``: the same scenario files on a federation — one node per province of the
+reference data plus the hub, each with its own SQLite database, connected through the real NATS server.
+
+Filing steps enter at the person's insured node; settle, manual-claim and estimate steps at the treatment node (the
+institution's province), which asks the insured node when the person is insured elsewhere; a cancel enters where
+its settlement was entered. The report is the same document as on one node (services/scenario.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from yidi.adapters.orm import InstitutionRow
+from yidi.federation import treatment
+from yidi.federation.local import LocalFederation
+from yidi.federation.node import Node
+from yidi.services.context import AppContext
+from yidi.services.reference import DEMO_DATA
+from yidi.services.scenario import (Runner, ScenarioReport, _migrated_template, _str, add_scenario_person,
+                                    invalid, load_scenario, scenario_persons, settle_command, validate_shape, _date)
+
+
+class FederatedRunner(Runner):
+    def __init__(self, federation: LocalFederation):
+        self.federation = federation
+        self.default = next(iter(federation.nodes.values()))
+        super().__init__(self.default.ctx)
+        self.insured_region: dict[str, str] = {}  # psn_no → insured region (the story's persons)
+        self.entered_at: dict[str, Node] = {}  # step id → the node a filing or settlement step ran on
+
+    def _node(self, admdvs: str | None) -> Node:
+        return self.federation.node_for(admdvs) or self.default
+
+    def _treatment_node(self, step: dict) -> Node:
+        code = step.get("fixmedins_code")
+        with self.federation.hub.ctx.unit_of_work() as session:  # the registry, as every node holds it
+            institution = session.get(InstitutionRow, str(code)) if code else None
+        if institution is not None:
+            return self._node(institution.admdvs)
+        return self._node(self.insured_region.get(str(step.get("psn_no"))))
+
+    def run_step(self, step: dict):
+        action = step["do"]
+        if action == "file":
+            node = self._node(self.insured_region.get(str(step.get("psn_no"))))
+        elif action in ("change_filing", "cancel_filing"):
+            node = self.entered_at.get(str(step.get("filing")), self.default)
+        elif action == "cancel_settlement":
+            node = self.entered_at.get(str(step.get("settlement")), self.default)
+        else:
+            node = self._treatment_node(step)
+        self.ctx = node.ctx
+        outcome = super().run_step(step)
+        if outcome.ok and action in ("file", "change_filing", "settle", "manual_claim"):
+            self.entered_at[str(step["id"])] = node
+        return outcome
+
+    def _settle(self, step: dict, kind: str) -> dict:
+        view = treatment.settle(self.ctx, settle_command(step, kind))
+        self.settlements[str(step["id"])] = view.setl_id
+        return view.to_result()
+
+    def do_estimate(self, step: dict) -> dict:
+        return treatment.estimate(self.ctx, settle_command(step, "direct"))
+
+    def do_cancel_settlement(self, step: dict) -> dict:
+        ref = _str(step, "settlement")
+        if ref not in self.settlements:
+            raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
+        return treatment.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False), actor="scenario")
+
+
+def run_federated_data(data: dict, federation: LocalFederation) -> ScenarioReport:
+    validate_shape(data)
+    runner = FederatedRunner(federation)
+    baseline = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8")).get("persons", [])
+    for person, declared in scenario_persons(data, baseline):
+        node = runner._node(person["insuplc_admdvs"])
+        with node.ctx.unit_of_work() as session:
+            add_scenario_person(session, person, declared)
+        runner.names[person["psn_no"]] = person["name"]
+        runner.insured_region[person["psn_no"]] = person["insuplc_admdvs"]
+    for node in federation.nodes.values():
+        node.index_persons()
+    steps = [runner.run_step(step) for step in data["steps"]]
+    return ScenarioReport(str(data.get("name", "")), steps)
+
+
+def run_federated_file(path: Path, url: str) -> ScenarioReport:
+    data = load_scenario(path)
+    with tempfile.TemporaryDirectory(prefix="yidi-federated-") as tmp:
+        def fresh(name: str) -> AppContext:
+            database = Path(tmp) / f"{name}.db"
+            shutil.copyfile(_migrated_template(), database)
+            return AppContext.from_url(f"sqlite:///{database}", migrate=False)
+
+        with LocalFederation(fresh, url=url) as federation:
+            return run_federated_data(data, federation)
