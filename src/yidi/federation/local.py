@@ -22,12 +22,14 @@ class LocalFederation:
     data unless ``load`` is False). On exit every connection is drained and the KV bucket deleted."""
 
     def __init__(self, make_ctx: Callable[[str], AppContext], *, url: str = DEFAULT_URL,
-                 federation: str | None = None, load: bool = True, timeout: float = DEFAULT_TIMEOUT):
+                 federation: str | None = None, load: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                 demo: bool = False):
         self.names = Names(federation or f"t{uuid.uuid4().hex[:12]}")
         self.url = url
         self.make_ctx = make_ctx
         self.load = load
         self.timeout = timeout
+        self.demo = demo
         self.hub: Hub | None = None
         self.nodes: dict[str, Node] = {}
         self._bridges: list[Bridge] = []
@@ -46,6 +48,8 @@ class LocalFederation:
             for province in provinces(hub_ctx):
                 self.nodes[province] = Node(province, self.make_ctx(province), self._bridge(province), self.names,
                                             timeout=self.timeout).start()
+                if self.demo:
+                    self.nodes[province].add_demo_credentials()
         except BaseException:
             self.close()
             raise

@@ -16,7 +16,7 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
+from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow, RegionRow
 from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
@@ -178,6 +178,14 @@ class Node:
                 if key.startswith("institution."):
                     session.merge(InstitutionRow(**value))
         return {key.split(".", 1)[1]: value for key, value in items.items() if key.startswith("route.")}
+
+    def add_demo_credentials(self) -> None:
+        """Demo access keys (demo-<code> / demo-secret-<code>) for this node's own hospitals only."""
+        with self.ctx.unit_of_work() as session:
+            for code, admdvs in session.execute(select(InstitutionRow.fixmedins_code, InstitutionRow.admdvs)).all():
+                if self.owns(admdvs):
+                    session.merge(CredentialRow(access_key=f"demo-{code}", fixmedins_code=code,
+                                                secret=f"demo-secret-{code}", algorithm="HMAC-SM3", demo_only=True))
 
     def index_persons(self) -> int:
         """Tell the hub's person index who is insured here (certificate number, person number, region)."""
