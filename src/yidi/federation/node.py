@@ -120,6 +120,8 @@ class RemoteInsuredSide:
         answer = self.link.ask(person.insuplc_admdvs, "settle",
                                {"request_id": request_id, "cmd": messages.encode_command(cmd)})
         fields = answer["fields"]
+        if "after_insured_commit" in ctx.hooks:  # fault seam (tests): this node dies between the two commits
+            ctx.hooks["after_insured_commit"](answer)
         with ctx.unit_of_work() as session:
             institution = session.get(InstitutionRow, cmd.fixmedins_code)
             session.add(TreatmentSettlementRow(
