@@ -41,6 +41,10 @@ from yidi.cli_ops import ops_app  # noqa: E402
 app.add_typer(ops_app, name="ops")
 from yidi.cli_audit import audit_app  # noqa: E402
 app.add_typer(audit_app, name="audit")
+from yidi.cli_federation import federation_app, hub_app, node_app  # noqa: E402
+app.add_typer(hub_app, name="hub")
+app.add_typer(node_app, name="node")
+app.add_typer(federation_app, name="federation")
 
 err = Console(stderr=True)
 out = Console()

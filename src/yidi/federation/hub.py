@@ -2,8 +2,8 @@
 or persons.
 
 - Registry: regions and institutions from the hub's database, and one route per province node, written to the
-  JetStream KV bucket ``yidi_<fed>_registry`` (``region.<admdvs>``, ``institution.<code>``, ``route.<province>``);
-  every node loads it at start instead of sharing a database.
+  JetStream KV bucket ``yidi_<fed>_registry`` (``region.<admdvs>``, ``institution.<code>``, ``route.<province>``,
+  then ``meta.complete``); every node loads it at start instead of sharing a database.
 - Person index: certificate number / person number → insured region, in the hub's database; nodes register their
   persons (``hub.index``) and ask where a person is insured (``hub.locate``). Nothing else of a person is here.
 """
@@ -25,6 +25,7 @@ from yidi.services.context import AppContext
 from yidi.services.reference import mask_certno
 
 log = get_logger("yidi.federation.hub")
+COMPLETE_KEY = "meta.complete"  # the registry's last entry: {"entries": how many came before it}
 
 
 def registry(ctx: AppContext, names: Names) -> dict[str, dict]:
@@ -85,7 +86,10 @@ class Hub:
         self.names = names
 
     def start(self) -> "Hub":
-        self.bridge.kv_put_all(self.names.registry_bucket, registry(self.ctx, self.names))
+        entries = registry(self.ctx, self.names)
+        # written last: a node that reads the bucket while the hub is still writing it waits for this key
+        entries[COMPLETE_KEY] = {"entries": len(entries)}
+        self.bridge.kv_put_all(self.names.registry_bucket, entries)
         for op, handler in (("locate", locate), ("index", index)):
             self.bridge.serve(self.names.hub(op), partial(_answer, self.ctx, handler), queue="hub")
         return self

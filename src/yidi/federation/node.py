@@ -21,11 +21,16 @@ from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.federation import insured, messages
+from yidi.federation.hub import COMPLETE_KEY
 from yidi.federation.bridge import Bridge, NoResponder
 from yidi.federation.subjects import Names
 from yidi.services.context import AppContext
 from yidi.services.reference import mask_certno
 from yidi.services.settlements import SettleCommand, SettlementView
+
+class RegistryNotReady(Exception):
+    """The hub has not (completely) written the registry yet."""
+
 
 DEFAULT_TIMEOUT = 10.0  # seconds a treatment node waits for the insured node (then: SERVICE_UNAVAILABLE)
 
@@ -171,6 +176,9 @@ class Node:
     def load_registry(self) -> dict[str, dict]:
         """Regions and institutions from the hub's KV bucket into this node's database; the routes."""
         items = self.bridge.kv_items(self.names.registry_bucket)
+        complete = items.pop(COMPLETE_KEY, None)
+        if complete is None or complete["entries"] != len(items):
+            raise RegistryNotReady(f"{self.names.registry_bucket}: {len(items)} entries, the hub is still writing")
         with self.ctx.unit_of_work() as session:
             for key, value in items.items():  # regions first: institutions refer to them
                 if key.startswith("region."):
