@@ -19,7 +19,7 @@ from yidi.adapters.orm import InstitutionRow, MessageRow, PersonRow, RegionRow, 
 from yidi.adapters.orm_fed import PersonIndexRow, TreatmentSettlementRow
 from yidi.client import fee_row
 from yidi.domain.catalog import FeeItem
-from yidi.federation import treatment
+from yidi.services import treatment_entry
 from yidi.federation.local import LocalFederation
 from yidi.services import ledger
 from yidi.services.settlements import SettleCommand
@@ -190,14 +190,14 @@ def test_federation_intra_province_business_never_leaves_its_node(federation):
     tap.run(tap.nc.flush())
     cmd = SettleCommand(psn_no="P001", fixmedins_code="H41010000001", med_type="21", begntime=date(2023, 3, 1),
                         endtime=date(2023, 3, 10), items=(FeeItem("X007", 800000),))
-    view = treatment.settle(henan.ctx, cmd)
+    view = treatment_entry.settle(henan.ctx, cmd)
     tap.run(tap.nc.flush())
     assert view.status == "settled" and _count(henan.ctx, SettlementRow) == 1
     assert seen == []
     # the tap does see cross-province traffic (so the empty list above means something)
     cmd = SettleCommand(psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=date(2023, 4, 1),
                         endtime=date(2023, 4, 10), items=(FeeItem("X007", 800000),))
-    treatment.settle(federation.nodes["11"].ctx, cmd)
+    treatment_entry.settle(federation.nodes["11"].ctx, cmd)
     tap.run(tap.nc.flush())
     assert any(subject.endswith(".node.41.settle") for subject in seen)
 
@@ -230,7 +230,7 @@ def test_federation_caps_hold_when_two_provinces_settle_one_person_at_once(nats_
                                 endtime=date(2023, 3, 10), items=(FeeItem("X007", 25_000_000),))
             start.wait()
             try:
-                results[province] = treatment.settle(federation.nodes[province].ctx, cmd)
+                results[province] = treatment_entry.settle(federation.nodes[province].ctx, cmd)
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results[province] = exc
 
@@ -246,3 +246,32 @@ def test_federation_caps_hold_when_two_provinces_settle_one_person_at_once(nats_
             used = session.scalar(select(func.sum(UsageRow.used_fen)).where(UsageRow.psn_no == "P001"))
         assert len(paid) == 2 and sum(paid) == used <= 30_000_000
         assert min(paid) < max(paid)  # the later one met the cap
+
+
+def test_federation_manual_claim_and_estimate_for_a_visitor_are_made_at_the_insured_node(federation, beijing_his):
+    """A 北京 desk claims (S4) and estimates for 张三: the 河南 node computes with his filings and usage, and records
+    the claim; the 北京 node keeps its side only."""
+    import httpx
+
+    from yidi.adapters.orm import UserRow
+    from yidi.services.users import hash_password
+
+    beijing, henan = federation.nodes["11"].ctx, federation.nodes["41"].ctx
+    with beijing.unit_of_work() as session:
+        session.add(UserRow(username="desk-beijing", password_hash=hash_password("pw-desk"), role="hospital",
+                            admdvs="110000", fixmedins_code="H11000000001", display_name="协和医保办"))
+    claim = {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01",
+             "endtime": "2023-03-10", "items": [{"code": "X007", "amount": "8000.00"}, {"code": "X004", "amount": "4000.00"}]}
+    url = beijing_his.base_url
+    estimate = httpx.post(f"{url}/api/benefit/estimate", json=claim, timeout=30)
+    assert estimate.status_code == 200, estimate.text
+    assert estimate.json()["hifp_pay"] == "9435.00"  # with the 110000 filing the 北京 node does not hold
+    response = httpx.post(f"{url}/api/claims/manual", json=claim, auth=("desk-beijing", "pw-desk"), timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "manual" and body["setl_id"].startswith("LX") and body["hifp_pay"] == "9435.00"
+    with henan.unit_of_work() as session:
+        assert session.get(SettlementRow, body["setl_id"]).kind == "manual"
+    with beijing.unit_of_work() as session:
+        assert session.get(TreatmentSettlementRow, body["setl_id"]).kind == "manual"
+    assert _count(beijing, SettlementRow) == 0

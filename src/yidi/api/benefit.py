@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yidi.api.deps import get_ctx
 from yidi.domain.errors import invalid
-from yidi.services import settlements
+from yidi.services import settlements, treatment_entry
 from yidi.services.context import AppContext
 
 router = APIRouter(prefix="/api/benefit", tags=["benefit 待遇测算"])
@@ -58,7 +58,7 @@ def estimate(body: EstimateRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
     if body.psn_no is not None:
         if body.insuplc_admdvs is not None or body.insutype is not None or body.filing_type is not None:
             raise invalid("psn_no", "已指定人员时不能再指定 insuplc_admdvs / insutype / filing_type（以参保记录和备案为准）")
-        result = settlements.estimate(ctx, _command(body, body.psn_no))
+        result = treatment_entry.estimate(ctx, _command(body, body.psn_no))  # a visitor: asked of their node
     else:
         profile = settlements.AnonymousProfile(insuplc_admdvs=body.insuplc_admdvs, insutype=body.insutype,
                                                filing_type=body.filing_type, basis=body.basis)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from yidi.adapters.orm import VisitRow
 from yidi.api.fsi import authenticate as authenticate_hospital
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import settlements, visits
+from yidi.services import settlements, treatment_entry, visits
 from yidi.services.scenario import parse_items
 from yidi.services.users import Principal, authenticate
 
@@ -78,7 +78,7 @@ def submit_manual_claim(ctx, principal: Principal, claim: ManualClaim) -> dict:
     principal.require_person(claim.psn_no)
     if principal.role == "hospital" and claim.fixmedins_code != principal.fixmedins_code:
         raise YidiError("FORBIDDEN", {"detail": f"只能为本机构 {principal.fixmedins_code} 上传"})
-    view = settlements.settle(ctx, settlements.SettleCommand(
+    view = treatment_entry.settle(ctx, settlements.SettleCommand(  # a visitor's claim is made at their insured node
         psn_no=claim.psn_no, fixmedins_code=claim.fixmedins_code, med_type=claim.med_type, begntime=claim.begntime,
         endtime=claim.endtime, items=parse_items(claim.items), dise_codg=claim.dise_codg, kind="manual",
         actor=principal.username))

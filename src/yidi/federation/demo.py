@@ -4,7 +4,8 @@ port and SQLite database, all on the local NATS server. ``yidi federation demo``
 Node ``NN`` (province code) serves the hospital interface, the API and the pages on port ``80NN``:
 北京 11 → 8011, 上海 31 → 8031, 山东 37 → 8037, 河南 41 → 8041, 湖北 42 → 8042. Its demo data is the part of the
 baseline that belongs to it: persons insured in the province and their filings, its hospitals' demo keys, the
-clerks and desks of its regions (and a supervisor of the node).
+clerks and desks of its regions, and a supervisor scoped to the province (so the pages show the node's own persons,
+never the desk copies of visiting persons insured elsewhere).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def load_node_demo(ctx: AppContext, province: str) -> dict:
         have_filings = set(session.scalars(select(FilingRow.psn_no)))
         for user in data.get("users", []):
             scope = user.get("admdvs")
-            if user["role"] != "supervisor" and not (scope and scope[:2] == province):
+            if user["role"] == "supervisor":  # a node's supervisor oversees what the node owns: its province
+                scope = f"{province}0000"
+            elif not (scope and scope[:2] == province):
                 continue
             if session.get(UserRow, user["username"]) is None:
                 session.add(UserRow(username=user["username"], password_hash=hasher.hash(user["password"]),

@@ -72,4 +72,5 @@ class LocalFederation:
         self._bridges.clear()
         contexts = [node.ctx for node in self.nodes.values()] + ([self.hub.ctx] if self.hub else [])
         for ctx in contexts:
+            ctx.federation = None  # a context outlives its federation (e.g. a test's shared PostgreSQL context)
             ctx.engine.dispose()

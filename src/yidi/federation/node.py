@@ -83,7 +83,10 @@ class NodeLink:
 
     def admit_visitor(self, session: Session, psn_no: str) -> bool:
         """2401/2201 for a person this node does not hold: fetch the desk's copy from their insured node.
-        False when the index does not know them (the caller then answers UNKNOWN_PERSON as on one node)."""
+        False when the index does not know them (the caller then answers UNKNOWN_PERSON as on one node) or when
+        the person is already here (then the visit was refused for another reason, e.g. the insurance type)."""
+        if session.get(PersonRow, psn_no) is not None:
+            return False
         try:
             region = self.locate(psn_no=psn_no)
         except YidiError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from yidi.adapters.orm import InstitutionRow
-from yidi.federation import treatment
+from yidi.services import treatment_entry
 from yidi.federation.local import LocalFederation
 from yidi.federation.node import Node
 from yidi.services.context import AppContext
@@ -60,18 +60,18 @@ class FederatedRunner(Runner):
         return outcome
 
     def _settle(self, step: dict, kind: str) -> dict:
-        view = treatment.settle(self.ctx, settle_command(step, kind))
+        view = treatment_entry.settle(self.ctx, settle_command(step, kind))
         self.settlements[str(step["id"])] = view.setl_id
         return view.to_result()
 
     def do_estimate(self, step: dict) -> dict:
-        return treatment.estimate(self.ctx, settle_command(step, "direct"))
+        return treatment_entry.estimate(self.ctx, settle_command(step, "direct"))
 
     def do_cancel_settlement(self, step: dict) -> dict:
         ref = _str(step, "settlement")
         if ref not in self.settlements:
             raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
-        return treatment.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False), actor="scenario")
+        return treatment_entry.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False), actor="scenario")
 
 
 def run_federated_data(data: dict, federation: LocalFederation) -> ScenarioReport:

@@ -170,14 +170,12 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
                       trauma_no_third_party=trauma_no_third_party, state="registered",
                       mdtrt_cert_type=mdtrt_cert_type)
         connection = session.connection()
-        if insutype:
-            inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
-        else:
-            inserted = connection.execute(_INSERT_VISIT_OF_PERSON, values)
+        statement, params = ((_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype}) if insutype
+                             else (_INSERT_VISIT_OF_PERSON, values))
+        inserted = connection.execute(statement, params)
         if inserted.rowcount != 1 and ctx.federation is not None and ctx.federation.admit_visitor(session, psn_no):
             # a person insured in another province: the node now holds the desk's copy of them; insert again
-            inserted = connection.execute(*((_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
-                                            if insutype else (_INSERT_VISIT_OF_PERSON, values)))
+            inserted = connection.execute(statement, params)
         if inserted.rowcount != 1:
             person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
             if person is None:

@@ -1,7 +1,8 @@
-"""Settlements entered at a treatment node (就医地) without a registered visit: the scenario runner's settle, manual
-claim, estimate and cancel steps. A person insured on this node is settled here exactly as on one node; a person
-insured in another province goes to their node through the port (services/insured_side.py), and this node records
-its side in the same transaction as it waits for the answer.
+"""Settle, estimate and cancel entered where the treatment happened (就医地), without a registered visit: manual
+claims by a hospital desk, the estimate API, the scenario runner. A person insured on this node is settled here
+exactly as before (``settlements``); on a federation node a person insured in another province goes to their node
+through the port (services/insured_side.py), and this node records its side in the same transaction as it waits
+for the answer. On one embedded node every person is local and these are ``settlements``' own use cases.
 """
 
 from __future__ import annotations
