@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export YIDI_DATABASE_URL ?= sqlite:///./var/yidi.db
 
-.PHONY: run test install demo bench clean docs
+.PHONY: run federation test install demo bench clean docs
 
 $(BIN)/yidi: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
@@ -19,6 +19,10 @@ run: install
 	$(BIN)/yidi db upgrade
 	YIDI_DEMO_MODE=true $(BIN)/yidi demo
 	YIDI_DEMO_MODE=true $(BIN)/yidi serve --host 127.0.0.1 --port 8000
+
+# The demo federation: hub + five province nodes (ports 8011 8031 8037 8041 8042) on the local NATS (docs/federation.md).
+federation: install
+	$(BIN)/yidi federation demo
 
 test: install
 	$(BIN)/python -m pytest
