@@ -81,6 +81,10 @@ def test_federation_cross_province_settle_and_cancel_over_nats(federation, beiji
         assert session.get(MessageRow, msgid).infno == "2304"
     assert _count(beijing, SettlementRow) == 0 and _count(beijing, UsageRow) == 0
 
+    # 3201 at the 北京 node counts its hospital's cross-province settlement (its side of it)
+    totals = ok(beijing_his.reconcile_totals("2023-03-01", "2023-03-31", medfee_sumamt="12000.00",
+                                             fund_pay_sumamt="9435.00", fixmedins_setl_cnt=1))
+    assert totals["stmt_totlrslt"]["stmt_rslt"] == "0", totals
     # a resend of the same msgid: the stored answer, nothing new on either side
     again = beijing_his.settle_inpatient(mdtrt_id, "P001", medfee_sumamt=12000, endtime="2023-03-10", msgid=msgid)
     assert again["output"] == answer["output"]

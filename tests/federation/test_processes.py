@@ -15,6 +15,7 @@ import pytest
 from tests.support.live_server import free_port
 from yidi.client import HospitalClient, fee_row
 from yidi.federation.bridge import Bridge
+from yidi.federation.demo import stop_all
 from yidi.federation.subjects import Names
 
 
@@ -52,13 +53,7 @@ def processes(nats_url, tmp_path):
             _wait_healthy(urls[province], process)
         yield urls
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(started)
         bridge = Bridge(nats_url, name="cleanup")
         try:
             bridge.delete_bucket(Names(federation).registry_bucket)

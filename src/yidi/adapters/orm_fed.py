@@ -26,6 +26,7 @@ class TreatmentSettlementRow(Base):
     fixmedins_code: Mapped[str] = mapped_column(String(20), ForeignKey("institutions.fixmedins_code"), index=True)
     mdtrtarea_admvs: Mapped[str] = mapped_column(String(6))
     mdtrt_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    insutype: Mapped[str] = mapped_column(String(3))
     med_type: Mapped[str] = mapped_column(String(4))
     begntime: Mapped[date] = mapped_column(Date)
     endtime: Mapped[date] = mapped_column(Date)
@@ -34,6 +35,7 @@ class TreatmentSettlementRow(Base):
     fund_pay_sumamt: Mapped[int] = mapped_column(BigInteger)  # fen: payable to the hospital by the insured side
     psn_part_amt: Mapped[int] = mapped_column(BigInteger)  # fen
     hifp_pay: Mapped[int] = mapped_column(BigInteger)  # fen
+    acct_pay: Mapped[int] = mapped_column(BigInteger, default=0)  # fen (personal account: not used, as on one node)
     answer: Mapped[dict] = mapped_column(JSON)  # the insured node's row fields, as the HIS was answered
     cancelled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

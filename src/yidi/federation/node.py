@@ -134,12 +134,13 @@ class RemoteInsuredSide:
             institution = session.get(InstitutionRow, cmd.fixmedins_code)
             session.add(TreatmentSettlementRow(
                 setl_id=answer["setl_id"], request_id=request_id, kind=answer["kind"], status=answer["status"],
-                psn_no=cmd.psn_no, insuplc_admdvs=person.insuplc_admdvs, fixmedins_code=cmd.fixmedins_code,
+                psn_no=cmd.psn_no, insuplc_admdvs=person.insuplc_admdvs, insutype=answer["person"]["insutype"],
+                fixmedins_code=cmd.fixmedins_code,
                 mdtrtarea_admvs=institution.admdvs, mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type,
                 begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
                 medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
                 psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
-                answer=fields))
+                acct_pay=0, answer=fields))
             session.flush()
         view = SettlementView(setl_id=answer["setl_id"], status=answer["status"], kind=answer["kind"],
                               psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type,

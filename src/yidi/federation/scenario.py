@@ -15,13 +15,12 @@ from pathlib import Path
 import yaml
 
 from yidi.adapters.orm import InstitutionRow
-from yidi.services import treatment_entry
 from yidi.federation.local import LocalFederation
 from yidi.federation.node import Node
 from yidi.services.context import AppContext
 from yidi.services.reference import DEMO_DATA
-from yidi.services.scenario import (Runner, ScenarioReport, _migrated_template, _str, add_scenario_person,
-                                    invalid, load_scenario, scenario_persons, settle_command, validate_shape, _date)
+from yidi.services.scenario import (Runner, ScenarioReport, _migrated_template, add_scenario_person, load_scenario,
+                                    scenario_persons, validate_shape)
 
 
 class FederatedRunner(Runner):
@@ -58,20 +57,6 @@ class FederatedRunner(Runner):
         if outcome.ok and action in ("file", "change_filing", "settle", "manual_claim"):
             self.entered_at[str(step["id"])] = node
         return outcome
-
-    def _settle(self, step: dict, kind: str) -> dict:
-        view = treatment_entry.settle(self.ctx, settle_command(step, kind))
-        self.settlements[str(step["id"])] = view.setl_id
-        return view.to_result()
-
-    def do_estimate(self, step: dict) -> dict:
-        return treatment_entry.estimate(self.ctx, settle_command(step, "direct"))
-
-    def do_cancel_settlement(self, step: dict) -> dict:
-        ref = _str(step, "settlement")
-        if ref not in self.settlements:
-            raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
-        return treatment_entry.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False), actor="scenario")
 
 
 def run_federated_data(data: dict, federation: LocalFederation) -> ScenarioReport:

@@ -16,17 +16,30 @@ from yidi.services.reference import DEMO_DATA, load_reference
 
 def load_demo(ctx: AppContext) -> dict:
     data = load_reference(ctx, persons=True)
+    add_users(ctx, data.get("users", []))
+    created_filings = add_filings(ctx, data.get("filings", []))
+    return {"regions": len(data["regions"]), "institutions": len(data["institutions"]),
+            "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", []))}
+
+
+def add_users(ctx: AppContext, users: list[dict]) -> None:
+    """The demo users that do not exist yet (reference.yaml ``users``)."""
     hasher = PasswordHasher()
-    created_filings = 0
     with ctx.unit_of_work() as session:
-        have_filings = {row.psn_no for row in session.scalars(select(FilingRow))}
-        for user in data.get("users", []):
+        for user in users:
             if session.get(UserRow, user["username"]) is None:
                 session.add(UserRow(username=user["username"], password_hash=hasher.hash(user["password"]),
                                     role=user["role"], admdvs=user.get("admdvs"), psn_no=user.get("psn_no"),
                                     fixmedins_code=user.get("fixmedins_code"),
                                     display_name=user.get("display_name", "")))
-    for entry in data.get("filings", []):
+
+
+def add_filings(ctx: AppContext, entries: list[dict]) -> int:
+    """The demo filings (reference.yaml ``filings``) of persons who have none yet, approved on their apply date."""
+    with ctx.unit_of_work() as session:
+        have_filings = set(session.scalars(select(FilingRow.psn_no)))
+    created = 0
+    for entry in entries:
         if entry["psn_no"] in have_filings:
             continue
         filing = file_filing(ctx, FileCommand(
@@ -36,9 +49,8 @@ def load_demo(ctx: AppContext) -> dict:
             commitment_signature=entry["psn_no"], actor="demo"))
         if filing.status.value == "pending":
             decide_filing(ctx, filing.filing_id, approve=True, actor="demo", on=filing.apply_date)
-        created_filings += 1
-    return {"regions": len(data["regions"]), "institutions": len(data["institutions"]),
-            "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", []))}
+        created += 1
+    return created
 
 
 def _d(value) -> date:

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import select
 
 from yidi.adapters.orm import SettlementRow
+from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.services.context import AppContext
 
@@ -25,11 +26,15 @@ def clr_type_of(med_type: str) -> str:
 
 
 def _settled(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date) -> list[SettlementRow]:
+    """The institution's settlements; on a federation node also its side of cross-province ones (the insured
+    node holds those settlements; this node's ``treatment_settlements`` rows carry the same columns)."""
     with ctx.unit_of_work() as session:
-        stmt = select(SettlementRow).where(SettlementRow.fixmedins_code == fixmedins_code,
-                                           SettlementRow.kind == "direct", SettlementRow.status == "settled",
-                                           SettlementRow.setl_date >= begndate, SettlementRow.setl_date <= enddate)
-        return list(session.scalars(stmt))
+        rows = []
+        for table in (SettlementRow, TreatmentSettlementRow):
+            rows += session.scalars(select(table).where(table.fixmedins_code == fixmedins_code, table.kind == "direct",
+                                                        table.status == "settled", table.setl_date >= begndate,
+                                                        table.setl_date <= enddate))
+        return rows
 
 
 def reconcile_totals(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date, reported: dict) -> dict:

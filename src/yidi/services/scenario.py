@@ -23,6 +23,7 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
+from yidi.services import treatment_entry
 from yidi.services.context import AppContext
 from yidi.services.reference import add_person, load_reference
 from yidi.services.settlements import parse_items
@@ -241,8 +242,10 @@ class Runner:
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "enddate": filing.enddate.isoformat() if filing.enddate else None}
 
+    # Settle, estimate and cancel are entered where the treatment happened (services/treatment_entry): on one node
+    # that is settlements' own use cases; on a federation node (federation/scenario.py) the insured node decides.
     def _settle(self, step: dict, kind: str) -> dict:
-        view = settlement_service.settle(self.ctx, settle_command(step, kind))
+        view = treatment_entry.settle(self.ctx, settle_command(step, kind))
         self.settlements[str(step["id"])] = view.setl_id
         return view.to_result()
 
@@ -253,15 +256,14 @@ class Runner:
         return self._settle(step, "manual")
 
     def do_estimate(self, step: dict) -> dict:
-        return settlement_service.estimate(self.ctx, settle_command(step, "direct"))
+        return treatment_entry.estimate(self.ctx, settle_command(step, "direct"))
 
     def do_cancel_settlement(self, step: dict) -> dict:
         ref = _str(step, "settlement")
         if ref not in self.settlements:
             raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
-        view = settlement_service.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False),
-                                         actor="scenario")
-        return {"setl_id": view.setl_id, "status": view.status}
+        return treatment_entry.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False),
+                                      actor="scenario")
 
     def run_step(self, step: dict) -> StepOutcome:
         step_id = str(step["id"])
