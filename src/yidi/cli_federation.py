@@ -69,7 +69,8 @@ def node_serve(province: str = typer.Option(..., help="two-digit province code, 
                host: str = "127.0.0.1", port: int = typer.Option(None, help="default 8000 + province code"),
                federation: str = FEDERATION_OPTION, nats_url: str | None = NATS_OPTION,
                demo: bool = typer.Option(False, help="load this province's demo persons, filings, users and keys"),
-               wait: float = typer.Option(60.0, help="seconds to wait for the hub's registry")) -> None:
+               wait: float = typer.Option(60.0, help="seconds to wait for the hub's registry"),
+               timeout: float = typer.Option(10.0, help="seconds to wait for another province's node")) -> None:
     """启动省级节点 / serve a province's hospital interface, API and pages, and its insured side over NATS."""
     import uvicorn
 
@@ -88,7 +89,7 @@ def node_serve(province: str = typer.Option(..., help="two-digit province code, 
         os.environ["YIDI_DEMO_MODE"] = "true"
     ctx = AppContext.from_url(database_url or f"sqlite:///./var/federation/node-{province}.db", demo_mode=demo)
     bridge = Bridge(url, name=f"node-{province}")
-    node = Node(province, ctx, bridge, Names(federation))
+    node = Node(province, ctx, bridge, Names(federation), timeout=timeout)
     try:
         deadline = time.monotonic() + wait
         while True:  # the hub may still be starting
