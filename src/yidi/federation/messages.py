@@ -64,13 +64,16 @@ def decode_filing(body: dict) -> Filing:
     kinds = {"filing_type": FilingType, "basis": Basis, "channel": Channel, "status": FilingStatus}
     values: dict[str, Any] = {}
     for key, value in body.items():
-        if key in kinds and value is not None:
+        if value is not None and key in kinds:
             values[key] = kinds[key](value)
-        elif isinstance(value, str) and key.endswith(("date", "_on", "due_date")) and len(value) == 10:
+        elif value is not None and key in _FILING_DATES:
             values[key] = date.fromisoformat(value)
         else:
             values[key] = value
     return Filing(**values)
+
+
+_FILING_DATES = {"begndate", "enddate", "apply_date", "approve_due_date"}
 
 
 def refusal(exc: YidiError) -> dict:

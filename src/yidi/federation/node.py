@@ -156,8 +156,6 @@ class RemoteInsuredSide:
             "request_id": f"X{record.setl_id}", "setl_id": record.setl_id, "on": on.isoformat() if on else None,
             "reversal": reversal, "actor": actor, "fixmedins_code": record.fixmedins_code})
         record.status, record.cancelled_on = answer["status"], date.fromisoformat(answer["cancelled_on"])
-        with ctx.unit_of_work() as session:
-            session.flush()
 
 
 class Node:

@@ -36,7 +36,7 @@ class FederatedRunner(Runner):
 
     def _treatment_node(self, step: dict) -> Node:
         code = step.get("fixmedins_code")
-        with self.federation.hub.ctx.unit_of_work() as session:  # the registry, as every node holds it
+        with self.default.ctx.unit_of_work() as session:  # the registry, as every node loaded it from the hub
             institution = session.get(InstitutionRow, str(code)) if code else None
         if institution is not None:
             return self._node(institution.admdvs)
