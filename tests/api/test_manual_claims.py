@@ -207,7 +207,7 @@ def test_s4_another_regions_clerk_and_another_person_see_nothing(demo_ctx, serve
     assert httpx.get(f"{server.url}/api/claims/manual/{claim_id}", auth=CLERK).json()["status"] == "submitted"
 
 
-def test_s4_hospital_cannot_cancel_a_manual_claim_with_2305(demo_ctx, server):
+def test_s4_hospital_cannot_cancel_a_manual_claim_with_2305_only_the_agency_reverses_it(demo_ctx, server):
     _users(demo_ctx)
     file_filing(demo_ctx, WUHAN_LI, "resident_worker", "310000", "2023-01-20", "李五")
     claim_id = _submit(server).json()["claim_id"]
@@ -220,6 +220,21 @@ def test_s4_hospital_cannot_cancel_a_manual_claim_with_2305(demo_ctx, server):
     assert _money(demo_ctx) == before
     with demo_ctx.unit_of_work() as session:
         assert session.get(SettlementRow, setl_id).status == "settled"
+
+    # only the insured region's agency undoes it: 冲正, once
+    reason = {"reason": "发票重复报销，冲正"}
+    other = httpx.post(f"{server.url}/api/claims/manual/{claim_id}/reverse", json=reason, auth=OTHER_CLERK)
+    assert other.status_code in (403, 404) and _money(demo_ctx) == before
+    reversed_ = httpx.post(f"{server.url}/api/claims/manual/{claim_id}/reverse", json=reason, auth=CLERK)
+    assert reversed_.status_code == 200 and reversed_.json()["status"] == "reversed", reversed_.text
+    after = _money(demo_ctx)
+    assert after["used"] == before["used"] - round(float(httpx.get(
+        f"{server.url}/api/claims/manual/{claim_id}/review", auth=CLERK).json()["calculation"]["hifp_pay"]) * 100)
+    assert httpx.post(f"{server.url}/api/claims/manual/{claim_id}/reverse", json=reason, auth=CLERK).status_code == 200
+    assert _money(demo_ctx) == after  # a second reversal changes nothing
+    with demo_ctx.unit_of_work() as session:
+        assert session.get(SettlementRow, setl_id).status == "reversed"
+        assert ledger.trial_balance(session) == 0
 
 
 def test_s4_claim_for_an_uploaded_visit_enters_the_queue(demo_ctx, server):

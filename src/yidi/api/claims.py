@@ -11,7 +11,8 @@
 - ``GET /api/claims/queue``: the clerk's queue (their region, earliest due first); ``GET …/{claim_id}/review``:
   the calculation as approval would pay it, with its trace, and the person's other claims, settlements, filings.
 - ``POST …/{claim_id}/approve`` (the payment is booked; again = the same answer), ``…/reject`` ``{reason}``,
-  ``…/paid`` ``{payment_ref}`` (the transfer to the person's account was made): the insured region's agency.
+  ``…/paid`` ``{payment_ref}`` (the transfer to the person's account was made), ``…/reverse`` ``{reason}`` (冲正:
+  the settlement reversed, usage given back): the insured region's agency.
 Who may submit: the person themself (own psn_no), the hospital's desk user or the hospital's HIS with the
 interface's signed headers — for its own institution. A visit is paid once: DUPLICATE_CLAIM otherwise.
 """
@@ -195,6 +196,15 @@ def register(app: FastAPI) -> None:
     @app.post("/api/claims/manual/{claim_id}/reject", tags=["claims"], summary="驳回 / reject with a reason")
     async def claim_reject(request: Request, claim_id: str) -> dict:
         return await _decide(request, claim_id, False)
+
+    @app.post("/api/claims/manual/{claim_id}/reverse", tags=["claims"],
+              summary="冲正已支付的零星报销 / the agency reverses a paid claim")
+    async def claim_reverse(request: Request, claim_id: str) -> dict:
+        ctx = request.app.state.ctx
+        decide = await _json(request, Decide)
+        principal = await run_in_threadpool(_principal, ctx, request, b"")
+        claim = await run_in_threadpool(lambda: manual_claims.reverse(ctx, principal, claim_id, reason=decide.reason))
+        return claim.to_dict()
 
     @app.post("/api/claims/manual/{claim_id}/paid", tags=["claims"], summary="登记已转账 / record the transfer")
     async def claim_paid(request: Request, claim_id: str) -> dict:

@@ -3,6 +3,7 @@
 A claim is submitted with the invoice (发票) and the fee list (费用清单) and the account the refund goes to; it
 waits in the insured region's queue (due date as for filings, F4); a clerk approves (the payment is booked
 then) or rejects it with a reason; an approved claim is marked paid when the transfer to the account is made.
+Only the agency undoes a paid claim (reversed); the hospital named in it cannot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class ClaimStatus(str, Enum):
     APPROVED = "approved"  # settlement, usage and ledger booked; the transfer to the person is due
     REJECTED = "rejected"  # with a reason; nothing paid
     PAID = "paid"  # the transfer to the person's account was made
+    REVERSED = "reversed"  # the agency undid the payment (冲正): settlement reversed, usage given back
 
 
 class AttachmentKind(str, Enum):

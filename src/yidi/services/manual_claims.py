@@ -371,6 +371,28 @@ def _pay(ctx: AppContext, session: Session, row: ManualClaimRow, actor: str) -> 
     return settlements.settle(bound, _command(row, actor)).setl_id
 
 
+def reverse(ctx: AppContext, principal: Principal, claim_id: str, *, reason: str, on: date | None = None) -> Claim:
+    """The agency's 冲正 of an approved (or paid) claim: the settlement reversed (usage given back, mirror ledger
+    entry) and the claim marked reversed, in one transaction; once. The hospital cannot do this (B-R20)."""
+    principal.require_role("agency")
+    if not reason.strip():
+        raise invalid("reason", "冲正零星报销需填写原因")
+    with ctx.unit_of_work() as session:
+        row = _row(session, claim_id, for_update=True)
+        if not principal.can_act_for_region(row.insuplc_admdvs):
+            raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地参保人的零星报销"})
+        if row.status == ClaimStatus.REVERSED.value:
+            return _claim(row, _attachment_rows(session, claim_id))
+        if row.status not in (ClaimStatus.APPROVED.value, ClaimStatus.PAID.value) or not row.setl_id:
+            raise YidiError("CLAIM_ALREADY_DECIDED", {"status": row.status})
+        settlements.cancel(bound_context(ctx, session), row.setl_id, on or date.today(), reversal=True,
+                           actor=principal.username)
+        row.status, row.reason = ClaimStatus.REVERSED.value, reason.strip()
+        audit.record(session, principal.username, "claim.reverse", claim_id, {"setl_id": row.setl_id,
+                                                                            "reason": row.reason})
+        return _claim(row, _attachment_rows(session, claim_id))
+
+
 def mark_paid(ctx: AppContext, principal: Principal, claim_id: str, *, payment_ref: str,
               on: date | None = None) -> Claim:
     """The transfer to the person's account was made: approved → paid (once)."""

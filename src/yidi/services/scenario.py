@@ -306,6 +306,7 @@ class Runner:
     def do_approve_claim(self, step: dict) -> dict:
         decision = self._decide(self._claim_ref(step), True, _date(step, "date", required=False))
         self.settlements[str(step["id"])] = decision.claim.setl_id
+        self.claims[str(step["id"])] = decision.claim.claim_id
         return {"claim_id": decision.claim.claim_id, "claim_status": decision.claim.status, **decision.settlement}
 
     def do_reject_claim(self, step: dict) -> dict:
@@ -320,8 +321,13 @@ class Runner:
         ref = _str(step, "settlement")
         if ref not in self.settlements:
             raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
-        view = settlement_service.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False),
-                                         actor="scenario")
+        on = _date(step, "date", required=False)
+        if ref in self.claims:  # a manual claim is undone by the agency that paid it: its 冲正
+            claim_id = self.claims[ref]
+            manual_claims.reverse(self.ctx, self._clerk(claim_id), claim_id, reason="场景：经办机构冲正", on=on)
+            view = settlement_service.get_settlement(self.ctx, self.settlements[ref])
+        else:
+            view = settlement_service.cancel(self.ctx, self.settlements[ref], on, actor="scenario")
         return {"setl_id": view.setl_id, "status": view.status}
 
     def run_step(self, step: dict) -> StepOutcome:

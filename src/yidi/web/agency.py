@@ -90,6 +90,8 @@ def agency_claim_decide(request: Request, claim_id: str):
     ctx = ctx_of(request)
     if values.get("decision") == "paid":
         claim = manual_claims.mark_paid(ctx, principal, claim_id, payment_ref=values.get("payment_ref", ""))
+    elif values.get("decision") == "reverse":
+        claim = manual_claims.reverse(ctx, principal, claim_id, reason=values.get("reason", ""))
     else:
         claim = manual_claims.decide(ctx, principal, claim_id, approve=values.get("decision") == "approve",
                                      reason=values.get("reason", "")).claim

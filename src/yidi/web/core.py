@@ -42,7 +42,8 @@ MED_TYPE_NAMES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通�
 SETTLEMENT_STATUS_NAMES = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
 VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
 KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
-CLAIM_STATUS_NAMES = {"submitted": "待审核", "approved": "审核通过（待转账）", "rejected": "已驳回", "paid": "已转账"}
+CLAIM_STATUS_NAMES = {"submitted": "待审核", "approved": "审核通过（待转账）", "rejected": "已驳回", "paid": "已转账",
+                      "reversed": "已冲正"}
 ATTACHMENT_NAMES = {"invoice": "发票", "fee_list": "费用清单"}
 COVERAGE_NAMES = {"local": "参保地就医", "long_term_at_filed_place": "长期异地居住人员在备案地就医",
                   "long_term_back_home": "长期异地居住人员回参保地就医"}
