@@ -330,6 +330,15 @@ def _calculate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- deciding --
+def _locked_for_clerk(session: Session, principal: Principal, claim_id: str) -> ManualClaimRow:
+    """The claim, locked, for a clerk of its insured region (FORBIDDEN for any other)."""
+    principal.require_role("agency")
+    row = _row(session, claim_id, for_update=True)
+    if not principal.can_act_for_region(row.insuplc_admdvs):
+        raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地参保人的零星报销"})
+    return row
+
+
 @dataclass(frozen=True)
 class Decision:
     claim: Claim
@@ -340,12 +349,9 @@ def decide(ctx: AppContext, principal: Principal, claim_id: str, *, approve: boo
            on: date | None = None) -> Decision:
     """Approve (book the payment) or reject a claim, in one transaction. Deciding again the same way
     returns the same answer and books nothing; the other way is CLAIM_ALREADY_DECIDED."""
-    principal.require_role("agency")
     on = on or date.today()
     with ctx.unit_of_work() as session:
-        row = _row(session, claim_id, for_update=True)
-        if not principal.can_act_for_region(row.insuplc_admdvs):
-            raise YidiError("FORBIDDEN", {"detail": "只能审核本参保地参保人的零星报销"})
+        row = _locked_for_clerk(session, principal, claim_id)
         if check_decision(ClaimStatus(row.status), approve, reason):
             if approve:
                 row.setl_id = _pay(ctx, session, row, principal.username)
@@ -374,13 +380,10 @@ def _pay(ctx: AppContext, session: Session, row: ManualClaimRow, actor: str) -> 
 def reverse(ctx: AppContext, principal: Principal, claim_id: str, *, reason: str, on: date | None = None) -> Claim:
     """The agency's 冲正 of an approved (or paid) claim: the settlement reversed (usage given back, mirror ledger
     entry) and the claim marked reversed, in one transaction; once. The hospital cannot do this (B-R20)."""
-    principal.require_role("agency")
-    if not reason.strip():
-        raise invalid("reason", "冲正零星报销需填写原因")
     with ctx.unit_of_work() as session:
-        row = _row(session, claim_id, for_update=True)
-        if not principal.can_act_for_region(row.insuplc_admdvs):
-            raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地参保人的零星报销"})
+        row = _locked_for_clerk(session, principal, claim_id)
+        if not reason.strip():
+            raise invalid("reason", "冲正零星报销需填写原因")
         if row.status == ClaimStatus.REVERSED.value:
             return _claim(row, _attachment_rows(session, claim_id))
         if row.status not in (ClaimStatus.APPROVED.value, ClaimStatus.PAID.value) or not row.setl_id:
@@ -396,13 +399,10 @@ def reverse(ctx: AppContext, principal: Principal, claim_id: str, *, reason: str
 def mark_paid(ctx: AppContext, principal: Principal, claim_id: str, *, payment_ref: str,
               on: date | None = None) -> Claim:
     """The transfer to the person's account was made: approved → paid (once)."""
-    principal.require_role("agency")
-    if not payment_ref.strip():
-        raise invalid("payment_ref", "请填写转账流水号")
     with ctx.unit_of_work() as session:
-        row = _row(session, claim_id, for_update=True)
-        if not principal.can_act_for_region(row.insuplc_admdvs):
-            raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地参保人的零星报销"})
+        row = _locked_for_clerk(session, principal, claim_id)
+        if not payment_ref.strip():
+            raise invalid("payment_ref", "请填写转账流水号")
         if row.status == ClaimStatus.PAID.value and row.payment_ref == payment_ref.strip():
             return _claim(row, _attachment_rows(session, claim_id))
         if row.status != ClaimStatus.APPROVED.value:
