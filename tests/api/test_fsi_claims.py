@@ -42,7 +42,8 @@ def test_s4_refused_direct_settlement_then_manual_claim_once(demo_ctx, server):
     assert claim["kind"] == "manual" and claim["status"] == "submitted" and claim["medfee_sumamt"] == "12000.00"
     # a second submission while the first waits is the same claim again
     waiting = httpx.post(f"{server.url}/api/claims/manual", json=claim_body, auth=("P003", "pw-li"))
-    assert waiting.status_code == 409 and waiting.json()["code"] == "DUPLICATE_CLAIM"
+    assert waiting.status_code == 409 and waiting.json()["code"] == "CLAIM_PENDING"
+    assert claim["claim_id"] in waiting.json()["message"]
     approved = httpx.post(f"{server.url}/api/claims/manual/{claim['claim_id']}/approve", json={},
                           auth=("clerk-wh", "pw-clerk")).json()
     assert approved["setl_id"].startswith("LX") and approved["settlement"]["medfee_sumamt"] == "12000.00"

@@ -46,6 +46,7 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("NO_POLICY", "benefit", 409, "参保地 {region} 在 {date} 没有生效的待遇政策", "请联系参保地经办机构维护政策参数。"),
         ErrorSpec("DUPLICATE_CLAIM", "settlement", 409, "本次就诊已结算或已报销（结算号 {setl_id}），不能重复报销", "同一次就诊只能直接结算或零星报销一次；如结算有误请先撤销原结算。"),
         ErrorSpec("MANUAL_CLAIM_NOT_CANCELLABLE", "settlement", 409, "结算 {setl_id} 是经参保地经办机构审核的零星报销，医院不能撤销", "零星报销的更正由参保地经办机构办理；如有误请联系参保地经办机构。"),
+        ErrorSpec("CLAIM_PENDING", "settlement", 409, "本次就诊已有待审核的零星报销申请（{claim_id}）", "请等待参保地经办机构审核，可在“我的零星报销申请”中查看进度；不要重复提交。"),
         ErrorSpec("CLAIM_ALREADY_DECIDED", "settlement", 409, "该零星报销申请已审核（{status}）", "无需重复审核；已通过的申请如需更正请由经办机构冲正后重新申请。"),
         ErrorSpec("ATTACHMENT_MISSING", "input", 422, "零星报销申请缺少附件：{missing}", "请上传发票和费用清单的扫描件或照片（PDF、JPEG 或 PNG）后重新提交。"),
         ErrorSpec("ATTACHMENT_EMPTY", "input", 422, "附件 {filename} 是空文件", "请重新选择文件后上传。"),

@@ -205,7 +205,7 @@ def submit(ctx: AppContext, cmd: SubmitCommand) -> Claim:
         waiting = session.scalars(select(ManualClaimRow.claim_id).where(
             ManualClaimRow.visit_key == key, ManualClaimRow.status == ClaimStatus.SUBMITTED.value)).first()
         if waiting is not None:
-            raise YidiError("DUPLICATE_CLAIM", {"setl_id": f"申请 {waiting}"})
+            raise YidiError("CLAIM_PENDING", {"claim_id": waiting})
         rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.submitted_on).params.filing
         row = ManualClaimRow(
             claim_id="LB" + uuid.uuid4().hex[:18].upper(), psn_no=person.psn_no,
