@@ -85,5 +85,16 @@ def test_s4_person_submits_on_the_page_and_the_clerk_approves_on_the_page(demo_c
                        data={"csrf_token": _token(review.text), "decision": "approve"})
     assert again.status_code == 303 and _paid(demo_ctx) == (before[0] + 1, before[1] + 1)
     assert "审核通过" in person.get(claim_url).text
-    for client in (person, other, clerk):
+
+    # the hospital named in the claim sees the settlement but cannot cancel it (only the agency reverses it)
+    setl_id = re.search(r'/person/settlements/(LX\w+)', person.get(claim_url).text).group(1)
+    create_user(demo_ctx, username="desk-bj", password="pw-desk", role="hospital", admdvs="110000",
+                fixmedins_code="H11000000001")
+    desk = _login(server.url, "desk-bj", "pw-desk")
+    slip = desk.get(f"/desk/settlements/{setl_id}")
+    assert slip.status_code == 200 and f"/desk/settlements/{setl_id}/cancel" not in slip.text
+    refused = desk.post(f"/desk/settlements/{setl_id}/cancel", data={"csrf_token": _token(slip.text)})
+    assert refused.status_code == 409 and "MANUAL_CLAIM_NOT_CANCELLABLE" in refused.text
+    assert _paid(demo_ctx) == (before[0] + 1, before[1] + 1)
+    for client in (person, other, clerk, desk):
         client.close()
