@@ -12,13 +12,15 @@ from datetime import date
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.api.test_fsi_support import client_for, demo_ctx, file_filing, ok, row_counts, server  # noqa: F401
 from yidi.adapters.orm import SettlementRow, UsageRow
+from yidi.adapters.orm_claims import ManualClaimRow
 from yidi.client import fee_row
 from yidi.config import get_settings
 from yidi.services import ledger
+from yidi.services.verify import verify
 from yidi.services.users import create_user
 
 WUHAN_LI = "P003"  # 武汉职工 (420100), treated in Shanghai
@@ -235,6 +237,12 @@ def test_s4_hospital_cannot_cancel_a_manual_claim_with_2305_only_the_agency_reve
     with demo_ctx.unit_of_work() as session:
         assert session.get(SettlementRow, setl_id).status == "reversed"
         assert ledger.trial_balance(session) == 0
+    report = verify(demo_ctx, seal=False)
+    assert report.ok and report.checks["manual_claims_booked"] == "ok", report.problems
+    # a claim whose status disagrees with its settlement is reported
+    with demo_ctx.unit_of_work() as session:
+        session.execute(update(ManualClaimRow).where(ManualClaimRow.claim_id == claim_id).values(status="approved"))
+    assert any(p.startswith("manual_claims_booked") and claim_id in p for p in verify(demo_ctx, seal=False).problems)
 
 
 def test_s4_claim_for_an_uploaded_visit_enters_the_queue(demo_ctx, server):

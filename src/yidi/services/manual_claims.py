@@ -410,3 +410,25 @@ def mark_paid(ctx: AppContext, principal: Principal, claim_id: str, *, payment_r
         row.status, row.paid_on, row.payment_ref = ClaimStatus.PAID.value, on or date.today(), payment_ref.strip()
         audit.record(session, principal.username, "claim.paid", claim_id, {"payment_ref": row.payment_ref})
         return _claim(row, _attachment_rows(session, claim_id))
+
+
+def consistency_problems(session: Session, limit: int = 50) -> list[str]:
+    """`yidi verify`: a claim's status agrees with its settlement — approved/paid: settled, reversed: reversed,
+    submitted/rejected: none booked."""
+    from yidi.adapters.orm import SettlementRow
+
+    wanted = {ClaimStatus.APPROVED.value: "settled", ClaimStatus.PAID.value: "settled",
+              ClaimStatus.REVERSED.value: "reversed"}
+    problems = []
+    rows = session.execute(select(ManualClaimRow.claim_id, ManualClaimRow.status, ManualClaimRow.setl_id,
+                                  SettlementRow.status, SettlementRow.kind)
+                           .outerjoin(SettlementRow, SettlementRow.setl_id == ManualClaimRow.setl_id))
+    for claim_id, status, setl_id, setl_status, kind in rows:
+        expected = wanted.get(status)
+        if expected is None and setl_id is not None:
+            problems.append(f"claim {claim_id} is {status} but has settlement {setl_id}")
+        elif expected is not None and (setl_status != expected or kind != "manual"):
+            problems.append(f"claim {claim_id} is {status} but its settlement {setl_id} is {setl_status or 'missing'}")
+        if len(problems) >= limit:
+            break
+    return problems
