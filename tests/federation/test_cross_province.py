@@ -252,30 +252,28 @@ def test_federation_caps_hold_when_two_provinces_settle_one_person_at_once(nats_
         assert min(paid) < max(paid)  # the later one met the cap
 
 
-def test_federation_manual_claim_and_estimate_for_a_visitor_are_made_at_the_insured_node(federation, beijing_his):
-    """A 北京 desk claims (S4) and estimates for 张三: the 河南 node computes with his filings and usage, and records
-    the claim; the 北京 node keeps its side only."""
+def test_federation_estimate_for_a_visitor_is_decided_at_the_insured_node_and_claims_are_made_there(
+        federation, beijing_his):
+    """A 北京 desk estimates for 张三: the 河南 node computes with his filing, which the 北京 node does not hold.
+    A manual claim (零星报销) is made at his insured node, whose agency reviews and pays it: the 北京 node refuses
+    it, saying where to apply, and writes nothing."""
     import httpx
 
     from yidi.adapters.orm import UserRow
     from yidi.services.users import hash_password
 
-    beijing, henan = federation.nodes["11"].ctx, federation.nodes["41"].ctx
+    beijing = federation.nodes["11"].ctx
     with beijing.unit_of_work() as session:
         session.add(UserRow(username="desk-beijing", password_hash=hash_password("pw-desk"), role="hospital",
                             admdvs="110000", fixmedins_code="H11000000001", display_name="协和医保办"))
-    claim = {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01",
+    visit = {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01",
              "endtime": "2023-03-10", "items": [{"code": "X007", "amount": "8000.00"}, {"code": "X004", "amount": "4000.00"}]}
-    url = beijing_his.base_url
-    estimate = httpx.post(f"{url}/api/benefit/estimate", json=claim, timeout=30)
+    estimate = httpx.post(f"{beijing_his.base_url}/api/benefit/estimate", json=visit, timeout=30)
     assert estimate.status_code == 200, estimate.text
-    assert estimate.json()["hifp_pay"] == "9435.00"  # with the 110000 filing the 北京 node does not hold
-    response = httpx.post(f"{url}/api/claims/manual", json=claim, auth=("desk-beijing", "pw-desk"), timeout=30)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["kind"] == "manual" and body["setl_id"].startswith("LX") and body["hifp_pay"] == "9435.00"
-    with henan.unit_of_work() as session:
-        assert session.get(SettlementRow, body["setl_id"]).kind == "manual"
-    with beijing.unit_of_work() as session:
-        assert session.get(TreatmentSettlementRow, body["setl_id"]).kind == "manual"
-    assert _count(beijing, SettlementRow) == 0
+    assert estimate.json()["hifp_pay"] == "9435.00"
+    claim = visit | {"bank_name": "银行", "bank_account": "6222000000000000000", "account_name": "张三",
+                     "attachments": []}
+    response = httpx.post(f"{beijing_his.base_url}/api/claims/manual", json=claim, auth=("desk-beijing", "pw-desk"),
+                          timeout=30)
+    assert response.status_code == 403 and "参保地（410800）" in response.text, response.text
+    assert _count(beijing, SettlementRow) == 0 and _count(beijing, TreatmentSettlementRow) == 0

@@ -1,9 +1,10 @@
 """``yidi scenario run --federated``: the same scenario files on a federation — one node per province of the
 reference data plus the hub, each with its own SQLite database, connected through the real NATS server.
 
-Filing steps enter at the person's insured node; settle, manual-claim and estimate steps at the treatment node (the
-institution's province), which asks the insured node when the person is insured elsewhere; a cancel enters where
-its settlement was entered. The report is the same document as on one node (services/scenario.py).
+Filing and manual-claim (零星报销: submit, approve, reject) steps enter at the person's insured node, whose agency
+makes them; settle and estimate steps at the treatment node (the institution's province), which asks the insured
+node when the person is insured elsewhere; a change, cancel or decision enters where the step it refers to was
+entered. The report is the same document as on one node (services/scenario.py).
 """
 
 from __future__ import annotations
@@ -44,19 +45,17 @@ class FederatedRunner(Runner):
 
     def run_step(self, step: dict):
         action = step["do"]
-        if action == "file":
+        refers_to = {"change_filing": "filing", "cancel_filing": "filing", "cancel_settlement": "settlement",
+                     "approve_claim": "claim", "reject_claim": "claim"}
+        if action in ("file", "manual_claim", "submit_claim"):  # made at the insured node (its agency decides)
             node = self._node(self.insured_region.get(str(step.get("psn_no"))))
-        elif action in ("change_filing", "cancel_filing"):
-            node = self.entered_at.get(str(step.get("filing")), self.default)
-        elif action == "cancel_settlement":
-            node = self.entered_at.get(str(step.get("settlement")), self.default)
-        else:
+        elif action in refers_to:  # where the step it refers to was entered
+            node = self.entered_at.get(str(step.get(refers_to[action])), self.default)
+        else:  # settle, estimate: at the treatment node
             node = self._treatment_node(step)
         self.ctx = node.ctx
-        outcome = super().run_step(step)
-        if outcome.ok and action in ("file", "change_filing", "settle", "manual_claim"):
-            self.entered_at[str(step["id"])] = node
-        return outcome
+        self.entered_at[str(step["id"])] = node
+        return super().run_step(step)
 
 
 def run_federated_data(data: dict, federation: LocalFederation) -> ScenarioReport:

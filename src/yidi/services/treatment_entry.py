@@ -21,7 +21,7 @@ def _visiting(cmd: settlements.SettleCommand, region: str) -> SimpleNamespace:
 
 
 def settle(ctx: AppContext, cmd: settlements.SettleCommand) -> settlements.SettlementView:
-    settlements._validate(cmd)  # the same refusals, in the same order, as settlements.settle on one node
+    settlements.validate(cmd)  # the same refusals, in the same order, as settlements.settle on one node
     with ctx.unit_of_work() as session:
         lookups.institution(session, cmd.fixmedins_code)
         region = insured_side.person_region(ctx, session, cmd.psn_no)
@@ -33,7 +33,7 @@ def settle(ctx: AppContext, cmd: settlements.SettleCommand) -> settlements.Settl
 
 
 def estimate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
-    settlements._validate(cmd)
+    settlements.validate(cmd)
     with ctx.unit_of_work() as session:
         region = insured_side.person_region(ctx, session, cmd.psn_no)
     side = insured_side.for_region(ctx, region)
