@@ -1,5 +1,5 @@
 """Every scenario file in the repository gives the same report federated (one node per province + the hub, through
-the real NATS server) as on one node. Generated ids (filings, settlements) differ between any two runs, so both
+the real NATS server) as on one node. Generated ids (filings, settlements, claims) differ between any two runs, so both
 reports name them by order of first appearance before they are compared."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_FILES = sorted(path for path in ROOT.glob("**/*.yaml")
                         if "scenarios" in path.parts and ".venv" not in path.parts and "var" not in path.parts
                         and path.read_text(encoding="utf-8").lstrip().startswith(("name:", "persons:", "steps:", "#")))
-GENERATED_ID = re.compile(r"\b(?:BA[0-9A-F]{16}|SL[0-9A-F]{18}|LX[0-9A-F]{18})\b")
+GENERATED_ID = re.compile(r"\b(?:BA[0-9A-F]{16}|SL[0-9A-F]{18}|LX[0-9A-F]{18}|LB[0-9A-F]{18})\b")
 
 
 def _named_by_order(document: dict) -> str:
