@@ -20,7 +20,7 @@ from yidi.services import clearing, finance_reconciliation, funds_scope, ledger,
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
-from yidi.web.forms import institutions, parse_date, region_names
+from yidi.web.forms import institutions, parse_date, person_names, region_names
 
 router = APIRouter(route_class=PageRoute)
 
@@ -88,7 +88,10 @@ def agency_search(request: Request, q: str = ""):
                                                 or principal.can_act_for_region(row.mdtrtarea_admvs))
             if in_scope:
                 settlements = [settlement_service.get_settlement(ctx, row.setl_id)]
-    names = {p.psn_no: p.name for p in people}
+    filings.sort(key=lambda f: (f.begndate, f.filing_id), reverse=True)
+    settlements.sort(key=lambda s: (s.begntime, s.setl_id), reverse=True)
+    names = person_names(ctx, [f.psn_no for f in filings] + [s.psn_no for s in settlements])
+    names.update({p.psn_no: p.name for p in people})
     return render(request, "agency/search.html", q=q, people=people, filings=filings, settlements=settlements,
                   names=names, regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})

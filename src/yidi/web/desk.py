@@ -22,8 +22,10 @@ from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services import visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
-from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, redirect, render, require
-from yidi.web.forms import MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, region_names
+from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
+from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
+                            region_names)
+from yidi.web.settlement_page import settlement_facts, zero_fund_reason
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -44,8 +46,9 @@ def desk_home(request: Request):
     with ctx_of(request).unit_of_work() as session:
         open_visits = list(session.scalars(select(VisitRow).where(
             VisitRow.fixmedins_code == hospital.fixmedins_code, VisitRow.state.in_(OPEN_STATES))
-            .order_by(VisitRow.created_at.desc()).limit(50)))
-    return render(request, "desk/home.html", hospital=hospital, open_visits=open_visits)
+            .order_by(VisitRow.begntime.desc(), VisitRow.created_at.desc()).limit(50)))
+    return render(request, "desk/home.html", hospital=hospital, open_visits=open_visits,
+                  names=person_names(ctx_of(request), [v.psn_no for v in open_visits]))
 
 
 @router.post("/desk/read")
@@ -92,7 +95,8 @@ def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra
                   person=person, fees=[f for f in fees if f.active], revoked=[f for f in fees if not f.active],
                   open=visit.state in OPEN_STATES, rows=range(MAX_FEE_ROWS),
                   catalog=catalog_items(ctx, hospital.admdvs, visit.begntime), regions=region_names(ctx),
-                  settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime, **extra)
+                  settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime,
+                  kept=kept_rows(request) if extra.get("problem") else {}, **extra)
 
 
 def _act(request: Request, mdtrt_id: str, use_case, then, arguments=lambda hospital: {}):
@@ -192,7 +196,8 @@ def desk_settlement(request: Request, setl_id: str):
     hospital, view, person, mdtrt_id = _own_settlement(request, setl_id)
     return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
                   regions=region_names(ctx_of(request)), hospital_names={hospital.fixmedins_code: hospital.name},
-                  show_certno=False, desk=True, mdtrt_id=mdtrt_id)
+                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=settlement_facts(ctx_of(request), setl_id),
+                  zero_reason=zero_fund_reason(view.row_fields, view.med_type))
 
 
 @router.post("/desk/settlements/{setl_id}/cancel")
@@ -208,7 +213,8 @@ def desk_cancel(request: Request, setl_id: str):
 def desk_slip(request: Request, setl_id: str):
     hospital, view, person, _ = _own_settlement(request, setl_id)
     pdf = settlement_slip_pdf(view, person_name=person.name, certno=person.certno, hospital_name=hospital.name,
-                              regions=region_names(ctx_of(request)))
+                              regions=region_names(ctx_of(request)), facts=settlement_facts(ctx_of(request), setl_id),
+                              zero_reason=zero_fund_reason(view.row_fields, view.med_type))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{setl_id}.pdf"'})
 
@@ -226,4 +232,6 @@ def desk_reconciliation(request: Request, day: str = ""):
         bucket["count"] += 1
         for key, field_name in (("medfee", "medfee_sumamt"), ("fund", "fund_pay_sumamt"), ("psn", "psn_part_amt")):
             bucket[key] += yuan_to_fen(view.row_fields[field_name])
-    return render(request, "desk/reconciliation.html", hospital=hospital, day=on, views=views, totals=totals)
+    views.sort(key=lambda view: (view.begntime, view.setl_id))
+    return render(request, "desk/reconciliation.html", hospital=hospital, day=on, views=views, totals=totals,
+                  names=person_names(ctx_of(request), [v.psn_no for v in views]))
