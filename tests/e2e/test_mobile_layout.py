@@ -60,5 +60,5 @@ def test_desk_visit_page_fits_a_390px_screen(phone, live_app):
     phone.click("button:has-text('上传费用')")
     phone.fill("#endtime", "2023-11-03")
     phone.click("button:has-text('预结算')")
-    assert phone.inner_text("[data-testid=preview-fund]") == "1785.00"
+    assert phone.inner_text("[data-testid=preview-fund]") == "1,785.00"
     assert layout_problems(phone) == []
