@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from yidi.domain.errors import YidiError
+from yidi.domain.money import fen_to_yuan
 from yidi.domain.filing import TYPE_NAMES
 
 STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消",
@@ -75,6 +76,16 @@ _PEOPLE: dict[str, tuple[str | None, str | None]] = {
                                "请选择普通门诊、门诊慢特病、普通住院或外伤住院。"),
     "UNKNOWN_INFNO": ("不支持的业务编号 {infno}", "请核对业务编号。"),
 }
+
+
+def money_text(value) -> str:
+    """Money for people: fen (int) or a yuan string ("12345.60") shown as 12,345.60."""
+    text = fen_to_yuan(int(value)) if isinstance(value, int) else str(value if value is not None else "")
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, cents = digits.partition(".")
+    if not whole.isdigit():
+        return text
+    return f"{sign}{int(whole):,}{dot}{cents}"
 
 
 @dataclass(frozen=True)

@@ -28,22 +28,12 @@ from yidi.services.reference import mask_certno
 from yidi.services.users import Principal, get_principal
 from yidi.wording import (BASIS_NAMES, CHANNEL_NAMES, COVERAGE_NAMES, INSU_STATUS_NAMES, INSUTYPE_NAMES, KIND_NAMES,
                           LEVEL_NAMES, MED_TYPE_NAMES, ROLE_NAMES, SETTLEMENT_STATUS_NAMES, STATUS_NAMES,
-                          VISIT_STATUS_NAMES, for_people)
+                          VISIT_STATUS_NAMES, for_people, money_text)
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision"}
-
-
-def money_text(value) -> str:
-    """Money for people: fen (int) or a yuan string ("12345.60") shown as 12,345.60."""
-    text = fen_to_yuan(int(value)) if isinstance(value, int) else str(value if value is not None else "")
-    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, cents = digits.partition(".")
-    if not whole.isdigit():
-        return text
-    return f"{sign}{int(whole):,}{dot}{cents}"
 
 
 def institution_kind(institution) -> str:
