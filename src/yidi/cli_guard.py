@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import re
+import tempfile
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Callable
 
 import click
@@ -29,7 +31,7 @@ err = Console(stderr=True)
 def refuse(exc: YidiError) -> None:
     """Print a refusal for the person at the terminal (no field paths, no English words) and exit 2."""
     shown = for_people(exc)
-    err.print(f"[red]{shown.code}[/red] {escape(shown.message)}。{escape(shown.hint)}")
+    err.print(f"[red]{shown.code}[/red] {escape(shown.message)}。{escape(shown.hint)}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -53,11 +55,36 @@ def known_region(ctx, code: str) -> str:
     return code
 
 
-def _os_refusal(exc: OSError) -> YidiError:
-    path = exc.filename or ""
-    reason = {13: "没有权限", 2: "文件或目录不存在", 21: "这是一个目录", 20: "路径中有一段不是目录",
-              28: "磁盘空间不足", 30: "文件系统只读"}.get(exc.errno or 0, exc.strerror or "系统拒绝")
-    return YidiError("FILE_ACCESS", {"path": path, "reason": reason})
+OS_REASONS = {13: "没有权限", 1: "没有权限", 2: "文件或目录不存在", 21: "这是一个目录", 20: "路径中有一段不是目录",
+              28: "磁盘空间不足", 30: "文件系统只读"}
+
+
+def _os_refusal(exc: OSError, path: object = None) -> YidiError:
+    reason = OS_REASONS.get(exc.errno or 0, "系统拒绝读写")
+    return YidiError("FILE_ACCESS", {"path": str(path if path is not None else (exc.filename or "")), "reason": reason})
+
+
+def writable(path: Path, *, directory: bool = False) -> Path:
+    """Check, before any work, that ``path`` (a file, or a directory with ``directory``) can be written."""
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".yidi-probe-"):
+            pass
+        if not directory and path.is_dir():
+            raise IsADirectoryError(21, "is a directory", str(path))
+    except OSError as exc:
+        raise _os_refusal(exc, path) from None
+    return path
+
+
+def readable(path: Path) -> Path:
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise _os_refusal(exc, path) from None
+    return path
 
 
 def _guarded(callback: Callable) -> Callable:
@@ -72,6 +99,8 @@ def _guarded(callback: Callable) -> Callable:
         except OSError as exc:
             refuse(_os_refusal(exc))
         except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, never a traceback
+            if type(exc).__name__.endswith(("IOException", "IOError", "PermissionException")):  # DuckDB, Arrow
+                refuse(YidiError("FILE_ACCESS", {"path": "", "reason": "读写失败"}))
             ref = uuid.uuid4().hex[:12]
             if os.environ.get("YIDI_DEBUG"):
                 err.print_exception()
