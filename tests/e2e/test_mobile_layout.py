@@ -11,7 +11,7 @@ from yidi.web.live import layout_problems
 pytestmark = pytest.mark.browser
 
 PAGES = {
-    None: ["/login", "/hospitals?admdvs=110000"],
+    None: ["/", "/estimate", "/login", "/hospitals?admdvs=110000"],
     ("P005", "demo-person"): ["/person", "/person/filing/new", "/person/estimate", "/person/claim"],
     ("desk-beijing", "demo-desk"): ["/desk", "/desk/reconciliation"],
     ("clerk-jiaozuo", "demo-clerk"): ["/agency", "/agency/search?q=张三", "/agency/funds",
