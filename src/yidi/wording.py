@@ -53,7 +53,7 @@ FIELD_LABELS = {
     "type": "备案类型", "basis": "备案方式", "agree": "确认事项", "signature": "签名", "certno": "证件号码",
     "recovered": "追回金额", "fixmedins_code": "医疗机构", "trauma_no_third_party": "外伤无第三方责任的确认",
     "psn_no": "人员编号", "reason": "原因", "medfee_sumamt": "医疗费用总额", "det_item_fee_sumamt": "退费金额",
-    "region": "地区", "admdvs": "地区", "level": "医院等级", "setl_id": "结算号", "filing_id": "备案号",
+    "date": "生效日期", "region": "地区", "admdvs": "地区", "level": "医院等级", "setl_id": "结算号", "filing_id": "备案号",
 }
 _ROW_FIELD = re.compile(r"^(?:items|data|feedetail)\[(\d+)\](?:\.(\w+))?$")
 _ROW_FIELD_NAMES = {None: "code", "det_item_fee_sumamt": "amount", "med_list_codg": "code", "cnt": "qty",
@@ -105,6 +105,7 @@ class Refusal:
 
 def chinese(text: str) -> str:
     """Stored English words (filing types, statuses, roles, …) inside a message, replaced by their names."""
+    text = text.replace("（true）", "").replace("（false）", "")  # an interface's flag value, nothing to a person
     return _WORD.sub(lambda match: _WORDS[match.group(1)], text)
 
 
