@@ -26,7 +26,7 @@ from yidi.services.demo import load_demo
 from yidi.services.filings import FileCommand, file_filing
 from yidi.services.settlements import SettleCommand, settle
 from yidi.services.supervision import run_rules
-from yidi.web.live import launch, layout_problems, serve
+from yidi.web.live import fill_form, launch, layout_problems, serve
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -91,19 +91,11 @@ def main() -> int:
             page.goto(f"{url}/")
             shot(page, "21-public-home")
             page.goto(f"{url}/estimate")
-            page.select_option("#insured", "410800")
-            page.select_option("#filing_type", "referral")
-            page.select_option("#hospital", "H11000000001")
-            page.fill("#begntime", "2024-03-01")
-            page.fill("#endtime", "2024-03-10")
-            codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
-            codes.nth(0).fill("X007")
-            amounts.nth(0).fill("8000")
-            codes.nth(1).fill("X004")
-            amounts.nth(1).fill("4千")
+            fill_form(page, {"#insured": "410800", "#filing_type": "referral", "#hospital": "H11000000001",
+                             "#begntime": "2024-03-01", "#endtime": "2024-03-10"}, [("X007", "8000"), ("X004", "4千")])
             page.click("button:has-text('测算')")
             shot(page, "22-public-estimate-refused-kept")
-            amounts.nth(1).fill("4000")
+            fill_form(page, {}, [("X007", "8000"), ("X004", "4000")])
             page.click("button:has-text('测算')")
             shot(page, "23-public-estimate-result")
             page = session(None, None, width=390)
@@ -154,11 +146,7 @@ def main() -> int:
             page.click("button:has-text('读卡')")
             page.fill("#begntime", "2023-09-01")
             page.click("button:has-text('办理入院')")
-            codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
-            codes.nth(0).fill("X007")
-            amounts.nth(0).fill("8000")
-            codes.nth(1).fill("X004")
-            amounts.nth(1).fill("4000")
+            fill_form(page, {}, [("X007", "8000"), ("X004", "4000")])
             page.click("button:has-text('上传费用')")
             page.fill("#endtime", "2023-09-10")
             page.click("button:has-text('预结算')")
@@ -191,8 +179,7 @@ def main() -> int:
             shot(page, "17-desk-read-card-mobile")
             page.fill("#begntime", "2023-11-01")
             page.click("button:has-text('办理入院')")
-            page.locator("input[name=code]").nth(0).fill("X004")
-            page.locator("input[name=amount]").nth(0).fill("3000")
+            fill_form(page, {}, [("X004", "3000")])
             page.click("button:has-text('上传费用')")
             page.fill("#endtime", "2023-11-03")
             page.click("button:has-text('预结算')")

@@ -10,12 +10,14 @@ from datetime import date, timedelta
 import pytest
 
 from tests.e2e.conftest import login
+from tests.e2e.test_desk_and_funds_browser import _admit_zhang_san
 from tests.support.pdf_text import pdf_text
 from yidi.domain.catalog import FeeItem
 from yidi.services import filings as filing_service
 from yidi.services import settlements, supervision
 from yidi.services.filings import FileCommand, file_filing, list_filings
 from yidi.web.core import money_text
+from yidi.web.live import fill_form
 
 pytestmark = pytest.mark.browser
 
@@ -63,18 +65,11 @@ def test_public_entry_explains_filing_and_each_regions_rules_without_login(page,
 def test_anonymous_estimate_keeps_every_row_and_says_what_is_wrong_beside_it(page, live_app):
     url, _ = live_app
     page.goto(f"{url}/estimate")
-    page.select_option("#insured", "410800")
-    page.select_option("#insutype", "310")
-    page.select_option("#filing_type", "referral")
-    page.select_option("#hospital", "H11000000001")
-    page.fill("#begntime", "2024-03-01")
-    page.fill("#endtime", "2024-03-10")
-    codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
-    codes.nth(0).fill("X007")
-    amounts.nth(0).fill("8000")
-    codes.nth(1).fill("X004")
-    amounts.nth(1).fill("4千")
+    fill_form(page, {"#insured": "410800", "#insutype": "310", "#filing_type": "referral",
+                     "#hospital": "H11000000001", "#begntime": "2024-03-01", "#endtime": "2024-03-10"},
+              [("X007", "8000"), ("X004", "4千")])
     page.click("button:has-text('测算')")
+    codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
     beside = page.inner_text("[data-testid=field-error-amount-1]")
     assert "第2行费用的金额" in beside and "“4千”不是金额" in beside
     _plain(page)
@@ -228,12 +223,7 @@ def test_refusals_name_roles_and_fields_in_chinese(page, live_app):
     login(page, url, "P001", "demo-person")
     page.goto(f"{url}/desk")
     assert "医院医保办" in _plain(page)
-    login(page, url, "desk-beijing", "demo-desk")
-    page.fill("#certno", "410802195501011234")
-    page.click("button:has-text('读卡')")
-    page.fill("#begntime", "2024-03-01")
-    page.click("button:has-text('办理入院')")
-    page.wait_for_url("**/desk/visits/*")
+    _admit_zhang_san(page, url)
     page.locator("input[name=code]").nth(0).fill("X007")
     page.click("button:has-text('上传费用')")
     assert "第1行费用的金额：请填写金额" in page.inner_text("[data-testid=field-error-amount-0]")

@@ -7,32 +7,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.services.test_filings_cli import db  # noqa: F401 - the CLI's database: a real SQLite file
 from yidi.cli import app
-from yidi.config import get_settings
-from yidi.services.context import AppContext
 from yidi.services.filings import FileCommand, file_filing
-from yidi.services.reference import load_reference
 
 runner = CliRunner()
 ENGLISH_WORDS = re.compile(r"\b(temporary|other_temporary|manual_without_filing|pending|rejected|active|"
                            r"filing_id|psn_no|items\[\d+\])")
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path}/cli.db"
-    monkeypatch.setenv("YIDI_DATABASE_URL", url)
-    get_settings.cache_clear()
-    ctx = AppContext.from_url(url)
-    load_reference(ctx)
-    yield ctx
-    ctx.engine.dispose()
-    get_settings.cache_clear()
 
 
 def _estimate(*args: str):
