@@ -166,6 +166,10 @@ def test_clerk_sees_materials_and_history_and_approves_several_at_once(page, liv
     assert "异地安置退休" in history.inner_text() and "北京协和医院" in history.inner_text()
     date_cell = page.locator(f"tr[data-filing={one.filing_id}] td.date").first
     assert date_cell.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+    page.locator(f"tr[data-filing={one.filing_id}] button:has-text('驳回')").click()  # no reason given
+    page.wait_for_load_state("load")
+    assert "驳回备案需填写原因" in page.inner_text("[data-testid=refused]")
+    assert page.locator(f"tr[data-filing={one.filing_id}]").count() == 1  # still waiting, on the same queue
     page.check(f"input[name=filing_id][value={one.filing_id}]")
     page.check(f"input[name=filing_id][value={two.filing_id}]")
     page.click("[data-testid=approve-selected]")

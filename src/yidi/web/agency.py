@@ -68,9 +68,14 @@ def agency_decide(request: Request, filing_id: str):
     principal = require(request, "agency")
     values = form(request)
     approve = values.get("decision") == "approve"
-    filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve, actor=principal.username,
-                                          on=date.today(), reason=values.get("reason", ""),
-                                          clerk_region=principal.admdvs)
+    try:
+        filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve, actor=principal.username,
+                                              on=date.today(), reason=values.get("reason", ""),
+                                              clerk_region=principal.admdvs)
+    except YidiError as exc:  # e.g. a rejection without a reason: said on the queue, next to the others
+        if exc.code == "FORBIDDEN":
+            raise
+        return _queue(request, principal, [], [(filing_id, exc)], exc.http_status)
     return redirect(f"/agency?done={filing.filing_id}:{filing.status.value}")
 
 
