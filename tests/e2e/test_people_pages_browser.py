@@ -227,6 +227,11 @@ def test_refusals_name_roles_and_fields_in_chinese(page, live_app):
     login(page, url, "P001", "demo-person")
     page.goto(f"{url}/desk")
     assert "医院医保办" in _plain(page)
+    login(page, url, "desk-beijing", "demo-desk")
+    page.fill("#certno", "410802195501019999")  # a mistyped number: said on the desk page, the number kept
+    page.click("button:has-text('读卡')")
+    assert "未找到参保人员" in page.inner_text("[data-testid=problem]")
+    assert page.input_value("#certno") == "410802195501019999"
     _admit_zhang_san(page, url)
     page.locator("input[name=code]").nth(0).fill("X007")
     page.click("button:has-text('上传费用')")

@@ -42,13 +42,17 @@ def _desk(request: Request):
 
 @router.get("/desk")
 def desk_home(request: Request):
+    return _home_page(request)
+
+
+def _home_page(request: Request, status_code: int = 200, **extra):
     _, hospital = _desk(request)
     with ctx_of(request).unit_of_work() as session:
         open_visits = list(session.scalars(select(VisitRow).where(
             VisitRow.fixmedins_code == hospital.fixmedins_code, VisitRow.state.in_(OPEN_STATES))
             .order_by(VisitRow.begntime.desc(), VisitRow.created_at.desc()).limit(50)))
-    return render(request, "desk/home.html", hospital=hospital, open_visits=open_visits,
-                  names=person_names(ctx_of(request), [v.psn_no for v in open_visits]))
+    return render(request, "desk/home.html", status_code=status_code, hospital=hospital, open_visits=open_visits,
+                  names=person_names(ctx_of(request), [v.psn_no for v in open_visits]), **extra)
 
 
 @router.post("/desk/read")
@@ -57,8 +61,11 @@ def desk_read(request: Request):
     _, hospital = _desk(request)
     ctx = ctx_of(request)
     certno = form(request).get("certno", "")
-    with ctx.unit_of_work() as session:
-        person = find_person_by_certno(session, certno)
+    try:
+        with ctx.unit_of_work() as session:
+            person = find_person_by_certno(session, certno)
+    except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
+        return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
                   filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
                   guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
