@@ -102,7 +102,7 @@ def demo_generate(
     claims: int = typer.Option(100_000, "--claims", min=1, help="理赔笔数 / number of claims"),
     out: Path = typer.Option(Path("claims"), "--out", help="输出目录（分区数据集）；以 .parquet 结尾则写单个文件"),
     seed: int = typer.Option(2024, "--seed", help="随机种子（同一种子得到同一数据）"),
-    partition_claims: int = typer.Option(2_000_000, "--partition-claims", min=1,
+    partition_claims: int = typer.Option(250_000, "--partition-claims", min=1,
                                          help="每个分区大约多少笔（决定内存上限）"),
     workers: int = typer.Option(2, "--workers", min=1, help="并行进程数"),
 ) -> None:

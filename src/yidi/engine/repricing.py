@@ -77,11 +77,12 @@ def reprice_partition(index: int) -> Repricing:
     con = duckdb.connect(config={"threads": 1})
     try:
         started = time.perf_counter()
-        part = read_partition(job.folder, job.manifest, partition, job.baseline[1], con)
+        part = read_partition(job.folder, job.manifest, partition, job.baseline[1], con,
+                              totals_only=not job.check_sample)
         read = time.perf_counter()
         claims = part.claims
         before = adjudicate(claims, job.baseline[1])
-        after = adjudicate(claims, job.changed[1])
+        after = adjudicate(claims, job.changed[1], same_claims=before)
         out.totals.add(np.zeros(len(claims), np.int64), (partition.region,), claims.med_type + 1,
                        ("?", *MED_TYPES), claims.hospital_level, before, after)
         out.read_seconds, out.adjudicate_seconds = read - started, time.perf_counter() - read
@@ -105,7 +106,7 @@ def _check(job: _Job, index: int, partition: Partition, part: PartitionClaims, b
     code_text = lambda names, code: names[code] if code >= 0 else ""  # noqa: E731
     c = part.claims
     scalar_claims = [ScalarClaim(
-        int(c.person[r]), partition.region, code_text(tables.insutypes, c.insutype[r]),
+        int(part.person_no[r]), partition.region, code_text(tables.insutypes, c.insutype[r]),
         vocab["treatment"][part.treatment[r]], int(c.hospital_level[r]), code_text(MED_TYPES, c.med_type[r]),
         code_text(tables.diseases, c.disease[r]) or None, np.datetime64(int(c.discharge_day[r]), "D").item(),
         code_text(BENEFIT_KINDS, c.benefit_kind[r]),

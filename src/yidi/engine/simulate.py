@@ -108,7 +108,7 @@ def simulate(claims: ClaimTable, labels: dict[str, np.ndarray], baseline: Policy
     """One table of claims (a single claims file) under both policies."""
     check_vocabularies(baseline, changed)
     before = adjudicate(claims, baseline)
-    after = adjudicate(claims, changed)
+    after = adjudicate(claims, changed, same_claims=before)
     totals = Totals()
     region_names, region = np.unique(labels["insuplc_admdvs"], return_inverse=True)
     med_names, med_type = np.unique(labels["med_type"], return_inverse=True)
