@@ -111,21 +111,21 @@ class PartitionClaims:
 
 
 def _code_map(vocabulary: list[str], target: tuple[str, ...]) -> np.ndarray:
-    """Dataset code → target code (−1 where the target has no such value); slot 0 serves the dataset's −1."""
+    """Dataset code → target code (−1 where the target has no such value). The last slot serves the
+    dataset's −1 ("none"), which numpy's ``take`` reads as the last element: one gather, no shift."""
     index = {v: i for i, v in enumerate(target)}
-    return np.array([-1] + [index.get(v, -1) for v in vocabulary], dtype=np.int8)
+    return np.array([index.get(v, -1) for v in vocabulary] + [-1], dtype=np.int8)
 
 
 def dense_persons(person: np.ndarray, partition: Partition) -> np.ndarray:
     """Person numbers → small ids in the order of the numbers (the engine's sort key needs as few bits as
     there are persons). A partition's persons are the numbers ≡ bucket (mod buckets), so ``number //
     buckets`` is dense and keeps the order; numbers that break the rule fall back to a sort."""
-    wide = person.astype(np.int64)
-    if len(wide) and bool((wide % partition.buckets == partition.bucket).all()):
-        wide //= partition.buckets
-        wide -= wide.min()
-        return wide
-    return np.unique(wide, return_inverse=True)[1].reshape(-1)
+    if len(person) and bool((person % partition.buckets == partition.bucket).all()):
+        dense = person // partition.buckets
+        dense -= dense.min()
+        return dense
+    return np.unique(person, return_inverse=True)[1].reshape(-1)
 
 
 def read_partition(folder: Path, manifest: Manifest, partition: Partition, tables: PolicyTables,
@@ -154,8 +154,7 @@ def read_partition(folder: Path, manifest: Manifest, partition: Partition, table
     region = tables.regions.index(partition.region) if partition.region in tables.regions else -1
 
     def mapped(name: str, target: tuple[str, ...]) -> np.ndarray:
-        codes = np.asarray(columns[name])
-        return _code_map(vocab[name], target).take(codes.astype(np.int16) + 1)
+        return _code_map(vocab[name], target).take(np.asarray(columns[name]))
 
     person = np.asarray(columns["person"])
     n = len(person)

@@ -48,30 +48,43 @@ class Totals:
     def __init__(self) -> None:
         self.groups: dict[tuple[str, str, int], list[int]] = {}
 
-    def add(self, region: np.ndarray, region_names, med_type: np.ndarray, med_names, level: np.ndarray,
+    def add(self, region: np.ndarray | int, region_names, med_type: np.ndarray, med_names, level: np.ndarray,
             before: Adjudication, after: Adjudication) -> None:
-        """One chunk of claims adjudicated twice; codes index the name tuples (every code ≥ 0)."""
-        n = len(region)
+        """One chunk of claims adjudicated twice; codes index the name tuples (every code ≥ 0). ``region``
+        may be one code for the whole chunk (a partition)."""
+        n = len(med_type)
         if n == 0:
             return
         low, high = int(level.min()), int(level.max())
         span = high - low + 1
-        key = (region * len(med_names) + med_type) * span + (level - low)
-        size = len(region_names) * len(med_names) * span
-        columns = [np.bincount(key, minlength=size), np.bincount(key, weights=before.error != 0, minlength=size)]
-        for values in (before.fund_pay_sumamt, after.fund_pay_sumamt, before.psn_part_amt, after.psn_part_amt):
-            # float64 sums are exact while every partial sum stays below 2**53 fen (~9×10^13 yuan per chunk)
-            if int(np.abs(values).sum()) >= 2**53:
-                raise OverflowError("chunk too large for exact float64 sums; use smaller partitions")
-            columns.append(np.bincount(key, weights=values, minlength=size))
-        sums = np.rint(np.stack(columns)).astype(np.int64)
+        key = med_type.astype(np.int64)
+        key *= span
+        key += level
+        key -= low
+        if not np.isscalar(region):
+            key += region * (len(med_names) * span)
+        size = (len(region_names) if not np.isscalar(region) else 1) * len(med_names) * span
+        # float64 sums are exact while every partial sum stays below 2**53 fen (~9×10^13 yuan per chunk)
+        amounts = (before.fund_pay_sumamt, after.fund_pay_sumamt, before.medfee_sumamt, after.medfee_sumamt)
+        if n * max(max(abs(int(a.min())), abs(int(a.max()))) for a in amounts) >= 2**53:
+            raise OverflowError("chunk too large for exact float64 sums; use smaller partitions")
+        sums = [np.bincount(key, minlength=size)]
+        refused = before.error.any()
+        sums.append(np.bincount(key, weights=before.error != 0, minlength=size) if refused else np.zeros(size))
+        for values in amounts[:3]:
+            sums.append(np.bincount(key, weights=values, minlength=size))
+        # medfee is the input column itself (a read-only view) unless the changed policy refuses claims
+        sums.append(sums[-1] if not (refused or after.error.any()) else np.bincount(key, weights=amounts[3], minlength=size))
+        sums = np.rint(np.stack(sums)).astype(np.int64)
         for k in np.flatnonzero(sums[0]):
             k = int(k)
-            name = (str(region_names[k // (len(med_names) * span)]), str(med_names[k // span % len(med_names)]),
-                    low + k % span)
+            name = (str(region_names[region if np.isscalar(region) else k // (len(med_names) * span)]),
+                    str(med_names[k // span % len(med_names)]), low + k % span)
+            count, refused_count, fund_before, fund_after, medfee_before, medfee_after = (int(x) for x in sums[:, k])
             into = self.groups.setdefault(name, [0] * GROUP_VALUES)
-            for i in range(GROUP_VALUES):
-                into[i] += int(sums[i, k])
+            for i, value in enumerate((count, refused_count, fund_before, fund_after, medfee_before - fund_before,
+                                       medfee_after - fund_after)):
+                into[i] += value
 
     def merge(self, other: "Totals") -> None:
         for name, values in other.groups.items():
