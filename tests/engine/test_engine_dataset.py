@@ -179,3 +179,21 @@ def test_cli_check_sample_needs_a_dataset(tmp_path: Path):
     proc = _yidi("simulate", "--policy-change", str(CHANGE), "--claims", str(single), "--check-sample", "3",
                  "--out-dir", str(tmp_path / "sim"))
     assert proc.returncode == 1 and "INVALID_INPUT" in proc.stderr
+
+
+def test_b9_the_changed_run_reusing_the_baseline_order_equals_a_fresh_run(books, tmp_path: Path):
+    """adjudicate(..., same_claims=baseline) skips the ordering only; every result is as if computed afresh."""
+    from yidi.demo.generate import generate, write_claims
+    from yidi.engine.adjudicate import Adjudication, adjudicate
+
+    (_, baseline), (_, changed) = books
+    path = tmp_path / "random-order.parquet"
+    write_claims(generate(20_000, seed=4), path)
+    claims, _ = read_claims(path, baseline)
+    before = adjudicate(claims, baseline)
+    assert before.stats["order"].startswith("radix")  # random input order: the ordering is real work
+    reused, fresh = adjudicate(claims, changed, same_claims=before), adjudicate(claims, changed)
+    assert reused.ordering is before.ordering and fresh.ordering is not before.ordering
+    for name in (*Adjudication.FIELDS, "cap_used_before_fen", "cap_fen", "error"):
+        assert np.array_equal(getattr(reused, name), getattr(fresh, name)), name
+    assert not np.array_equal(fresh.fund_pay_sumamt, before.fund_pay_sumamt)  # the change does move money
