@@ -44,7 +44,7 @@ def simulate(
     from yidi.cli_guard import readable, writable
     from yidi.policy.loader import load_policy_book
 
-    readable(policy_change), readable(claims), writable(out_dir, directory=True)  # before any work
+    readable(policy_change), readable(claims, directory=True), writable(out_dir, directory=True)  # before any work
     check = None
     try:
         with _progress() as progress:

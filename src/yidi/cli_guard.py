@@ -78,10 +78,14 @@ def writable(path: Path, *, directory: bool = False) -> Path:
     return path
 
 
-def readable(path: Path) -> Path:
+def readable(path: Path, *, directory: bool = False) -> Path:
+    """Check, before any work, that ``path`` (a file, or a directory with ``directory``) can be read."""
     try:
-        with path.open("rb"):
-            pass
+        if directory and path.is_dir():
+            next(path.iterdir(), None)
+        else:
+            with path.open("rb"):
+                pass
     except OSError as exc:
         raise _os_refusal(exc, path) from None
     return path
