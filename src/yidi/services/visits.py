@@ -48,6 +48,7 @@ class FeeLine:
 class RowSplit:
     line: FeeLine
     split: ItemSplit
+    price_limit_fen: int | None = None  # the catalog's unit price limit (the interface's pric_uplmt_amt)
 
 
 def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: bool = False) -> VisitRow:
@@ -82,6 +83,14 @@ def _insert_visit_from(person_visit):
             .execution_options(preserve_rowcount=True))
 
 
+# 2401: one open stay per person (any hospital). The person row is locked first, so two admissions of one
+# person at once are serialised and the second sees the first.
+_LOCK_PERSON = select(_persons.c.psn_no).where(_persons.c.psn_no == bindparam("psn_no")).with_for_update()
+_SELECT_OPEN_STAY = (select(_visits.c.mdtrt_id, _visits.c.fixmedins_code, _visits.c.begntime)
+                     .where(_visits.c.psn_no == bindparam("psn_no"), _visits.c.state == "registered",
+                            _visits.c.med_type.in_([code for code, cls in MED_CLASS_OF.items()
+                                                    if cls is MedClass.INPATIENT]))
+                     .limit(1))
 _INSERT_VISIT_OF_PERSON = _insert_visit_from(_PERSON_VISIT)
 _INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
     _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
@@ -170,6 +179,8 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
                       trauma_no_third_party=trauma_no_third_party, state="registered",
                       mdtrt_cert_type=mdtrt_cert_type)
         connection = session.connection()
+        if MED_CLASS_OF[med_type] is MedClass.INPATIENT:
+            _refuse_second_stay(connection, psn_no, fixmedins_code)
         if insutype:
             inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
         else:
@@ -181,6 +192,15 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
             raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
         audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
         return SimpleNamespace(**values)  # what was written, read like a VisitRow
+
+
+def _refuse_second_stay(connection, psn_no: str, fixmedins_code: str) -> None:
+    """已有在院记录: the person has a stay that is neither discharged, settled nor cancelled."""
+    connection.execute(_LOCK_PERSON, {"psn_no": psn_no})
+    stay = connection.execute(_SELECT_OPEN_STAY, {"psn_no": psn_no}).first()
+    if stay is not None:
+        where = f"本院就诊ID {stay.mdtrt_id}" if stay.fixmedins_code == fixmedins_code else "在其他定点医药机构"
+        raise YidiError("ALREADY_ADMITTED", {"psn_no": psn_no, "begntime": stay.begntime, "where": where})
 
 
 def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type: str | None = None,
@@ -281,7 +301,8 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         for line in lines:
             on = line.fee_ocur_time or visit.begntime
             catalog = ctx.policy.catalog(admdvs, on)
-            out.append(RowSplit(line, _split(line, catalog)))
+            entry = catalog.items.get(line.med_list_codg) if catalog else None
+            out.append(RowSplit(line, _split(line, catalog), entry.price_limit if entry else None))
             rows.append(dict(
                 mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
                 med_list_codg=line.med_list_codg, name=line.name[:100], cnt=str(line.cnt),
