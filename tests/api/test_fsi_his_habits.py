@@ -283,3 +283,49 @@ def test_3203_clearing_application_and_3260_3262_treatment_side(demo_ctx, his):
     assert rolled["rollback_cnt"] == 1
     assert ok(his.call("3260", {"data": {"clr_ym": "202303"}}))["data"][0]["cnfm_flag"] == "0"
     _refused(his.call("3260", {"data": {"clr_ym": "2023-13"}}), "INVALID_INPUT", "clr_ym")
+
+
+def test_already_admitted_holds_under_concurrent_admissions(demo_ctx, server):
+    import threading
+
+    from sqlalchemy import func, select
+
+    from yidi.adapters.orm import VisitRow
+
+    codes = ["H11000000001", "H11000000002"] * 2
+    barrier = threading.Barrier(len(codes))
+    answers = []
+
+    def terminal(index, code):
+        client = client_for(server, code, seq_range=(index * 1000, (index + 1) * 1000))  # distinct msgids
+        barrier.wait()
+        answers.append(client.admit("P001", "21", "2023-03-01"))
+
+    threads = [threading.Thread(target=terminal, args=(index, code)) for index, code in enumerate(codes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(answer["infcode"] == 0 for answer in answers) == 1
+    assert all(answer["err_msg"].split("：")[0] in ("ALREADY_ADMITTED", "SERVICE_UNAVAILABLE")
+               for answer in answers if answer["infcode"] != 0)
+    with demo_ctx.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(VisitRow).where(VisitRow.psn_no == "P001")) == 1
+
+
+def test_replayed_writes_are_refused_and_change_nothing(demo_ctx, his, server):
+    url = f"{server.url}/fsi/api/2201"
+    body = json.dumps(his.envelope("2201", {"data": {"psn_no": "P001", "begntime": TODAY}})).encode()
+    headers = signing.signed_headers(infno="2201", body=body, access_key=his.access_key, secret=his.secret)
+    assert httpx.post(url, content=body, headers=headers).json()["infcode"] == 0
+    before = row_counts(demo_ctx)
+    replay = httpx.post(url, content=body, headers=headers)
+    assert replay.status_code == 401 and replay.json()["err_msg"].startswith("REQUEST_REPLAYED")
+    assert row_counts(demo_ctx) == before
+    # a refused write is remembered too: its replay is refused as a replay, not run again
+    bad = json.dumps(his.envelope("2201", {"data": {"psn_no": "NOBODY", "begntime": TODAY}})).encode()
+    tif = signing.tif_headers(paasid=his.access_key, token=his.secret)
+    assert httpx.post(url, content=bad, headers=tif).json()["err_msg"].startswith("UNKNOWN_PERSON")
+    again = httpx.post(url, content=bad, headers=tif)
+    assert again.status_code == 401 and again.json()["err_msg"].startswith("REQUEST_REPLAYED")
+    assert row_counts(demo_ctx) == before

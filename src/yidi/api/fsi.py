@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import PersonRow, VisitRow
 from yidi.api import fsi_auth, fsi_clearing, ratelimit
-from yidi.api.fsi_auth import CREDENTIAL_TTL, Credential, authenticate, credential  # noqa: F401 - re-exported
+from yidi.api.fsi_auth import Credential, authenticate  # noqa: F401 - re-exported (claims, bench)
 from yidi.api.fsi_fields import (CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, require_same,
                                  section)
 from yidi.api.fsi_output import (SETTLED_AMOUNTS, fee_row, now_text, person_fields, reversal, setldetail, setlinfo,
@@ -33,10 +33,10 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
-from yidi.services import audit, idempotency, ops, reconciliation, visits
+from yidi.services import audit, idempotency, ops, replay_guard, visits
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
-from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
+from yidi.services.reference import cert_no_from, find_person_by_certno
 
 log = get_logger("yidi.fsi")
 
@@ -493,18 +493,23 @@ def content_digest(call: Call) -> str:
     return idempotency.body_digest(canonical.encode())
 
 
-def run_write(ctx: AppContext, call: Call) -> dict:
+def run_write(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
     """Do the transaction and store its answer under the msgid — one database transaction.
 
     The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
     statement. A msgid seen before makes that insert fail: the whole transaction (business write included)
     is rolled back and the answer comes from the stored message (same content) or the call is refused
     (MSGID_CONFLICT / MESSAGE_REVERSED). A refusal raised while a concurrent copy of the same message was
-    committing is answered from that copy too, so every copy of one message gets the same answer."""
+    committing is answered from that copy too, so every copy of one message gets the same answer.
+    ``seen`` (the signed request's replay key) is recorded first, in the same transaction; when the
+    transaction does not commit it is recorded on its own, so a replayed request is refused either way."""
     digest = content_digest(call)
+    window = get_settings().sign_window_seconds
     for _attempt in range(2):
         try:
             with ctx.unit_of_work() as session:
+                if seen is not None:
+                    replay_guard.record_in(ctx, session, seen, window)
                 output = TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
                 response = envelope(call.msgid, call.admdvs, call.refmsg_time, output=output)
                 idempotency.record(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
@@ -512,12 +517,20 @@ def run_write(ctx: AppContext, call: Call) -> dict:
             return response
         except IntegrityError:
             pass  # the msgid is taken: answer from the stored message below
-        except YidiError:
+        except YidiError as exc:
+            if exc.code == "REQUEST_REPLAYED":
+                raise
+            if seen is not None:
+                replay_guard.first_sight(ctx, seen, window)
             with ctx.unit_of_work() as session:
                 replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
             if replay is not None:
                 return replay.response
             raise
+        if seen is not None:
+            if not replay_guard.first_sight(ctx, seen, window):
+                raise YidiError("REQUEST_REPLAYED", {})
+            seen = None
         with ctx.unit_of_work() as session:
             replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
         if replay is not None:
@@ -538,17 +551,27 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
         return 413, envelope(msgid, admdvs, refmsg_time,
                              error=invalid("body", f"报文超过 {settings.max_body_bytes} 字节"))
     try:
-        cred = authenticate(ctx, headers, body)
+        cred = authenticate(ctx, headers, body, record=False)
         admdvs = cred.admdvs
-        call = parse_call(body, path_infno, cred, received, refmsg_time)
+        seen = fsi_auth.replay_key(headers)
+        try:
+            call = parse_call(body, path_infno, cred, received, refmsg_time)
+            if not fsi_auth.name_matches(headers, call.infno):
+                raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
+        except YidiError:
+            fsi_auth.not_replayed(ctx, seen)  # a replayed malformed request is a replay too
+            raise
         msgid = call.msgid
-        if not fsi_auth.name_matches(headers, call.infno):
-            raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
         ratelimit.check_fsi(ctx, cred.access_key)  # issue 9: token bucket per access key
-        if call.infno in ops.DEFERRABLE_INFNOS:
-            ops.before_settlement(ctx, call)  # I2: queue when the insured region is out; drain when it is back
         if call.infno in WRITE_INFNOS:
-            return 200, run_write(ctx, call)
+            if call.infno in ops.DEFERRABLE_INFNOS:
+                try:  # I2: queue when the insured region is out; drain when it is back
+                    ops.before_settlement(ctx, call)
+                except YidiError:
+                    fsi_auth.not_replayed(ctx, seen)
+                    raise
+            return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
+        fsi_auth.not_replayed(ctx, seen)
         output = TRANSACTIONS[call.infno](ctx, call)
         if isinstance(output, bytes):  # 9102 文件下载: the file itself, as platforms answer it
             return 200, output

@@ -89,7 +89,8 @@ def is_tif(headers: dict[str, str]) -> bool:
 def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: int | None = None, *,
                  record: bool = True) -> Credential:
     """The caller's credential, or AUTH_FAILED / REQUEST_REPLAYED. ``record=False`` checks without
-    remembering the request (benchmarks of the signature path only)."""
+    remembering the request: the caller records ``replay_key(headers)`` itself (the interface does it in the
+    write's own transaction) or does not need to (benchmarks of the signature path)."""
     now = (now_ms / 1000) if now_ms is not None else time.time()
     if is_tif(headers):
         return _authenticate_tif(ctx, headers, now, record)
@@ -107,7 +108,7 @@ def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: 
     if not signing.signature_matches(cred.secret, given, cred.algorithm, given["_api_signature"]):
         raise _failed(f"签名无效（{cred.algorithm}）")
     if record:
-        _not_replayed(ctx, f"api:{given['_api_signature']}", now)
+        _not_replayed(ctx, replay_key(headers), now)
     return cred
 
 
@@ -126,8 +127,20 @@ def _authenticate_tif(ctx: AppContext, headers: dict[str, str], now: float, reco
     if not signing.tif_signature_matches(cred.secret, stamp, nonce, given["x-tif-signature"]):
         raise _failed("x-tif-signature 无效（SHA-256(timestamp+token+nonce+timestamp)）")
     if record:
-        _not_replayed(ctx, f"tif:{cred.access_key}:{nonce}", now)
+        _not_replayed(ctx, replay_key(headers), now)
     return cred
+
+
+def replay_key(headers: dict[str, str]) -> str:
+    """What identifies one signed request: the TIF nonce (per access key) or the ``_api_signature``."""
+    if is_tif(headers):
+        return f"tif:{headers.get('x-tif-paasid', '').strip()}:{headers.get('x-tif-nonce', '').strip()}"
+    return f"api:{headers.get('_api_signature', '')}"
+
+
+def not_replayed(ctx: AppContext, key: str) -> None:
+    """Record a request on its own (reads, refused writes); REQUEST_REPLAYED when it was seen before."""
+    _not_replayed(ctx, key, time.time())
 
 
 def name_matches(headers: dict[str, str], infno: str) -> bool:

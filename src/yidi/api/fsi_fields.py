@@ -8,7 +8,7 @@ needed, more than two decimals on money, an unknown dictionary code. Nothing is 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 

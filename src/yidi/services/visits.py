@@ -84,7 +84,8 @@ def _insert_visit_from(person_visit):
 
 
 # 2401: one open stay per person (any hospital). The person row is locked first, so two admissions of one
-# person at once are serialised and the second sees the first.
+# person at once are serialised; the open stay is read by a second statement, whose snapshot (READ COMMITTED)
+# includes the stay the first admission committed while this one waited for the lock.
 _LOCK_PERSON = select(_persons.c.psn_no).where(_persons.c.psn_no == bindparam("psn_no")).with_for_update()
 _SELECT_OPEN_STAY = (select(_visits.c.mdtrt_id, _visits.c.fixmedins_code, _visits.c.begntime)
                      .where(_visits.c.psn_no == bindparam("psn_no"), _visits.c.state == "registered",
