@@ -284,8 +284,10 @@ def t2205(ctx, call):
 
 
 def _discharge(data: Fields, required: bool) -> date | None:
-    """The discharge date: ``endtime`` or, as many HIS send it, ``dscg_time`` (2303/2304 without a 2402)."""
-    given = data.date("endtime", required=False) or data.date("dscg_time", required=False)
+    """The discharge date: ``endtime`` or, as many HIS send it, ``dscg_time`` / ``dscgTime`` (2303/2304 without
+    a 2402)."""
+    given = (data.date("endtime", required=False) or data.date("dscg_time", required=False)
+             or data.date("dscgTime", required=False))
     if given is None and required:
         raise invalid(data.name("endtime"), "缺少该字段（或 dscg_time）")
     return given
