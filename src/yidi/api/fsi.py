@@ -540,6 +540,19 @@ def run_write(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
     raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
 
 
+def run_read(ctx: AppContext, call: Call, seen: str) -> dict | bytes:
+    """A transaction that changes nothing, run in one database transaction with the record of its signed
+    request (no transaction of its own for the replay guard); a refused read is recorded on its own."""
+    try:
+        with ctx.unit_of_work() as session:
+            replay_guard.record_in(ctx, session, seen, get_settings().sign_window_seconds)
+            return TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
+    except YidiError as exc:
+        if exc.code != "REQUEST_REPLAYED":
+            fsi_auth.not_replayed(ctx, seen)
+        raise
+
+
 def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
                 path_infno: str | None) -> tuple[int, dict | bytes]:
     """(HTTP status, envelope). Business refusals are HTTP 200 with infcode -1, as HIS software expects;
@@ -573,8 +586,7 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
                     fsi_auth.not_replayed(ctx, seen)
                     raise
             return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
-        fsi_auth.not_replayed(ctx, seen)
-        output = TRANSACTIONS[call.infno](ctx, call)
+        output = run_read(ctx, call, seen)
         if isinstance(output, bytes):  # 9102 文件下载: the file itself, as platforms answer it
             return 200, output
         return 200, envelope(msgid, admdvs, refmsg_time, output=output)
