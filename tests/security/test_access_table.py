@@ -148,8 +148,11 @@ class World:
         return filing.filing_id
 
     def visit(self) -> str:
-        return visits.register(self.ctx, fixmedins_code="H11000000001", psn_no="P001", med_type="21",
-                               begntime=date(2024, 3, 1)).mdtrt_id
+        mdtrt_id = visits.register(self.ctx, fixmedins_code="H11000000001", psn_no="P001", med_type="21",
+                                   begntime=date(2024, 3, 1)).mdtrt_id
+        # discharged at once: a person has one open stay at a time (ALREADY_ADMITTED), and routes need several
+        visits.discharge(self.ctx, fixmedins_code="H11000000001", mdtrt_id=mdtrt_id, endtime=date(2024, 3, 5))
+        return mdtrt_id
 
     def fee(self, mdtrt_id: str) -> int:
         from decimal import Decimal
