@@ -27,6 +27,11 @@ from yidi.services.settlements import SettleCommand
 ZHANG_CERT = "410802195501011234"
 
 
+def _yuan(amount) -> str:
+    """An answer's amount as yuan text (the interface answers JSON numbers, HIS habit)."""
+    return f"{float(amount):.2f}"
+
+
 def _count(ctx, row_type, *where) -> int:
     with ctx.unit_of_work() as session:
         return session.scalar(select(func.count()).select_from(row_type).where(*where))
@@ -60,12 +65,12 @@ def test_federation_cross_province_settle_and_cancel_over_nats(federation, beiji
 
     mdtrt_id = _admit_and_upload(beijing_his)
     pre = ok(beijing_his.presettle_inpatient(mdtrt_id, "P001", medfee_sumamt="12000.00", endtime="2023-03-10"))
-    assert pre["setlinfo"]["hifp_pay"] == "9435.00" and _count(henan, SettlementRow) == 0
+    assert _yuan(pre["setlinfo"]["hifp_pay"]) == "9435.00" and _count(henan, SettlementRow) == 0
 
     msgid = beijing_his.new_msgid()
     answer = beijing_his.settle_inpatient(mdtrt_id, "P001", medfee_sumamt=12000, endtime="2023-03-10", msgid=msgid)
     setl = ok(answer)["setlinfo"]
-    assert (setl["hifp_pay"], setl["psn_part_amt"], setl["clr_optins"]) == ("9435.00", "2565.00", "410800")
+    assert (_yuan(setl["hifp_pay"]), _yuan(setl["psn_part_amt"]), setl["clr_optins"]) == ("9435.00", "2565.00", "410800")
     # the insured side: settlement, usage, fund liability and the msgid, on the 河南 node only
     with henan.unit_of_work() as session:
         row = session.get(SettlementRow, setl["setl_id"])
@@ -82,7 +87,8 @@ def test_federation_cross_province_settle_and_cancel_over_nats(federation, beiji
     assert _count(beijing, SettlementRow) == 0 and _count(beijing, UsageRow) == 0
 
     # 3201 at the 北京 node counts its hospital's cross-province settlement (its side of it)
-    totals = ok(beijing_his.reconcile_totals("2023-03-01", "2023-03-31", medfee_sumamt="12000.00",
+    today = date.today().isoformat()  # 3201 periods are by processing time
+    totals = ok(beijing_his.reconcile_totals(today, today, medfee_sumamt="12000.00",
                                              fund_pay_sumamt="9435.00", fixmedins_setl_cnt=1))
     assert totals["stmt_totlrslt"]["stmt_rslt"] == "0", totals
     # a resend of the same msgid: the stored answer, nothing new on either side
@@ -91,7 +97,7 @@ def test_federation_cross_province_settle_and_cancel_over_nats(federation, beiji
     assert _count(henan, SettlementRow) == 1 and _count(beijing, TreatmentSettlementRow) == 1
 
     cancelled = ok(beijing_his.cancel_inpatient_settlement(setl["setl_id"], mdtrt_id, "P001"))
-    assert cancelled["setlinfo"]["setl_status"] == "cancelled" and cancelled["setlinfo"]["hifp_pay"] == "-9435.00"
+    assert cancelled["setlinfo"]["setl_status"] == "cancelled" and _yuan(cancelled["setlinfo"]["hifp_pay"]) == "-9435.00"
     with henan.unit_of_work() as session:
         assert session.get(SettlementRow, setl["setl_id"]).status == "cancelled"
         assert session.scalar(select(UsageRow.used_fen).where(UsageRow.psn_no == "P001")) == 0
@@ -101,7 +107,7 @@ def test_federation_cross_province_settle_and_cancel_over_nats(federation, beiji
     twice = beijing_his.cancel_inpatient_settlement(setl["setl_id"], mdtrt_id, "P001")
     assert twice["infcode"] == -1 and twice["err_msg"].startswith("SETTLEMENT_ALREADY_CANCELLED")
     # the visit may be settled again, with the same numbers
-    assert ok(beijing_his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
+    assert _yuan(ok(beijing_his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"]) == "9435.00"
 
 
 def test_federation_resend_after_treatment_node_failed_between_commits(federation, beijing_his):

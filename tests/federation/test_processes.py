@@ -72,7 +72,7 @@ def test_federation_hub_and_nodes_started_by_the_yidi_command(processes):
                                                   pric="8000.00")])["infcode"] == 0
         settled = his.settle_inpatient(mdtrt_id, endtime="2023-03-10")
         assert settled["infcode"] == 0, settled["err_msg"]
-        assert settled["output"]["setlinfo"]["hifp_pay"] == "6035.00"
+        assert f'{float(settled["output"]["setlinfo"]["hifp_pay"]):.2f}' == "6035.00"
     finally:
         his.close()
     # the 河南 node's own hospital key is not valid at the 北京 node: each node holds its own hospitals' keys

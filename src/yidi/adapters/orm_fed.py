@@ -4,11 +4,13 @@ and the hub's national person index."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yidi.adapters.orm import Base
+from yidi.domain.money import yuan_to_fen
 
 
 class TreatmentSettlementRow(Base):
@@ -39,6 +41,27 @@ class TreatmentSettlementRow(Base):
     answer: Mapped[dict] = mapped_column(JSON)  # the insured node's row fields, as the HIS was answered
     cancelled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+def _answered_fen(name: str) -> property:
+    return property(lambda row: yuan_to_fen(row.answer[name]), doc=f"{name} in fen, as the insured node answered")
+
+
+def _answered(name: str) -> property:
+    return property(lambda row: row.answer.get(name))
+
+
+# The rest of a settlement's columns, read from the insured node's answer, so that the interface's answers
+# (2305/2208's refund slip) read this row like a SettlementRow.
+for _name in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "first_selfpay",
+              "act_pay_dedc", "pool_prop_selfpay"):
+    setattr(TreatmentSettlementRow, _name, _answered_fen(_name))
+for _column, _key in (("coverage_context", "coverage"), ("filing_id", "filing_id"),
+                      ("policy_version", "policy_version"), ("catalog_version", "catalog_version")):
+    setattr(TreatmentSettlementRow, _column, _answered(_key))
+TreatmentSettlementRow.ratio_bp = property(
+    lambda row: int(Decimal(str(row.answer["ratio"]).rstrip("%")) * 100), doc="the ratio in basis points")
+TreatmentSettlementRow.msgid = property(lambda row: row.request_id, doc="the hospital's msgid (request id)")
 
 
 class PersonIndexRow(Base):
