@@ -43,6 +43,8 @@ RIGHT_AGENCY = {"agency_right"}
 # (method, path) -> the roles allowed. Pages and /api alike.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ALL,
+    # probes and metrics: for the load balancer and Prometheus; the reverse proxy keeps /metrics internal
+    ("GET", "/health/live"): ALL, ("GET", "/health/ready"): ALL, ("GET", "/metrics"): ALL,
     ("GET", "/openapi.json"): ALL, ("GET", "/docs"): ALL, ("GET", "/docs/oauth2-redirect"): ALL,
     ("GET", "/redoc"): ALL,
     ("POST", "/api/login"): ALL,

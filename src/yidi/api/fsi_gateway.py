@@ -17,11 +17,12 @@ worker thread; the audit chain is sealed after the answer is sent, at most once 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from yidi.api import fsi
+from yidi.api import fsi, metrics
 from yidi.api.guards import read_body, too_deep
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
@@ -62,11 +63,14 @@ def calls_run_inline() -> bool:
 
 async def answer(ctx: AppContext, headers: dict[str, str], body: bytes, infno: str | None) -> tuple[int, bytes]:
     """(HTTP status, response body) for one call (see ``calls_run_inline`` for where it runs)."""
+    started = time.perf_counter()
     if calls_run_inline():
         status, payload = fsi.handle_call(ctx, headers, body, infno)
     else:
         status, payload = await run_in_threadpool(fsi.handle_call, ctx, headers, body, infno)
-    return status, render(payload)
+    rendered = render(payload)
+    metrics.observe_call(infno or headers.get("_api_name"), payload, time.perf_counter() - started)
+    return status, rendered
 
 
 class InterfaceGateway:
