@@ -41,6 +41,9 @@ from yidi.cli_ops import ops_app  # noqa: E402
 app.add_typer(ops_app, name="ops")
 from yidi.cli_audit import audit_app  # noqa: E402
 app.add_typer(audit_app, name="audit")
+from yidi.cli_backup import register as _register_backup_commands  # noqa: E402
+
+_register_backup_commands(app)
 
 err = Console(stderr=True)
 out = Console()
