@@ -44,6 +44,10 @@ app.add_typer(audit_app, name="audit")
 from yidi.cli_backup import register as _register_backup_commands  # noqa: E402
 
 _register_backup_commands(app)
+from yidi.cli_accounts import credential_app, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(credential_app, name="credential")
 
 err = Console(stderr=True)
 out = Console()

@@ -32,7 +32,7 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
-from yidi.services import audit, idempotency, ops, reconciliation, visits
+from yidi.services import audit, credentials, idempotency, ops, reconciliation, visits
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
 from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
@@ -438,8 +438,8 @@ def credential(ctx: AppContext, access_key: str) -> Credential | None:
         row = session.execute(select(CredentialRow, InstitutionRow.admdvs)
                               .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
                               .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
-    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], row[0].secret,
-                                                row[0].algorithm, row[0].demo_only)
+    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1],
+                                                credentials.secret_of(row[0]), row[0].algorithm, row[0].demo_only)
     if len(cache) > 10_000:
         cache.clear()
     cache[key] = (time.monotonic(), found)
@@ -453,7 +453,7 @@ def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: 
     if missing:
         raise YidiError("AUTH_FAILED", {"detail": f"缺少请求头 {', '.join(missing)}"})
     cred = credential(ctx, given["_api_access_key"])
-    if cred is None or (cred.demo_only and not ctx.demo_mode):
+    if cred is None or not cred.secret or (cred.demo_only and not ctx.demo_mode):  # no secret: key not readable
         raise YidiError("AUTH_FAILED", {"detail": "access key 无效或已停用（演示密钥仅在演示模式下可用）"})
     stamp = given["_api_timestamp"]
     if not (stamp.isdigit() and len(stamp) == 13):
