@@ -44,8 +44,10 @@ VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settle
 KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
 COVERAGE_NAMES = {"local": "参保地就医", "long_term_at_filed_place": "长期异地居住人员在备案地就医",
                   "long_term_back_home": "长期异地居住人员回参保地就医"}
-ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管"}
-ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision"}
+ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管",
+              "admin": "系统管理员"}
+ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision",
+             "admin": "/admin"}
 
 
 def _yuan(value) -> str:
