@@ -48,6 +48,9 @@ from yidi.cli_accounts import credential_app, user_app  # noqa: E402
 
 app.add_typer(user_app, name="user")
 app.add_typer(credential_app, name="credential")
+from yidi.cli_import import import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
 
 err = Console(stderr=True)
 out = Console()
