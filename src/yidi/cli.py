@@ -219,7 +219,10 @@ def policy_check(on: Optional[str] = typer.Option(None, help="date YYYY-MM-DD (d
     """检查政策文件并显示某日生效的参数 / validate policy files and show what is in force."""
     from yidi.policy.loader import DATA_DIR, collect_policy
 
-    book, problems = collect_policy(data_dir or DATA_DIR)
+    from yidi.config import get_settings
+
+    configured = get_settings().policy_dir  # YIDI_POLICY_DIR, when the operator keeps their own folder
+    book, problems = collect_policy(data_dir or (Path(configured) if configured else DATA_DIR))
     if problems:
         for problem in problems:
             err.print(f"[red]POLICY_INVALID[/red] {problem}")
@@ -249,6 +252,19 @@ def policy_check(on: Optional[str] = typer.Option(None, help="date YYYY-MM-DD (d
     catalogs = ", ".join(f"{code} {book.region_names.get(code, '')}" for code in sorted(book.catalogs))
     out.print(f"就医地目录 / catalogs: {catalogs}")
     out.print("[green]policy OK[/green]")
+
+
+@policy_app.command("init")
+def policy_init(target: Path) -> None:
+    """建立运营政策目录 / copy the packaged policy data into TARGET; then set YIDI_POLICY_DIR=TARGET."""
+    from yidi.domain.errors import YidiError
+    from yidi.services.policy_files import init_policy_dir
+
+    try:
+        init_policy_dir(target)
+    except YidiError as exc:
+        _fail(exc)
+    err.print(f"policy folder ready: {target}  (set YIDI_POLICY_DIR={target.resolve()})")
 
 
 @docs_app.command("errors")

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Key(s) that encrypt hospital access-key secrets at rest (services/credentials.py): Fernet keys,
     # comma-separated, the first encrypts and all decrypt (rotation). Unset: derived from secret_key.
     credential_key: str = ""
+    # The operator's policy folder (national.yaml, insured/, catalogs/), replacing the packaged one: made by
+    # `yidi policy init DIR`, updated by `yidi import catalog` / `yidi import policy` (services/policy_files.py).
+    policy_dir: str = ""
 
 
 def secret_text(value) -> str:

@@ -263,3 +263,4 @@ from yidi.adapters import orm_funds  # noqa: E402,F401
 from yidi.adapters import orm_ops  # noqa: E402,F401
 from yidi.adapters import orm_audit  # noqa: E402,F401
 from yidi.adapters import orm_accounts  # noqa: E402,F401
+from yidi.adapters import orm_mapping  # noqa: E402,F401

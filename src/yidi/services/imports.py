@@ -24,6 +24,7 @@ from typing import Callable
 from sqlalchemy import insert, select, update
 
 from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
+from yidi.adapters.orm_mapping import ItemMappingRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.domain.regions import is_valid_admdvs, province_of
@@ -46,6 +47,12 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
         "insu_status": ("参保状态", "insu_status"),
         "acct_balc": ("个人账户余额", "账户余额", "acct_balc"),
     },
+    "mappings": {
+        "fixmedins_code": ("定点医药机构编号", "机构编码", "定点机构编码", "fixmedins_code"),
+        "medins_list_codg": ("医药机构目录编码", "医院项目编码", "院内编码", "medins_list_codg"),
+        "med_list_codg": ("医保目录编码", "医疗目录编码", "目录编码", "med_list_codg"),
+        "name": ("项目名称", "医药机构目录名称", "name"),
+    },
     "institutions": {
         "fixmedins_code": ("定点医药机构编号", "机构编码", "定点机构编码", "fixmedins_code"),
         "name": ("定点医药机构名称", "机构名称", "fixmedins_name", "name"),
@@ -59,6 +66,7 @@ REQUIRED = {
     "regions": ("admdvs", "name"),
     "persons": ("psn_no", "name", "certno", "insuplc_admdvs", "insutype"),
     "institutions": ("fixmedins_code", "name", "level", "admdvs"),
+    "mappings": ("fixmedins_code", "medins_list_codg", "med_list_codg"),
 }
 INSUTYPES = {"310": "310", "职工": "310", "职工基本医疗保险": "310", "城镇职工基本医疗保险": "310",
              "390": "390", "居民": "390", "城乡居民基本医疗保险": "390", "城乡居民医保": "390"}
@@ -257,10 +265,42 @@ def _check_institutions(ctx: AppContext, rows, columns, report: Report) -> None:
                                    "admdvs": region, "networked": networked})
 
 
+def _check_mappings(ctx: AppContext, rows, columns, report: Report) -> None:
+    with ctx.unit_of_work() as session:
+        institutions = set(session.scalars(select(InstitutionRow.fixmedins_code)))
+    seen: dict[tuple[str, str], int] = {}
+    for number, values in rows:
+        get = lambda name: _text(values[columns[name]]) if columns.get(name, 99) < len(values) else ""  # noqa: E731
+        code, own, catalog = get("fixmedins_code"), get("medins_list_codg"), get("med_list_codg")
+        before = len(report.problems)
+        if code not in institutions:
+            report.problems.append(Problem(number, "定点医药机构编号", f"{code or '（空）'} 不在机构目录中（先导入机构）"))
+        if not own or len(own) > 40:
+            report.problems.append(Problem(number, "医药机构目录编码", "不能为空，且不超过40个字符"))
+        elif (code, own) in seen:
+            report.problems.append(Problem(number, "医药机构目录编码", f"{own} 与第 {seen[(code, own)]} 行重复"))
+        seen.setdefault((code, own), number)
+        if not catalog or len(catalog) > 40:
+            report.problems.append(Problem(number, "医保目录编码", "不能为空，且不超过40个字符"))
+        if len(report.problems) == before:
+            report.records.append({"fixmedins_code": code, "medins_list_codg": own, "med_list_codg": catalog,
+                                   "name": get("name")[:100]})
+
+
 CHECKS: dict[str, Callable] = {"regions": _check_regions, "persons": _check_persons,
-                               "institutions": _check_institutions}
-TABLES = {"regions": RegionRow, "persons": PersonRow, "institutions": InstitutionRow}
-KEYS = {"regions": "admdvs", "persons": "psn_no", "institutions": "fixmedins_code"}
+                               "institutions": _check_institutions, "mappings": _check_mappings}
+TABLES = {"regions": RegionRow, "persons": PersonRow, "institutions": InstitutionRow, "mappings": ItemMappingRow}
+KEYS = {"regions": ("admdvs",), "persons": ("psn_no",), "institutions": ("fixmedins_code",),
+        "mappings": ("fixmedins_code", "medins_list_codg")}
+
+
+def _existing(session, kind: str) -> set[tuple]:
+    table = TABLES[kind]
+    return {tuple(row) for row in session.execute(select(*(getattr(table, name) for name in KEYS[kind]))).all()}
+
+
+def _key(kind: str, record: dict) -> tuple:
+    return tuple(record[name] for name in KEYS[kind])
 
 
 def check(ctx: AppContext, kind: str, path: Path) -> Report:
@@ -284,11 +324,9 @@ def check(ctx: AppContext, kind: str, path: Path) -> Report:
         report.problems.append(Problem(0, "", "文件中没有数据行"))
         return report
     CHECKS[kind](ctx, rows, columns, report)
-    key = KEYS[kind]
-    table = TABLES[kind]
     with ctx.unit_of_work() as session:
-        existing = set(session.scalars(select(getattr(table, key))))
-    report.updated = sum(1 for record in report.records if record[key] in existing)
+        existing = _existing(session, kind)
+    report.updated = sum(1 for record in report.records if _key(kind, record) in existing)
     report.added = len(report.records) - report.updated
     return report
 
@@ -299,11 +337,10 @@ def apply(ctx: AppContext, kind: str, path: Path, *, actor: str) -> Report:
     if not report.ok:
         raise YidiError("IMPORT_REJECTED", {"count": len(report.problems)})
     table = TABLES[kind]
-    key = KEYS[kind]
     with ctx.unit_of_work() as session:
-        existing = set(session.scalars(select(getattr(table, key))))
-        new = [r for r in report.records if r[key] not in existing]
-        changed = [r for r in report.records if r[key] in existing]
+        existing = _existing(session, kind)
+        new = [r for r in report.records if _key(kind, r) not in existing]
+        changed = [r for r in report.records if _key(kind, r) in existing]
         for start in range(0, len(new), 5000):
             session.execute(insert(table), new[start:start + 5000])
         for start in range(0, len(changed), 5000):

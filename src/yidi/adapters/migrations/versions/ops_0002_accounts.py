@@ -1,4 +1,5 @@
-"""accounts: disabled users, encrypted issued credentials, two-person approvals of money movements — issue 19
+"""accounts: disabled users, encrypted issued credentials, two-person approvals of money movements, item
+mappings (医保目录对照) — issue 19
 
 Revision ID: ops_0002
 Revises: ops_0001
@@ -33,9 +34,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("request_id"),
     )
     op.create_index("ix_money_approvals_status", "money_approvals", ["status"])
+    op.create_table(
+        "item_mappings",
+        sa.Column("fixmedins_code", sa.String(length=20), nullable=False),
+        sa.Column("medins_list_codg", sa.String(length=40), nullable=False),
+        sa.Column("med_list_codg", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("fixmedins_code", "medins_list_codg"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("item_mappings")
     op.drop_index("ix_money_approvals_status", "money_approvals")
     op.drop_table("money_approvals")
     with op.batch_alter_table("credentials") as batch:
