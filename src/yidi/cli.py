@@ -107,7 +107,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         _load_demo()
     else:
         _context().engine.dispose()
-    uvicorn.run("yidi.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from yidi.logs import uvicorn_log_config
+
+    settings = get_settings()
+    log_config = uvicorn_log_config(settings.log_json, settings.log_level)  # JSON lines with YIDI_LOG_JSON=true
+    uvicorn.run("yidi.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                **({"log_config": log_config} if log_config else {}))
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -182,8 +187,11 @@ def db_upgrade() -> None:
     """迁移数据库到最新版本 / migrate the database (Alembic)."""
     from yidi.config import get_settings
 
+    from sqlalchemy.engine import make_url
+
     ctx = _context(migrate=True)
-    err.print(f"database at head: {get_settings().database_url}")
+    shown = make_url(get_settings().database_url).render_as_string(hide_password=True)  # never print a password
+    err.print(f"database at head: {shown}")
     ctx.engine.dispose()
 
 
