@@ -73,7 +73,7 @@ def test_backup_restore_round_trip_ends_with_verify_green(ctx, tmp_path):
 
     made = yidi("backup", str(dump), url=source_url, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    assert dump.stat().st_size > 0
+    assert dump.stat().st_size > 0 and dump.stat().st_mode & 0o077 == 0  # personal data: owner only
     again = yidi("backup", str(dump), url=source_url, cwd=tmp_path)
     assert again.returncode == 1 and "BACKUP_FAILED" in again.stderr  # never overwrites a backup
 

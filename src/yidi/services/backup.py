@@ -79,9 +79,11 @@ def backup(url: str, target: Path) -> BackupResult:
         finally:
             destination.close()
             source.close()
+        target.chmod(0o600)  # personal data: readable by the service account only
         return BackupResult(target, "sqlite", target.stat().st_size)
     _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}",
           f"--dbname={_libpq_url(url)}"])
+    target.chmod(0o600)
     return BackupResult(target, "postgresql", target.stat().st_size)
 
 
