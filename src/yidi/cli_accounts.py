@@ -178,7 +178,11 @@ def credential_rekey() -> None:
     from yidi.services.credentials import rekey
 
     try:
-        count = rekey(_context(), actor=operator())
+        count, unreadable = rekey(_context(), actor=operator())
     except YidiError as exc:
         _fail(exc)
     err.print(f"{count} secret(s) re-encrypted under the first key of YIDI_CREDENTIAL_KEY")
+    if unreadable:
+        err.print(f"[red]{len(unreadable)} secret(s) no configured key can read[/red] (encrypted under a key no longer "
+                  f"in YIDI_CREDENTIAL_KEY; issue new ones): {', '.join(unreadable)}")
+    raise typer.Exit(1 if any("已吊销" not in key for key in unreadable) else 0)

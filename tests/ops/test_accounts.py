@@ -143,3 +143,9 @@ def test_credential_key_rotation_keeps_secrets_readable(ctx, cli, monkeypatch):
     get_settings.cache_clear()
     with ctx.unit_of_work() as session:
         assert credentials.secret_of(session.get(CredentialRow, access_key)) == ""
+    # a rekey with such a key names the credentials it cannot read instead of failing the others
+    readable_key, _ = _secret(cli("credential", "issue", "H41080000001"))  # under `first`
+    monkeypatch.setenv("YIDI_CREDENTIAL_KEY", f"{credentials.new_key()},{first}")  # `second` forgotten
+    get_settings.cache_clear()
+    partial = cli("credential", "rekey")
+    assert partial.exit_code == 1 and access_key in partial.output and readable_key not in partial.output

@@ -144,13 +144,19 @@ def list_credentials(ctx: AppContext, *, fixmedins_code: str | None = None,
                 if not admin_admdvs or area_covers(admin_admdvs, admdvs)]
 
 
-def rekey(ctx: AppContext, *, actor: str) -> int:
-    """Re-encrypt every issued secret under the first YIDI_CREDENTIAL_KEY (after putting a new key first)."""
+def rekey(ctx: AppContext, *, actor: str) -> tuple[int, list[str]]:
+    """Re-encrypt every issued secret under the first YIDI_CREDENTIAL_KEY (after putting a new key first).
+    Returns (re-encrypted, access keys no configured key can read). Drop an old key only when the second
+    list holds no active key: those credentials would stop working."""
     fernet = cipher()
-    count = 0
+    count, unreadable = 0, []
     with ctx.unit_of_work() as session:
-        for row in session.scalars(select(CredentialRow).where(CredentialRow.secret_encrypted != "")):
-            row.secret_encrypted = fernet.rotate(row.secret_encrypted.encode()).decode()
-            count += 1
-        audit.record(session, actor, "credential.rekey", "*", {"count": count})
-    return count
+        for row in session.scalars(select(CredentialRow).where(CredentialRow.secret_encrypted != "")
+                                   .order_by(CredentialRow.access_key)):
+            try:
+                row.secret_encrypted = fernet.rotate(row.secret_encrypted.encode()).decode()
+                count += 1
+            except InvalidToken:
+                unreadable.append(row.access_key + ("" if row.active else "（已吊销）"))
+        audit.record(session, actor, "credential.rekey", "*", {"count": count, "unreadable": len(unreadable)})
+    return count, unreadable
