@@ -45,6 +45,13 @@ def _password_from_stdin(flag: bool) -> str | None:
     return sys.stdin.readline().rstrip("\n") if flag else None
 
 
+def _show_once(password: str, given: bool) -> None:
+    """A generated password goes to stdout once (pipe it to a password store); one the operator gave, never."""
+    if not given:
+        err.print("临时密码（只显示这一次）：")
+        print(password)
+
+
 @user_app.command("add")
 def user_add(username: str,
              role: str = typer.Option(..., help="person / hospital / agency / supervisor / admin"),
@@ -63,9 +70,7 @@ def user_add(username: str,
     except YidiError as exc:
         _fail(exc)
     err.print(f"user {username} ({role}) added")
-    if not password_stdin:
-        err.print("临时密码（只显示这一次）：")
-        print(password)
+    _show_once(password, password_stdin)
 
 
 @user_app.command("list")
@@ -105,9 +110,7 @@ def user_reset_password(username: str, password_stdin: bool = typer.Option(False
     except YidiError as exc:
         _fail(exc)
     err.print(f"password of {username} reset")
-    if not password_stdin:
-        err.print("临时密码（只显示这一次）：")
-        print(password)
+    _show_once(password, password_stdin)
 
 
 def _print_issued(issued) -> None:

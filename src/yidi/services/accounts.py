@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
-
 from sqlalchemy import select
 
 from yidi.adapters.orm import InstitutionRow, PersonRow, UserRow
@@ -21,20 +19,14 @@ from yidi.domain.regions import area_covers
 from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.reference import require_region
-from yidi.services.users import ROLES, hash_password
+from yidi.services.users import ROLES, Principal, hash_password
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,59}$")
 MIN_PASSWORD = 10
 
 
-@dataclass(frozen=True)
-class NewUser:
-    username: str
-    role: str
-    admdvs: str | None = None
-    psn_no: str | None = None
-    fixmedins_code: str | None = None
-    display_name: str = ""
+# An account to create has exactly a principal's fields: who will log in, with which role and scope.
+NewUser = Principal
 
 
 def temporary_password() -> str:

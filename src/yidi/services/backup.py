@@ -64,6 +64,17 @@ def _run(command: list[str]) -> None:
         raise _failed(f"{Path(command[0]).name}：{result.stderr.strip() or result.returncode}")
 
 
+def _sqlite_copy(source, target) -> None:
+    """SQLite's online backup API, page by page: consistent while others write the source (only read here)."""
+    reader, writer = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        with writer:
+            reader.backup(writer)
+    finally:
+        writer.close()
+        reader.close()
+
+
 def backup(url: str, target: Path) -> BackupResult:
     """Write a consistent backup of the database at ``url`` to ``target`` (a new file)."""
     target = Path(target)
@@ -71,14 +82,7 @@ def backup(url: str, target: Path) -> BackupResult:
         raise _failed(f"{target} 已存在（不覆盖已有备份，请换一个文件名）")
     target.parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
-        source = sqlite3.connect(_sqlite_path(url))  # the backup API only reads it
-        destination = sqlite3.connect(target)
-        try:
-            with destination:
-                source.backup(destination)
-        finally:
-            destination.close()
-            source.close()
+        _sqlite_copy(_sqlite_path(url), target)
         target.chmod(0o600)  # personal data: readable by the service account only
         return BackupResult(target, "sqlite", target.stat().st_size)
     _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}",
@@ -120,14 +124,7 @@ def restore(source: Path, url: str, *, replace: bool = False) -> str:
         if path.exists() and path.stat().st_size and _has_tables(url) and not replace:
             raise _failed(f"目标数据库 {path} 已有数据（确需覆盖请加 --replace）")
         path.parent.mkdir(parents=True, exist_ok=True)
-        backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        destination = sqlite3.connect(path)
-        try:
-            with destination:
-                backup_db.backup(destination)
-        finally:
-            destination.close()
-            backup_db.close()
+        _sqlite_copy(source, path)
         return kind
     if _has_tables(url) and not replace:
         raise _failed("目标数据库已有数据表（请恢复到新建的空数据库；确需覆盖请加 --replace）")
