@@ -100,7 +100,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         err.print("YIDI_SECRET_KEY 未设置：本次启动的各工作进程共用一个随机密钥（重启后登录失效）")
         os.environ["YIDI_SECRET_KEY"] = secrets.token_urlsafe(32)
     _require_free_port(host, port)
-    if workers > 1:
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _multiprocess_metrics_dir()
     if demo:
         os.environ["YIDI_DEMO_MODE"] = "true"
