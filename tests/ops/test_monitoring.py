@@ -147,3 +147,48 @@ def test_serve_on_a_busy_port_names_the_option(tmp_path):
                                 capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
     assert "已被占用" in result.stderr and "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_metrics_add_up_across_worker_processes(tmp_path):
+    """`yidi serve --workers 2`: whichever worker answers /metrics, the counts are those of all workers."""
+    import signal
+    import time
+
+    from tests.support.live_server import free_port
+    from yidi.client import HospitalClient
+
+    port = free_port()
+    env = {**os.environ, "YIDI_DATABASE_URL": f"sqlite:///{tmp_path}/workers.db"}
+    for name in ("YIDI_ENV", "PROMETHEUS_MULTIPROC_DIR"):
+        env.pop(name, None)
+    server = subprocess.Popen([sys.executable, "-m", "yidi.cli", "serve", "--demo", "--workers", "2", "--port", str(port)],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{url}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        calls = 12
+        for _ in range(calls):  # a new connection each time: the calls spread over the workers
+            client = HospitalClient(url, "demo-H11000000001", "demo-secret-H11000000001", "H11000000001")
+            assert client.person_info("02", "410802195501011234")["infcode"] == 0
+            client.close()
+        seen, pids = set(), set()
+        for _ in range(60):  # until both workers have answered a scrape
+            samples = scrape(url)
+            seen.add(value(samples, "yidi_fsi_calls_total", infno="1101", outcome="ok"))
+            pids |= {dict(labels)["pid"] for name, labels in samples if name == "yidi_db_pool_connections"}
+            if len(pids) == 2:
+                break
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    # Two different workers answered and both counted every call: per-process counters would differ
+    # (one worker's share of the 12 calls each), so the sum over processes is what /metrics shows.
+    assert len(pids) == 2 and seen == {calls}
