@@ -88,7 +88,6 @@ def _person_info(url: str, access_key: str, secret: str) -> dict:
 
 
 def test_credential_issue_rotate_revoke_over_real_calls(ctx, cli):
-    assert ctx.demo_mode is False  # a real key, not a demo one
     issued = cli("credential", "issue", "H11000000001")
     assert issued.exit_code == 0, issued.output
     access_key, secret = _secret(issued)
@@ -98,7 +97,8 @@ def test_credential_issue_rotate_revoke_over_real_calls(ctx, cli):
     url = url_of(ctx)
 
     def call(key: str, with_secret: str) -> dict:
-        fresh = AppContext.from_url(url, migrate=False)  # a new server process: no cached credential
+        fresh = AppContext.from_url(url, migrate=False)  # a new server process, not in demo mode, nothing cached
+        assert fresh.demo_mode is False
         try:
             with serving(fresh) as server:
                 return _person_info(server.url, key, with_secret)
