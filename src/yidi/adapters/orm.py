@@ -264,3 +264,4 @@ from yidi.adapters import orm_ops  # noqa: E402,F401
 from yidi.adapters import orm_audit  # noqa: E402,F401
 from yidi.adapters import orm_accounts  # noqa: E402,F401
 from yidi.adapters import orm_mapping  # noqa: E402,F401
+from yidi.adapters import orm_claims  # noqa: E402,F401
