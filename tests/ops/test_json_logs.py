@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 
-from tests.support.live_server import free_port
+from tests.support.live_server import free_port, wait_until_answers
 
 
 def test_serve_writes_json_lines(tmp_path):
@@ -22,14 +21,7 @@ def test_serve_writes_json_lines(tmp_path):
     server = subprocess.Popen([sys.executable, "-m", "yidi.cli", "serve", "--port", str(port)], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+        wait_until_answers(f"http://127.0.0.1:{port}/health/live", server)
         httpx.get(f"http://127.0.0.1:{port}/api/institutions?certno=410802195501011234")
     finally:
         server.send_signal(signal.SIGINT)

@@ -153,9 +153,8 @@ def test_serve_on_a_busy_port_names_the_option(tmp_path):
 def test_metrics_add_up_across_worker_processes(tmp_path):
     """`yidi serve --workers 2`: whichever worker answers /metrics, the counts are those of all workers."""
     import signal
-    import time
 
-    from tests.support.live_server import free_port
+    from tests.support.live_server import free_port, wait_until_answers
     from yidi.client import HospitalClient
 
     port = free_port()
@@ -166,14 +165,7 @@ def test_metrics_add_up_across_worker_processes(tmp_path):
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+        wait_until_answers(f"{url}/health/ready", server)
         calls = 12
         for _ in range(calls):  # a new connection each time: the calls spread over the workers
             client = HospitalClient(url, "demo-H11000000001", "demo-secret-H11000000001", "H11000000001")

@@ -173,6 +173,11 @@ def _pick(mapping: dict, value: str, row: int, column: str, what: str, report: R
     return None
 
 
+def _cells(values: list, columns: dict[str, int]) -> Callable[[str], str]:
+    """A row's cell by field name, as text ("" for a column the file lacks or a short row)."""
+    return lambda name: _text(values[columns[name]]) if columns.get(name, len(values)) < len(values) else ""
+
+
 def _regions(ctx: AppContext) -> set[str]:
     with ctx.unit_of_work() as session:
         return set(session.scalars(select(RegionRow.admdvs)))
@@ -181,7 +186,7 @@ def _regions(ctx: AppContext) -> set[str]:
 def _check_regions(ctx: AppContext, rows, columns, report: Report) -> None:
     seen: set[str] = set()
     for number, values in rows:
-        get = lambda name: _text(values[columns[name]]) if columns.get(name, 99) < len(values) else ""  # noqa: E731
+        get = _cells(values, columns)
         code, name = get("admdvs"), get("name")
         if not is_valid_admdvs(code):
             report.problems.append(Problem(number, "区划代码", f"“{code}”不是6位行政区划代码"))
@@ -201,7 +206,7 @@ def _check_persons(ctx: AppContext, rows, columns, report: Report) -> None:
     seen_psn: dict[str, int] = {}
     seen_cert: dict[str, int] = {}
     for number, values in rows:
-        get = lambda name: _text(values[columns[name]]) if columns.get(name, 99) < len(values) else ""  # noqa: E731
+        get = _cells(values, columns)
         psn_no, name, certno = get("psn_no"), get("name"), get("certno").upper()
         before = len(report.problems)
         if not psn_no or len(psn_no) > 30:
@@ -244,7 +249,7 @@ def _check_institutions(ctx: AppContext, rows, columns, report: Report) -> None:
     regions = _regions(ctx)
     seen: dict[str, int] = {}
     for number, values in rows:
-        get = lambda name: _text(values[columns[name]]) if columns.get(name, 99) < len(values) else ""  # noqa: E731
+        get = _cells(values, columns)
         code, name = get("fixmedins_code"), get("name")
         before = len(report.problems)
         if not code or len(code) > 20:
@@ -270,7 +275,7 @@ def _check_mappings(ctx: AppContext, rows, columns, report: Report) -> None:
         institutions = set(session.scalars(select(InstitutionRow.fixmedins_code)))
     seen: dict[tuple[str, str], int] = {}
     for number, values in rows:
-        get = lambda name: _text(values[columns[name]]) if columns.get(name, 99) < len(values) else ""  # noqa: E731
+        get = _cells(values, columns)
         code, own, catalog = get("fixmedins_code"), get("medins_list_codg"), get("med_list_codg")
         before = len(report.problems)
         if code not in institutions:
