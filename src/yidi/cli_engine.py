@@ -31,8 +31,10 @@ def simulate(
     from yidi.engine.overlay import book_with_overlay
     from yidi.engine.simulate import simulate as run, svg_chart, write_csv
     from yidi.engine.tables import PolicyTables
+    from yidi.cli_guard import readable, writable
     from yidi.policy.loader import load_policy_book
 
+    readable(policy_change), readable(claims), writable(out_dir, directory=True)  # before any work
     try:
         with _progress() as progress:
             task = progress.add_task("读取政策 / loading policy", total=None)
@@ -71,8 +73,10 @@ def demo_generate(
     seed: int = typer.Option(2024, "--seed", help="随机种子（同一种子得到同一文件）"),
 ) -> None:
     """生成合成理赔数据 / generate a synthetic claims population (docs/engine.md states the distributions)."""
+    from yidi.cli_guard import writable
     from yidi.demo.generate import generate, write_claims
 
+    writable(out)  # before any work: an unwritable path is refused at once
     with _progress() as progress:
         task = progress.add_task(f"生成 {claims:,} 笔 / generating", total=None)
         generated = generate(claims, seed=seed)

@@ -85,7 +85,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/funds/prepayments"): AGENCY_SUP,
     ("GET", "/api/funds/prepayments/plan"): AGENCY_SUP,
     # pages
-    ("GET", "/"): LOGGED_IN,  # / sends the anonymous to the login page
+    ("GET", "/"): ALL,  # the public guide for the anonymous; a logged-in user is sent to their own pages
+    ("GET", "/guide"): ALL, ("GET", "/estimate"): ALL, ("POST", "/estimate"): ALL,  # public: no person data
     ("GET", "/login"): ALL, ("POST", "/login"): ALL, ("POST", "/logout"): ALL,
     ("GET", "/person"): P, ("GET", "/person/filing/new"): P, ("POST", "/person/filing/step2"): P,
     ("POST", "/person/filing/step3"): P, ("POST", "/person/filing/submit"): P,
@@ -104,6 +105,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/agency/claims"): {"agency_other", "agency_right"},  # each clerk sees the own region's queue
     ("GET", "/agency/claims/{claim_id}"): RIGHT_AGENCY, ("POST", "/agency/claims/{claim_id}/decide"): RIGHT_AGENCY,
     ("GET", "/agency/claims/{claim_id}/attachments/{attachment_id}"): RIGHT_AGENCY,
+    # batch decision: any clerk may post it; each filing is then checked against the clerk's region
+    ("POST", "/agency/filings/decide"): {"agency_other", "agency_right"},
     ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
     ("POST", "/agency/funds/run"): NATIONAL, ("GET", "/agency/reconciliation"): AGENCY_SUP,
     ("POST", "/agency/funds/prepay"): NATIONAL, ("POST", "/agency/funds/approvals/{request_id}/approve"): NATIONAL,

@@ -54,12 +54,12 @@ def test_f4_clerk_searches_decides_and_reads_history(db):
     assert result.exit_code == 0, result.output
     assert get_filing(db, first.filing_id).status.value == "rejected"
     result = runner.invoke(app, ["filing", "history", first.filing_id])
-    assert result.exit_code == 0 and "rejected" in result.stdout and "材料不全" in result.stdout
+    assert result.exit_code == 0 and "未通过" in result.stdout and "材料不全" in result.stdout
     assert "clerk-jiaozuo" in result.stdout
 
 
-def test_cli_refusals_are_coded_and_exit_1(db):
+def test_cli_refusals_are_coded_and_exit_2(db):
     result = runner.invoke(app, ["filing", "history", "BA-NOPE"])
-    assert result.exit_code == 1 and "NOT_FOUND" in result.output
+    assert result.exit_code == 2 and "NOT_FOUND" in result.output
     result = runner.invoke(app, ["filing", "search", "--status", "open"])
-    assert result.exit_code == 1 and "INVALID_INPUT" in result.output
+    assert result.exit_code == 2 and "INVALID_INPUT" in result.output

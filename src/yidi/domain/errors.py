@@ -69,6 +69,7 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("FORBIDDEN", "auth", 403, "无权执行该操作：{detail}", "请使用有相应角色和区域权限的账号。"),
         ErrorSpec("POLICY_INVALID", "system", 500, "政策参数文件无效：{file} {path}：{reason}", "请修正政策文件后重新加载；无效文件不会生效。"),
         ErrorSpec("PAYLOAD_TOO_LARGE", "input", 413, "报文过大或嵌套过深（{detail}）", "请拆分报文：单次费用明细不超过300条，input 不超过40000字符。"),
+        ErrorSpec("FILE_ACCESS", "input", 422, "无法读写文件 {path}：{reason}", "请确认路径存在且有读写权限，或换一个路径。"),
         ErrorSpec("RATE_LIMITED", "input", 429, "请求过于频繁（{detail}）", "请稍后重试；批量业务请错峰提交。"),
         ErrorSpec("SYSTEM_ERROR", "system", 500, "系统内部错误（参考号 {ref}）", "请稍后重试；如持续出现请将参考号提供给运维人员。"),
         ErrorSpec("SERVICE_UNAVAILABLE", "system", 503, "参保地系统暂时不可用（{detail}）", "就诊信息已保存，可稍后重试结算，或出院后申请线上零星报销。"),
