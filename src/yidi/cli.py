@@ -49,6 +49,16 @@ from yidi.cli_federation import federation_app, hub_app, node_app  # noqa: E402
 app.add_typer(hub_app, name="hub")
 app.add_typer(node_app, name="node")
 app.add_typer(federation_app, name="federation")
+from yidi.cli_backup import register as _register_backup_commands  # noqa: E402
+
+_register_backup_commands(app)
+from yidi.cli_accounts import credential_app, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(credential_app, name="credential")
+from yidi.cli_import import import_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
 
 err = Console(stderr=True)
 out = Console()
@@ -94,17 +104,67 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     # Worker processes inherit this environment: they share one token-signing key (a token issued by one
     # worker must be valid at the next) and split the per-hospital rate limit between them.
     os.environ["YIDI_SERVER_WORKERS"] = str(workers)
-    from yidi.config import Settings, get_settings
+    from yidi.config import DEVELOPMENT_SECRET, get_settings, production_problems, secret_text
 
-    if workers > 1 and get_settings().secret_key == Settings.model_fields["secret_key"].default:
+    missing = production_problems(get_settings())
+    if missing:
+        err.print("[red]PRODUCTION_CONFIG_MISSING[/red] 生产模式（YIDI_ENV=production）缺少必需的配置：")
+        for item in missing:
+            err.print(f"  - {item}")
+        err.print("请在环境文件中设置后重新启动（docs/operations.md）。")
+        raise typer.Exit(2)
+    if workers > 1 and secret_text(get_settings().secret_key) in ("", DEVELOPMENT_SECRET):
         err.print("YIDI_SECRET_KEY 未设置：本次启动的各工作进程共用一个随机密钥（重启后登录失效）")
         os.environ["YIDI_SECRET_KEY"] = secrets.token_urlsafe(32)
+    _require_free_port(host, port)
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _multiprocess_metrics_dir()
     if demo:
         os.environ["YIDI_DEMO_MODE"] = "true"
         _load_demo()
     else:
         _context().engine.dispose()
-    uvicorn.run("yidi.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from yidi.logs import uvicorn_log_config
+
+    settings = get_settings()
+    log_config = uvicorn_log_config(settings.log_json, settings.log_level)  # JSON lines with YIDI_LOG_JSON=true
+    uvicorn.run("yidi.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                **({"log_config": log_config} if log_config else {}))
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """A busy port is a one-line answer naming the option that picks another, not a traceback."""
+    import errno
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            err.print(f"[red]端口 {port} 已被占用[/red]（{host}:{port}）：请用 --port 指定其他端口，"
+                      f"例如 yidi serve --port {port + 1}，或先停止占用该端口的程序。")
+        else:
+            err.print(f"[red]无法在 {host}:{port} 上监听[/red]：{exc.strerror}；请用 --host / --port 指定其他地址。")
+        raise typer.Exit(1)
+
+
+def _multiprocess_metrics_dir() -> None:
+    """Several workers: prometheus-client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR (api/metrics.py).
+    An operator's folder is emptied (stale files of a previous run would be summed in); else a fresh one."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="yidi-metrics-")
 
 
 def _load_demo() -> None:
@@ -144,8 +204,11 @@ def db_upgrade() -> None:
     """迁移数据库到最新版本 / migrate the database (Alembic)."""
     from yidi.config import get_settings
 
+    from sqlalchemy.engine import make_url
+
     ctx = _context(migrate=True)
-    err.print(f"database at head: {get_settings().database_url}")
+    shown = make_url(get_settings().database_url).render_as_string(hide_password=True)  # never print a password
+    err.print(f"database at head: {shown}")
     ctx.engine.dispose()
 
 
@@ -193,7 +256,10 @@ def policy_check(on: Optional[str] = typer.Option(None, help="date YYYY-MM-DD (d
     """检查政策文件并显示某日生效的参数 / validate policy files and show what is in force."""
     from yidi.policy.loader import DATA_DIR, collect_policy
 
-    book, problems = collect_policy(data_dir or DATA_DIR)
+    from yidi.config import get_settings
+
+    configured = get_settings().policy_dir  # YIDI_POLICY_DIR, when the operator keeps their own folder
+    book, problems = collect_policy(data_dir or (Path(configured) if configured else DATA_DIR))
     if problems:
         for problem in problems:
             err.print(f"[red]POLICY_INVALID[/red] {problem}")
@@ -223,6 +289,19 @@ def policy_check(on: Optional[str] = typer.Option(None, help="date YYYY-MM-DD (d
     catalogs = ", ".join(f"{code} {book.region_names.get(code, '')}" for code in sorted(book.catalogs))
     out.print(f"就医地目录 / catalogs: {catalogs}")
     out.print("[green]policy OK[/green]")
+
+
+@policy_app.command("init")
+def policy_init(target: Path) -> None:
+    """建立运营政策目录 / copy the packaged policy data into TARGET; then set YIDI_POLICY_DIR=TARGET."""
+    from yidi.domain.errors import YidiError
+    from yidi.services.policy_files import init_policy_dir
+
+    try:
+        init_policy_dir(target)
+    except YidiError as exc:
+        _fail(exc)
+    err.print(f"policy folder ready: {target}  (set YIDI_POLICY_DIR={target.resolve()})")
 
 
 @docs_app.command("errors")

@@ -62,21 +62,58 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield progress
 
 
+def _login(username: str):
+    """The named user, authenticated: password from YIDI_PASSWORD (scripts) or asked for (hidden)."""
+    import os
+
+    from yidi.services.users import authenticate
+
+    password = os.environ.get("YIDI_PASSWORD") or typer.prompt(f"{username} 的密码", hide_input=True)
+    try:
+        return authenticate(_context(), username, password)
+    except YidiError as exc:
+        _fail(exc)
+
+
+def _request(action: str, params: dict, user: str) -> None:
+    """Step one of two-person confirmation (services/approvals.py): nothing moves until another user approves."""
+    from yidi.services import approvals
+
+    try:
+        asked = approvals.request(_context(), _login(user), action, params)
+    except YidiError as exc:
+        _fail(exc)
+    err.print(f"复核申请 {asked.request_id}（{asked.title}）由 {asked.initiator} 发起，待另一名用户复核后执行：")
+    err.print(f"  yidi clearing approve {asked.request_id} --user <复核人>")
+    print(asked.request_id)
+
+
 @clearing_app.command("run")
 def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
+        user: Optional[str] = typer.Option(None, help="发起人（登录名；清算须另一用户 approve 后执行）"),
         csv_dir: Optional[Path] = typer.Option(None, "--csv", help="把清算单、省级划拨、市级清算单写成 CSV 到此目录"),
         xlsx: Optional[Path] = typer.Option(None, help="把全部清算单写进一个 Excel 文件"),
-        json_output: bool = typer.Option(False, "--json", help="JSON on stdout"),
-        actor: str = typer.Option("cli-clearing", help="操作人")) -> None:
-    """月度清算 / clear one month (idempotent: a second run returns the stored statement)."""
-    from yidi.services.clearing import export_csv, export_xlsx, run_clearing
+        json_output: bool = typer.Option(False, "--json", help="JSON on stdout")) -> None:
+    """月度清算 / C2: a month already cleared is shown (and exported); otherwise --user asks for the clearing,
+    which runs when a different user approves it (`yidi clearing approve`)."""
+    from yidi.services.clearing import get_statement
 
-    ctx = _context()
-    with _progress_bar() as progress:
-        try:
-            statement = run_clearing(ctx, month, actor=actor, progress=progress)
-        except YidiError as exc:
-            _fail(exc)
+    try:
+        statement = get_statement(_context(), month)
+    except YidiError as exc:
+        _fail(exc)
+    if statement is None:
+        if not user:
+            err.print(f"{month} 尚未清算：清算须两人办理，请加 --user <发起人> 发起，再由另一用户 yidi clearing approve")
+            raise typer.Exit(1)
+        _request("clearing.run", {"month": month}, user)
+        return
+    _show_statement(statement, csv_dir, xlsx, json_output)
+
+
+def _show_statement(statement, csv_dir: Optional[Path], xlsx: Optional[Path], json_output: bool) -> None:
+    from yidi.services.clearing import export_csv, export_xlsx
+
     if csv_dir:
         for path in export_csv(statement, csv_dir):
             err.print(f"written {path}")
@@ -86,6 +123,38 @@ def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
         _json(statement.to_dict())
         return
     _print_statement(statement)
+
+
+@clearing_app.command("approve")
+def approve(request_id: str, user: str = typer.Option(..., help="复核人（登录名，须与发起人不同）"),
+            json_output: bool = typer.Option(False, "--json")) -> None:
+    """复核并执行 / approve a request of another user: the clearing or prepayment confirmation runs now."""
+    from yidi.services import approvals
+
+    ctx = _context()
+    approver = _login(user)
+    try:
+        result = approvals.approve(ctx, approver, request_id)
+    except YidiError as exc:
+        _fail(exc)
+    if isinstance(result, list):  # prepayment lines
+        _print_prepayment(result, approvals.get_request(ctx, request_id).params["year"], json_output)
+    else:
+        _show_statement(result, None, None, json_output)
+
+
+@clearing_app.command("requests")
+def requests(all_states: bool = typer.Option(False, "--all", help="含已执行、已撤回的申请")) -> None:
+    """待复核申请 / requests waiting for a second person."""
+    from yidi.services import approvals
+
+    table = Table(title="资金复核申请")
+    for column in ("request_id", "事项", "发起人", "发起时间", "状态", "复核人", "结果"):
+        table.add_column(column)
+    for item in approvals.list_requests(_context(), status=None if all_states else "pending"):
+        table.add_row(item.request_id, item.title, item.initiator, str(item.initiated_at), item.status,
+                      item.approver or "", item.result)
+    out.print(table)
 
 
 def _print_statement(statement) -> None:
@@ -130,18 +199,28 @@ def show(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
 
 @clearing_app.command("prepay")
 def prepay(year: int = typer.Option(..., help="预付年度，如 2024（按上年第四季度核定）"),
-           confirm: bool = typer.Option(False, "--confirm", help="确认调整额度并记账"),
-           json_output: bool = typer.Option(False, "--json"), actor: str = typer.Option("cli-clearing")) -> None:
-    """年度预付金 / C1: 2 × the monthly average of last year's Q4, per flow; --confirm posts the adjustment."""
+           confirm: bool = typer.Option(False, "--confirm", help="发起确认（另一用户 approve 后记账）"),
+           user: Optional[str] = typer.Option(None, help="发起人（登录名），--confirm 时必填"),
+           json_output: bool = typer.Option(False, "--json")) -> None:
+    """年度预付金 / C1: 2 × the monthly average of last year's Q4, per flow; --confirm --user asks for the
+    posting, which happens when a different user approves it (`yidi clearing approve`)."""
     from yidi.services import prepayment
 
-    ctx = _context()
+    if confirm:
+        if not user:
+            err.print("确认预付金须两人办理：请加 --user <发起人>，再由另一用户 yidi clearing approve")
+            raise typer.Exit(1)
+        _request("prepayment.confirm", {"year": year}, user)
+        return
     with _progress_bar() as progress:
         try:
-            lines = (prepayment.confirm(ctx, year, actor=actor, progress=progress) if confirm
-                     else prepayment.plan(ctx, year, progress))
+            lines = prepayment.plan(_context(), year, progress)
         except YidiError as exc:
             _fail(exc)
+    _print_prepayment(lines, year, json_output)
+
+
+def _print_prepayment(lines, year: int, json_output: bool) -> None:
     if json_output:
         _json([line.to_dict() for line in lines])
         return
@@ -155,7 +234,8 @@ def prepay(year: int = typer.Option(..., help="预付年度，如 2024（按上�
                       fen_to_yuan(line.amount_fen), fen_to_yuan(line.previous_fen), fen_to_yuan(line.adjustment_fen),
                       "已确认" if line.confirmed else "待确认")
     out.print(table)
-    out.print("金额单位：元。" + ("" if all(line.confirmed for line in lines) else "确认调整额度并记账：加 --confirm"))
+    out.print("金额单位：元。" + ("" if all(line.confirmed for line in lines)
+                               else "确认调整额度并记账：--confirm --user <发起人>，再由另一用户复核"))
 
 
 @clearing_app.command("interest")

@@ -33,14 +33,19 @@ def demo_client(url: str, fixmedins_code: str) -> HospitalClient:
 @hospital_app.command("call")
 def call(infno: str, file: Path = typer.Argument(..., help="input JSON, or a whole envelope with infno/input"),
          fixmedins: str = typer.Option("H11000000001", "--fixmedins", help="定点医药机构编码"),
-         url: str = typer.Option(DEFAULT_URL, "--url")) -> None:
-    """签名并发送一笔交易，打印应答 / sign one transaction with demo credentials, send it, print the answer."""
+         url: str = typer.Option(DEFAULT_URL, "--url"),
+         access_key: str = typer.Option("", "--access-key", envvar="YIDI_HIS_ACCESS_KEY",
+                                        help="issued access key (default: the demo key of --fixmedins)"),
+         secret: str = typer.Option("", "--secret", envvar="YIDI_HIS_SECRET", show_default=False,
+                                    help="its secret (better in YIDI_HIS_SECRET than on the command line)")) -> None:
+    """签名并发送一笔交易，打印应答 / sign one transaction (demo credentials, or --access-key with YIDI_HIS_SECRET),
+    send it, print the answer."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         err.print(f"[red]无法读取 {file}[/red]: {exc}")
         raise typer.Exit(2)
-    client = demo_client(url, fixmedins)
+    client = HospitalClient(url, access_key, secret, fixmedins) if access_key else demo_client(url, fixmedins)
     if isinstance(data, dict) and "input" in data and "infno" in data:
         envelope = client.envelope(infno, data["input"])
         envelope.update({k: v for k, v in data.items() if k not in ("input", "infno") and v not in (None, "")})

@@ -34,6 +34,40 @@ class Settings(BaseSettings):
     # Test-only seam (tests/fault): seconds a 2304/2207 sleeps before its write. Read only when
     # YIDI_TEST_HOOKS=1 is also set, which only the fault tests do.
     test_slow_settle_seconds: float = 0.0
+    # Deployment (docs/operations.md). "production" makes the server refuse to start without its secrets
+    # (``production_problems``); anything else is development.
+    env: str = "development"
+    # Key(s) that encrypt hospital access-key secrets at rest (services/credentials.py): Fernet keys,
+    # comma-separated, the first encrypts and all decrypt (rotation). Unset: derived from secret_key.
+    credential_key: str = ""
+    # The operator's policy folder (national.yaml, insured/, catalogs/), replacing the packaged one: made by
+    # `yidi policy init DIR`, updated by `yidi import catalog` / `yidi import policy` (services/policy_files.py).
+    policy_dir: str = ""
+
+
+def secret_text(value) -> str:
+    """A setting's plain text whether it is a str or a pydantic SecretStr."""
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else (value or "")
+
+
+DEVELOPMENT_SECRET = "dev-only-change-me"
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What a production server lacks (empty outside production): each item says which variable to set."""
+    if settings.env.lower() != "production":
+        return []
+    problems = []
+    secret = secret_text(settings.secret_key)
+    if not secret or secret == DEVELOPMENT_SECRET or len(secret) < 32:
+        problems.append("YIDI_SECRET_KEY（至少32个字符的随机串，签发登录令牌和页面会话）")
+    if not secret_text(settings.credential_key):
+        problems.append("YIDI_CREDENTIAL_KEY（Fernet 密钥，加密保存医院接口密钥）")
+    if "database_url" not in settings.model_fields_set:  # set in the environment or .env, never the default
+        problems.append("YIDI_DATABASE_URL（生产数据库地址，如 postgresql://yidi@127.0.0.1:5432/yidi）")
+    if settings.demo_mode:
+        problems.append("YIDI_DEMO_MODE 必须为 false（演示密钥和演示账号不得用于生产）")
+    return problems
 
 
 @lru_cache

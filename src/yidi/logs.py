@@ -69,3 +69,40 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 def get_logger(name: str = "yidi"):
     return structlog.get_logger(name)
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line for the stdlib loggers (uvicorn's server and access logs) when YIDI_LOG_JSON is
+    set, with the same keys as structlog's lines: timestamp, level, logger, event (docs/operations.md)."""
+
+    ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import datetime, timezone
+
+        line = {"timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat().replace("+00:00", "Z"),
+                "level": record.levelname.lower(), "logger": record.name}
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            line["event"] = "http.access"
+            line.update(zip(self.ACCESS_FIELDS, (mask_certno(str(arg)) for arg in record.args)))
+        else:
+            line["event"] = mask_certno(record.getMessage())
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def uvicorn_log_config(json: bool, level: str = "INFO") -> dict | None:
+    """uvicorn's log_config: JSON lines when ``json`` (else None: uvicorn's own text format)."""
+    if not json:
+        return None
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr",
+               "filters": ["certno"]}
+    return {"version": 1, "disable_existing_loggers": False,
+            "filters": {"certno": {"()": "yidi.logs.CertnoFilter"}},
+            "formatters": {"json": {"()": "yidi.logs.JsonLineFormatter"}},
+            "handlers": {"default": handler},
+            "loggers": {**{name: {"handlers": ["default"], "level": level.upper(), "propagate": False}
+                           for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+                        "alembic": {"handlers": ["default"], "level": "WARNING", "propagate": False}}}

@@ -36,7 +36,8 @@ COVERAGE_NAMES = {"local": "参保地本地就医", "long_term_at_filed_place": 
                   "long_term_returning": "异地长期居住人员回参保地就医",
                   "temporary_returning": "临时外出就医人员回参保地就医", "temporary": "临时外出就医",
                   "manual_without_filing": "未备案回参保地手工报销", "other_temporary": "其他临时外出就医"}
-ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管"}
+ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管",
+              "admin": "系统管理员"}
 INSUTYPE_NAMES = {"310": "职工医保", "390": "居民医保"}
 LEVEL_NAMES = {3: "三级", 2: "二级", 1: "一级"}
 INSU_STATUS_NAMES = {"active": "正常", "suspended": "暂停", "terminated": "终止"}

@@ -27,8 +27,11 @@ BEIJING = "H11000000001"
 
 @pytest.fixture
 def demo_ctx(ctx):
+    # The PostgreSQL context is shared by the session: hand it back as it was (not in demo mode, no hooks).
     ctx.demo_mode = True
-    return ctx
+    yield ctx
+    ctx.demo_mode = False
+    ctx.hooks.clear()
 
 
 @pytest.fixture

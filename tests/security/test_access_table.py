@@ -29,10 +29,10 @@ from yidi.domain.catalog import FeeItem
 from yidi.services import clearing, filings, manual_claims, prepayment, settlements, visits
 from yidi.services.demo import load_demo
 
-ROLES = ("anonymous", "person", "hospital", "agency_other", "agency_right", "supervisor")
+ROLES = ("anonymous", "person", "hospital", "agency_other", "agency_right", "supervisor", "admin")
 LOGINS = {"person": ("P001", "demo-person"), "hospital": ("desk-beijing", "demo-desk"),
           "agency_other": ("clerk-wuhan", "demo-clerk"), "agency_right": ("clerk-jiaozuo", "demo-clerk"),
-          "supervisor": ("supervisor", "demo-super")}
+          "supervisor": ("supervisor", "demo-super"), "admin": ("admin", "demo-admin")}
 ALL = set(ROLES)
 LOGGED_IN = ALL - {"anonymous"}
 NOBODY: set[str] = set()  # no user role: the hospital interface takes signed HIS calls only
@@ -40,10 +40,14 @@ AGENCY_SUP = {"agency_other", "agency_right", "supervisor"}
 P = {"person"}
 H = {"hospital"}
 RIGHT_AGENCY = {"agency_right"}
+ADMIN = {"admin"}  # accounts and hospital access keys (issue 19)
+NATIONAL = {"supervisor"}  # money of the whole country moves with two national or provincial users (issue 19)
 
 # (method, path) -> the roles allowed. Pages and /api alike.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ALL,
+    # probes and metrics: for the load balancer and Prometheus; the reverse proxy keeps /metrics internal
+    ("GET", "/health/live"): ALL, ("GET", "/health/ready"): ALL, ("GET", "/metrics"): ALL,
     ("GET", "/openapi.json"): ALL, ("GET", "/docs"): ALL, ("GET", "/docs/oauth2-redirect"): ALL,
     ("GET", "/redoc"): ALL,
     ("POST", "/api/login"): ALL,
@@ -104,7 +108,12 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     # batch decision: any clerk may post it; each filing is then checked against the clerk's region
     ("POST", "/agency/filings/decide"): {"agency_other", "agency_right"},
     ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
-    ("POST", "/agency/funds/run"): AGENCY_SUP, ("GET", "/agency/reconciliation"): AGENCY_SUP,
+    ("POST", "/agency/funds/run"): NATIONAL, ("GET", "/agency/reconciliation"): AGENCY_SUP,
+    ("POST", "/agency/funds/prepay"): NATIONAL, ("POST", "/agency/funds/approvals/{request_id}/approve"): NATIONAL,
+    ("GET", "/admin"): ADMIN, ("POST", "/admin/users"): ADMIN, ("POST", "/admin/users/{username}/disable"): ADMIN,
+    ("POST", "/admin/users/{username}/enable"): ADMIN, ("POST", "/admin/users/{username}/reset-password"): ADMIN,
+    ("POST", "/admin/credentials"): ADMIN, ("POST", "/admin/credentials/{access_key}/rotate"): ADMIN,
+    ("POST", "/admin/credentials/{access_key}/revoke"): ADMIN,
     ("GET", "/agency/funds/{month}/statement.xlsx"): AGENCY_SUP,
     # the file is 焦作's city statement: another region's clerk is refused it (test_i3_funds_pages_are_scoped…)
     ("GET", "/agency/funds/{month}/csv/{filename}"): {"agency_right", "supervisor"},
@@ -171,6 +180,25 @@ class World:
             psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin, endtime=begin,
             items=(FeeItem(code="X004", amount_fen=100000),))).setl_id
 
+    def approval(self) -> str:
+        """A clearing asked for by another national user, for the caller to approve."""
+        from yidi.services import approvals
+        from yidi.services.users import Principal
+
+        return approvals.request(self.ctx, Principal("another-supervisor", "supervisor"), "clearing.run",
+                                 {"month": "2024-01"}).request_id
+
+    def user(self) -> str:
+        from yidi.services.accounts import NewUser, add_user
+
+        username = f"u{next(FILINGS)}-{datetime.now():%H%M%S%f}"
+        add_user(self.ctx, NewUser(username, "agency", "410800"), None, actor="test")
+        return username
+
+    def access_key(self) -> str:
+        from yidi.services import credentials
+
+        return credentials.issue(self.ctx, "H41080000001", actor="test").access_key
     def claim(self) -> tuple[str, str]:
         """A submitted 零星报销 of P001 (one visit each) and the id of its invoice."""
         begin = date.fromordinal(date(2023, 1, 1).toordinal() + 3 * next(CLAIMS))
@@ -206,6 +234,12 @@ def concrete(world: World, path: str) -> str:
         values["setl_id"] = world.settlement()
     if "{lead_id}" in path:
         values["lead_id"] = world.lead()
+    if "{request_id}" in path:
+        values["request_id"] = world.approval()
+    if "{username}" in path:
+        values["username"] = world.user()
+    if "{access_key}" in path:
+        values["access_key"] = world.access_key()
     if "{claim_id}" in path:
         values["claim_id"], values["attachment_id"] = world.claim()
     values.update(month="2024-01", admdvs="410800", infno="2304", filename="市级清算单-2024-01-410800.csv")
@@ -234,6 +268,7 @@ JSON_BODIES = {
 # Valid forms, so that a role check is what decides (several handlers validate input before the region check).
 FORMS = {
     "/desk/read": {"certno": "410802195501011234"},
+    "/admin/credentials": {"fixmedins_code": "H41080000001"},
     "/agency/filings/{filing_id}/decide": {"decision": "approve"},
     "/agency/claims/{claim_id}/decide": {"decision": "approve"},
     "/supervision/leads/{lead_id}/assign": {"assigned_admdvs": "110000", "note": "请协查"},

@@ -76,8 +76,14 @@ def test_c4_cli_reconcile_exits_1_and_lists_the_settlement(cli_database):
     file_all(ctx)
     settle_at(ctx, "P001", date(2024, 3, 3))
     changed = settle_at(ctx, "P001", date(2024, 3, 4))
-    runner = CliRunner()
-    first = runner.invoke(app, ["clearing", "run", "--month", "2024-03", "--json"])
+    from yidi.services.accounts import NewUser, add_user
+
+    for username in ("clerk-henan", "reviewer-henan"):
+        add_user(ctx, NewUser(username, "agency", "410000"), "province-pass-1", actor="test")
+    runner = CliRunner(env={"YIDI_PASSWORD": "province-pass-1"})
+    asked = runner.invoke(app, ["clearing", "run", "--month", "2024-03", "--user", "clerk-henan"])
+    assert asked.exit_code == 0, asked.output
+    first = runner.invoke(app, ["clearing", "approve", asked.stdout.strip(), "--user", "reviewer-henan", "--json"])
     assert first.exit_code == 0, first.output
     second = runner.invoke(app, ["clearing", "run", "--month", "2024-03", "--json"])
     assert json.loads(second.stdout)["replayed"] is True

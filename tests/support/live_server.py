@@ -33,3 +33,19 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_answers(url: str, process, seconds: float = 180) -> None:
+    """Wait for a server started as a subprocess (``yidi serve``) to answer ``url`` with 200."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not answer {url}")
+        time.sleep(0.2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -239,6 +239,11 @@ class CredentialRow(Base):
     algorithm: Mapped[str] = mapped_column(String(16), default="HMAC-SM3")  # or HMAC-SHA1 (compatibility)
     demo_only: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Issued credentials keep the secret encrypted (services/credentials.py, Fernet); ``secret`` then stays
+    # empty. The HMAC check needs the secret itself, so it is encrypted, not hashed.
+    secret_encrypted: Mapped[str] = mapped_column(Text, default="", server_default="")
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class UserRow(Base):
@@ -252,10 +257,13 @@ class UserRow(Base):
     psn_no: Mapped[str | None] = mapped_column(String(30), nullable=True)
     fixmedins_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     display_name: Mapped[str] = mapped_column(String(60), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # false: disabled
 from yidi.adapters import orm_web  # noqa: E402,F401
 from yidi.adapters import orm_funds  # noqa: E402,F401
 from yidi.adapters import orm_ops  # noqa: E402,F401
 from yidi.adapters import orm_audit  # noqa: E402,F401
 from yidi.adapters import orm_fed  # noqa: E402,F401
 from yidi.adapters import orm_interface  # noqa: E402,F401
+from yidi.adapters import orm_accounts  # noqa: E402,F401
+from yidi.adapters import orm_mapping  # noqa: E402,F401
 from yidi.adapters import orm_claims  # noqa: E402,F401

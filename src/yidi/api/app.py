@@ -13,13 +13,14 @@ from collections import defaultdict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yidi import __version__
 from yidi.api import fault_hooks
 from yidi.api.fsi_gateway import InterfaceGateway
 from yidi.api.guards import BodyGuard
-from yidi.config import get_settings
+from yidi.config import get_settings, production_problems
 from yidi.domain.errors import YidiError, invalid
 from yidi.logs import configure_logging, get_logger
 from yidi.services.context import AppContext
@@ -33,6 +34,8 @@ ROUTER_MODULES = [
     "yidi.api.claims",
     "yidi.api.funds",
     "yidi.web.pages",
+    "yidi.api.metrics",
+    "yidi.api.reference_docs",
 ]
 
 log = get_logger("yidi.api")
@@ -73,13 +76,24 @@ def error_response(exc: YidiError) -> JSONResponse:
     return JSONResponse(status_code=exc.http_status, content=exc.to_dict())
 
 
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not /api or the interface, and HTML accepted)."""
+    path = request.url.path
+    return ("text/html" in request.headers.get("accept", "") and "session" in request.scope
+            and not path.startswith(("/api/", "/fsi/")))
+
+
 def create_app(ctx: AppContext | None = None) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    missing = production_problems(settings)
+    if missing:  # refuse to serve production with development secrets (docs/operations.md)
+        raise YidiError("PRODUCTION_CONFIG_MISSING", {"missing": "；".join(missing)})
     if ctx is None:
         ctx = AppContext.from_url(settings.database_url, demo_mode=settings.demo_mode)
     app = FastAPI(title="yidi 异地就医直接结算", version=__version__,
-                  description="Cross-region medical-insurance direct settlement. 中文优先 / Chinese first.")
+                  description="Cross-region medical-insurance direct settlement. 中文优先 / Chinese first.",
+                  docs_url=None, redoc_url=None)  # served from local files by api/reference_docs.py
     app.state.ctx = ctx
     fault_hooks.install(ctx)  # fault-injection seams: only with YIDI_TEST_HOOKS=1 (tests/fault)
 
@@ -92,6 +106,24 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": ["body"], "msg": "invalid"}
         field_name = ".".join(str(part) for part in first.get("loc", []) if part not in ("body", "query", "path"))
         return error_response(invalid(field_name or "body", validation_detail(first)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # The router's own refusals (unknown address, wrong method): coded like every other refusal,
+        # and a Chinese page for a browser that asked for a page.
+        if exc.status_code == 405:
+            refusal = YidiError("METHOD_NOT_ALLOWED", {"method": request.method, "path": request.url.path[:200]})
+        elif exc.status_code == 404:
+            refusal = YidiError("NOT_FOUND", {"what": "页面或接口", "key": request.url.path[:200]})
+        else:
+            return JSONResponse({"code": "HTTP_%d" % exc.status_code, "message": str(exc.detail)},
+                                status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        if wants_page(request):
+            from yidi.web.core import render
+
+            return render(request, "error.html", status_code=refusal.http_status, code=refusal.code,
+                          message=refusal.message, hint="请检查地址，或从首页进入。")
+        return error_response(refusal)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -227,7 +227,9 @@ def _fee_lines(call: Call) -> tuple[str, list[visits.FeeLine]]:
             if expected != amount:
                 raise invalid(row.name("det_item_fee_sumamt"), "不等于 数量×单价（四舍五入到分）")
         lines.append(visits.FeeLine(
-            feedetl_sn=row.text("feedetl_sn", max_len=40), med_list_codg=row.text("med_list_codg", max_len=40),
+            feedetl_sn=row.text("feedetl_sn", max_len=40),
+            # blank: resolved from the hospital's 医保目录对照 by medins_list_codg (visits._mapped)
+            med_list_codg=row.text("med_list_codg", required=False, max_len=40) or "",
             amount_fen=amount, cnt=cnt, pric=pric, init_feedetl_sn=init_sn,
             medins_list_codg=row.text("medins_list_codg", required=False, max_len=40) or "",
             name=row.text("medins_list_name", required=False, max_len=100) or "",

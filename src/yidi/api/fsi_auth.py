@@ -21,7 +21,7 @@ from yidi.adapters.orm import CredentialRow, InstitutionRow
 from yidi.api import signing
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
-from yidi.services import replay_guard
+from yidi.services import credentials, replay_guard
 from yidi.services.context import AppContext
 
 CREDENTIAL_TTL = 30.0  # seconds a looked-up key is reused (revocation takes effect within this)
@@ -52,8 +52,8 @@ def credential(ctx: AppContext, access_key: str) -> Credential | None:
         row = session.execute(select(CredentialRow, InstitutionRow.admdvs)
                               .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
                               .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
-    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], row[0].secret,
-                                                row[0].algorithm, row[0].demo_only)
+    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1],
+                                                credentials.secret_of(row[0]), row[0].algorithm, row[0].demo_only)
     if len(cache) > 10_000:
         cache.clear()
     cache[access_key] = (time.monotonic(), found)
@@ -66,7 +66,7 @@ def _failed(detail: str) -> YidiError:
 
 def _usable(ctx: AppContext, access_key: str, header: str) -> Credential:
     cred = credential(ctx, access_key)
-    if cred is None or (cred.demo_only and not ctx.demo_mode):
+    if cred is None or not cred.secret or (cred.demo_only and not ctx.demo_mode):  # no secret: key not readable
         raise _failed(f"{header} 无效或已停用（演示密钥仅在演示模式下可用）")
     return cred
 

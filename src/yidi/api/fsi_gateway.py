@@ -17,11 +17,12 @@ worker thread; the audit chain is sealed after the answer is sent, at most once 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from yidi.api import fsi
+from yidi.api import fsi, metrics
 from yidi.api.guards import read_body, too_deep
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
@@ -64,11 +65,15 @@ def calls_run_inline() -> bool:
 async def answer(ctx: AppContext, headers: dict[str, str], body: bytes, infno: str | None) -> tuple[int, bytes]:
     """(HTTP status, response body) for one call (see ``calls_run_inline`` for where it runs). A file
     (9102 文件下载) is answered as its bytes, everything else as the JSON envelope."""
+    started = time.perf_counter()
     if calls_run_inline():
         status, payload = fsi.handle_call(ctx, headers, body, infno)
     else:
         status, payload = await run_in_threadpool(fsi.handle_call, ctx, headers, body, infno)
-    return status, payload if isinstance(payload, bytes) else render(payload)
+    rendered = payload if isinstance(payload, bytes) else render(payload)
+    metrics.observe_call(infno or headers.get("_api_name"), payload if isinstance(payload, dict) else {"infcode": 0},
+                         time.perf_counter() - started)
+    return status, rendered
 
 
 def is_file(payload: bytes) -> bool:

@@ -79,6 +79,15 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("RATE_LIMITED", "input", 429, "请求过于频繁（{detail}）", "请稍后重试；批量业务请错峰提交。"),
         ErrorSpec("SYSTEM_ERROR", "system", 500, "系统内部错误（参考号 {ref}）", "请稍后重试；如持续出现请将参考号提供给运维人员。"),
         ErrorSpec("SERVICE_UNAVAILABLE", "system", 503, "参保地系统暂时不可用（{detail}）", "就诊信息已保存，可稍后重试结算，或出院后申请线上零星报销。"),
+        # Operations (issue 19): the server, accounts, imports, two-person confirmation, backups.
+        ErrorSpec("METHOD_NOT_ALLOWED", "input", 405, "该地址不支持 {method} 请求：{path}", "请按 /docs 接口文档使用正确的请求方法。"),
+        ErrorSpec("DATABASE_UNAVAILABLE", "system", 503, "数据库暂时不可用（{detail}）", "请检查数据库服务和 YIDI_DATABASE_URL；数据库恢复后服务自动就绪。"),
+        ErrorSpec("PRODUCTION_CONFIG_MISSING", "system", 500, "生产模式（YIDI_ENV=production）缺少必需的配置：{missing}", "请在环境文件中设置上述变量后重新启动（见 docs/operations.md）。"),
+        ErrorSpec("ALREADY_EXISTS", "input", 409, "{what} {key} 已存在", "请换一个编号，或修改已有的记录。"),
+        ErrorSpec("IMPORT_REJECTED", "input", 422, "导入文件有 {count} 处错误，未导入任何数据", "请按逐行报告更正文件后重新导入（可先加 --dry-run 检查）。"),
+        ErrorSpec("APPROVAL_SAME_PERSON", "auth", 403, "发起人和复核人不能是同一人（{username}）", "资金划拨须由另一名有权限的用户登录复核。"),
+        ErrorSpec("APPROVAL_NOT_PENDING", "funds", 409, "复核申请 {request_id} 当前状态为 {status}，不能复核", "请查询待复核申请；已执行或已撤回的申请需重新发起。"),
+        ErrorSpec("BACKUP_FAILED", "system", 500, "备份或恢复失败：{detail}", "请检查数据库地址、磁盘空间和 pg_dump/pg_restore 是否安装，然后重试。"),
     ]
 }
 

@@ -264,6 +264,11 @@ _DEFAULT_BOOK: PolicyBook | None = None
 def load_policy_book(data_dir: Path | None = None) -> PolicyBook:
     """The validated policy book; raises POLICY_INVALID naming the first problem (all are listed in the message)."""
     global _DEFAULT_BOOK
+    if data_dir is None:
+        from yidi.config import get_settings
+
+        configured = get_settings().policy_dir  # YIDI_POLICY_DIR: the operator's folder replaces the packaged one
+        data_dir = Path(configured) if configured else None
     if data_dir is None and _DEFAULT_BOOK is not None:
         return _DEFAULT_BOOK
     book, problems = collect_policy(data_dir or DATA_DIR)

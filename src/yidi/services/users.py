@@ -17,7 +17,7 @@ from yidi.domain.errors import YidiError
 from yidi.domain.regions import area_covers
 from yidi.services.context import AppContext
 
-ROLES = ("person", "hospital", "agency", "supervisor")
+ROLES = ("person", "hospital", "agency", "supervisor", "admin")  # admin: accounts and credentials (/admin)
 _hasher = PasswordHasher()
 
 
@@ -60,7 +60,7 @@ def principal_of(row: UserRow) -> Principal:
 def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
     with ctx.unit_of_work() as session:
         row = session.get(UserRow, username or "")
-        if row is None:
+        if row is None or not row.active:  # a disabled account (services/accounts.py) is refused like a wrong password
             _hasher.hash(password or "x")  # same cost whether or not the user exists
             raise YidiError("LOGIN_FAILED", {"detail": "用户名或密码错误"})
         try:
@@ -73,7 +73,7 @@ def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
 def get_principal(ctx: AppContext, username: str) -> Principal | None:
     with ctx.unit_of_work() as session:
         row = session.get(UserRow, username)
-        return principal_of(row) if row else None
+        return principal_of(row) if row is not None and row.active else None
 
 
 def create_user(ctx: AppContext, *, username: str, password: str, role: str, admdvs: str | None = None,

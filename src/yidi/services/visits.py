@@ -272,6 +272,31 @@ def cancel_registration(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, 
         return visit
 
 
+def _mapped(session: Session, fixmedins_code: str, lines: list[FeeLine]) -> list[FeeLine]:
+    """Rows sent with only the hospital's own item code get the catalog code from its 医保目录对照
+    (`yidi import mappings`); a row with neither is refused naming the field."""
+    from dataclasses import replace
+
+    from yidi.adapters.orm_mapping import ItemMappingRow
+
+    wanted = {line.medins_list_codg for line in lines if not line.med_list_codg and line.medins_list_codg}
+    known: dict[str, str] = {}
+    if wanted:
+        stmt = select(ItemMappingRow.medins_list_codg, ItemMappingRow.med_list_codg).where(
+            ItemMappingRow.fixmedins_code == fixmedins_code, ItemMappingRow.medins_list_codg.in_(sorted(wanted)))
+        known = {own: code for own, code in session.execute(stmt).all()}
+    resolved = []
+    for index, line in enumerate(lines):
+        if not line.med_list_codg:
+            code = known.get(line.medins_list_codg)
+            if code is None:
+                raise invalid(f"feedetail[{index}].med_list_codg",
+                              f"缺少医保目录编码，且本院项目编码“{line.medins_list_codg}”未维护目录对照")
+            line = replace(line, med_list_codg=code)
+        resolved.append(line)
+    return resolved
+
+
 def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None,
                 lines: list[FeeLine], admdvs: str | None = None, actor: str = "hospital") -> list[RowSplit]:
     """费用明细上传 (2301 / 2204): at most 300 rows; each row split by the treatment region's catalog (S1).
@@ -285,6 +310,8 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
         admdvs = admdvs or lookups.institution(session, fixmedins_code).admdvs
+        if any(not line.med_list_codg for line in lines):
+            lines = _mapped(session, fixmedins_code, lines)
         existing = {row.feedetl_sn: row for row in fee_rows}
         refunded: dict[str, tuple[int, Decimal]] = {}
         for row in existing.values():

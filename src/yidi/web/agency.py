@@ -17,7 +17,7 @@ from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.api.claims import attachment_response
-from yidi.services import clearing, finance_reconciliation, funds_scope, ledger, manual_claims, prepayment
+from yidi.services import approvals, clearing, finance_reconciliation, funds_scope, ledger, manual_claims, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, form_list, money_text, redirect, render, require
@@ -234,7 +234,10 @@ def agency_funds(request: Request, plan_year: str = "", month: str = "", city: s
     return render(request, "agency/funds.html", runs=runs, national=funds_scope.is_national(principal),
                   prepayments=funds_scope.prepayment_lines(principal, prepayment.list_prepayments(ctx)), plan=plan,
                   plan_year=plan_year, regions=region_names(ctx), fen_to_yuan=money_text, month=month,
-                  statement=statement, city_sheet=city_sheet, csv_names=csv_names)
+                  statement=statement, city_sheet=city_sheet, csv_names=csv_names,
+                  may_move=approvals.may_move_country_money(principal),
+                  approvals=approvals.list_requests(ctx, status=None)[:20]
+                  if approvals.may_move_country_money(principal) else [])
 
 
 def _download(content: bytes, filename: str, media_type: str) -> Response:
@@ -276,9 +279,25 @@ def agency_statement_csv(request: Request, month: str, filename: str):
 
 @router.post("/agency/funds/run")
 def agency_funds_run(request: Request):
+    """Step one of two-person confirmation (services/approvals.py): the clearing runs when another
+    national or provincial user approves it below."""
     principal = _clerk(request)
-    clearing.run_clearing(ctx_of(request), form(request).get("month", ""), actor=principal.username)
-    return redirect("/agency/funds")
+    approvals.request(ctx_of(request), principal, "clearing.run", {"month": form(request).get("month", "")})
+    return redirect("/agency/funds#approvals")
+
+
+@router.post("/agency/funds/prepay")
+def agency_funds_prepay(request: Request):
+    principal = _clerk(request)
+    approvals.request(ctx_of(request), principal, "prepayment.confirm", {"year": form(request).get("year", "")})
+    return redirect("/agency/funds#approvals")
+
+
+@router.post("/agency/funds/approvals/{request_id}/approve")
+def agency_funds_approve(request: Request, request_id: str):
+    principal = _clerk(request)
+    approvals.approve(ctx_of(request), principal, request_id)
+    return redirect("/agency/funds#approvals")
 
 
 @router.get("/agency/reconciliation")

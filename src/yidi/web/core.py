@@ -34,7 +34,8 @@ from yidi.wording import (BASIS_NAMES, CHANNEL_NAMES, COVERAGE_NAMES, INSU_STATU
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
-ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision"}
+ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision",
+             "admin": "/admin"}
 
 
 def institution_kind(institution) -> str:
