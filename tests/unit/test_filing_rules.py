@@ -326,3 +326,27 @@ def test_f11_not_filed_message_names_the_filing_channels():
     for channel in ("国家医保服务平台APP", "小程序", "窗口", "电话"):
         assert channel in message
     assert "补办" in message
+
+
+# ---------------------------------------------------------------- F5/F6 each region's own document ----
+@pytest.mark.parametrize("region", [WUHAN, DEZHOU])
+def test_f5_the_12_to_24_month_extension_is_jiaozuos_alone(rules, region):
+    """Seed 000 一(二) lets 焦作 extend to 12–24 months; seed 002 二(一) (湖北) gives 6 months and no extension,
+    seed 003 (德州) sets none."""
+    assert check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, date(2024, 6, 1), rules(JIAOZUO)) == date(2024, 6, 1)
+    with pytest.raises(YidiError) as refused:
+        check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, date(2024, 6, 1), rules(region))
+    assert refused.value.code == "INVALID_INPUT" and "enddate" in refused.value.full_message()
+    assert "未规定延长" in refused.value.full_message()
+    # the standard 6 months stay accepted
+    assert check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, None, rules(region)) == date(2023, 11, 30)
+
+
+def test_f6_hubei_sets_no_commitment_lock_jiaozuo_and_dezhou_do(rules):
+    """Seed 002 sets no time limit on change/cancel; seed 000 一(二) and seed 003 三(一) set 6 months."""
+    filing = make_filing(begndate=date(2023, 1, 10), insured=WUHAN)
+    check_change_or_cancel(filing, date(2023, 1, 11), False, rules(WUHAN))  # the day after filing, no proof
+    for region in (JIAOZUO, DEZHOU):
+        with pytest.raises(YidiError) as refused:
+            check_change_or_cancel(make_filing(insured=region), date(2023, 1, 11), False, rules(region))
+        assert refused.value.code == "FILING_CHANGE_NEEDS_PROOF" and "未满6个月" in refused.value.message

@@ -35,7 +35,7 @@ CATALOG: dict[str, ErrorSpec] = {
                   f"请通过{_FILE_CHANNELS}办理异地就医备案；出院结算前补办备案的可直接结算，已自费出院的可在补办备案后申请线上零星报销。"),
         ErrorSpec("FILING_PENDING", "filing", 409, "备案尚在审核中（申请日 {apply_date}，最迟 {due_date} 前办结）", "请等待参保地经办机构审核，或到窗口办理即时生效的备案。"),
         ErrorSpec("FILING_OVERLAP", "filing", 409, "已有覆盖该就医地和时间段的有效备案（{filing_id}）", "如需调整请办理备案变更，而不是重复备案。"),
-        ErrorSpec("FILING_CHANGE_NEEDS_PROOF", "filing", 409, "以个人承诺方式办理的长期异地备案未满6个月（满6个月之日为 {free_from}），变更或取消需提供证明材料",
+        ErrorSpec("FILING_CHANGE_NEEDS_PROOF", "filing", 409, "以个人承诺方式办理的长期异地备案未满{months}个月（满{months}个月之日为 {free_from}），变更或取消需提供证明材料",
                   "请提供备案类型所需证明材料（如户籍证明、居住证、工作证明或退休安置证明）后再办理，或于 {free_from} 起办理。"),
         ErrorSpec("FILING_NOT_ACTIVE", "filing", 409, "备案当前状态为 {status}，不能执行该操作", "请查询备案状态；已撤销或已变更的备案请重新办理备案。"),
         ErrorSpec("COMMITMENT_NOT_ALLOWED", "filing", 422, "该备案类型不能以个人承诺方式办理", "请提供证明材料（如转诊证明）后办理。"),

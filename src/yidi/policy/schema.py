@@ -102,8 +102,11 @@ class FilingRules(Strict):
     # How "N months from begndate" ends: the day before the corresponding day (inclusive count, the
     # common administrative spelling: 2023-06-01 → 2023-11-30) or the corresponding day itself.
     temporary_validity_end: Figure[Literal["day_before_corresponding_day", "corresponding_day"]]
-    temporary_extension_months: Figure[list[int]]  # F5: [min, max] for 恶性肿瘤放化疗 etc.
-    commitment_lock_months: Figure[int]  # F6
+    # F5: [min, max] months for 恶性肿瘤放化疗 etc. (焦作); null where the region's document sets no extension.
+    temporary_extension_months: Figure[tuple[int, int] | None]
+    # F6: months a commitment-based long-term filing stays locked against change/cancel without proof;
+    # 0 where the region's document sets no limit (湖北).
+    commitment_lock_months: Figure[int]
     change_mode: Figure[Literal["amend", "terminate_and_refile"]]  # F6 焦作 vs 德州
     intra_province_temporary_needs_filing: Figure[bool]  # F9
     commitment_allowed_for: Figure[list[FilingTypeName]]  # F3
