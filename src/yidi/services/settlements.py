@@ -6,7 +6,6 @@ with year-to-date usage, write the settlement, the usage and the ledger entry to
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -14,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from types import SimpleNamespace
 
-from sqlalchemy import BigInteger, Row, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Integer, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,15 +122,27 @@ def parse_items(raw: object) -> tuple[FeeItem, ...]:
 
 
 def visit_key(cmd: SettleCommand) -> str:
-    """One visit = one paid claim (S4, V3). A stay is keyed by its admission; an outpatient visit
-    also by its date, type, disease and fee lines (two different same-day visits are allowed)."""
+    """One visit = one paid claim (S4, V3), whatever its fee lines: a stay is keyed by person, institution and
+    admission; an outpatient visit by person, institution, date and visit type (med_type; for 门诊慢特病 the
+    disease, which has its own limit). The database's unique index holds it under concurrency;
+    ``_SELECT_SAME_VISIT`` also catches a stay overlapping a paid one (docs/policy-readings.md B-R14)."""
     med_class = MED_CLASS_OF.get(cmd.med_type)
     base = f"{cmd.psn_no}|{cmd.fixmedins_code}|{med_class}|{cmd.begntime.isoformat()}"
     if med_class is MedClass.INPATIENT:
         return base
-    lines = sorted(f"{i.code}:{i.amount_fen}" for i in cmd.items)
-    digest = hashlib.sha256("|".join(lines).encode()).hexdigest()[:16]
-    return f"{base}|{cmd.endtime.isoformat()}|{cmd.med_type}|{cmd.dise_codg or ''}|{digest}"
+    disease = cmd.dise_codg or "" if med_class is MedClass.CHRONIC else ""
+    return f"{base}|{cmd.med_type}|{disease}"
+
+
+def same_visit_params(cmd: SettleCommand) -> dict:
+    """The bind parameters of ``_SELECT_SAME_VISIT``: the stay's dates (a paid stay overlapping them is the
+    same stay), or the outpatient visit's date and type."""
+    med_class = MED_CLASS_OF.get(cmd.med_type)
+    inpatient = med_class is MedClass.INPATIENT
+    return {"v_psn_no": cmd.psn_no, "v_fixmedins_code": cmd.fixmedins_code,
+            "v_med_types": [t for t, c in MED_CLASS_OF.items() if c is MedClass.INPATIENT] if inpatient else [cmd.med_type],
+            "v_begn": cmd.begntime, "v_end": cmd.endtime if inpatient else cmd.begntime,
+            "v_any_dise": 0 if med_class is MedClass.CHRONIC else 1, "v_dise": cmd.dise_codg or ""}
 
 
 SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院、23 转外诊治住院"
@@ -183,6 +194,14 @@ _SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn
                                                _usage.c.cap_key == bindparam("cap_key"))
 _SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
                                                    _settlements.c.status == "settled").limit(1)
+# The paid claim of the same visit (``visit_key``'s definition): same person and institution, a paid stay whose
+# dates overlap this one, or a paid outpatient visit of the same type on the same date — whatever the lines.
+_SELECT_SAME_VISIT = select(_settlements.c.setl_id).where(
+    _settlements.c.psn_no == bindparam("v_psn_no"), _settlements.c.fixmedins_code == bindparam("v_fixmedins_code"),
+    _settlements.c.status == "settled", _settlements.c.med_type.in_(bindparam("v_med_types", expanding=True)),
+    _settlements.c.begntime <= bindparam("v_end"), _settlements.c.endtime >= bindparam("v_begn"),
+    or_(bindparam("v_any_dise", type_=Integer) == 1,
+        func.coalesce(_settlements.c.dise_codg, "") == bindparam("v_dise"))).order_by(_settlements.c.setl_id).limit(1)
 # The person's filings (one row each; one row of NULLs when there are none) and the year-to-date usage in one
 # statement; for settle also the paid claim of this visit, if any. Run after the person lock is taken, so
 # that under READ COMMITTED it sees the usage the previous settlement of this person committed.
@@ -191,7 +210,7 @@ _FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain rea
                    if column.key not in ("commitment_text", "commitment_signature", "created_at")]
 _SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
                         .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
-_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_PAID.scalar_subquery().label("paid_setl_id"))
+_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_SAME_VISIT.scalar_subquery().label("paid_setl_id"))
 _INSERT_SETTLEMENT = insert(_settlements)
 _INSERT_USAGE = insert(_usage)
 _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
@@ -215,16 +234,16 @@ class _PersonFacts:
     paid_setl_id: str | None = None  # the paid claim of this visit (settle only)
 
 
-def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, visit_key: str | None = None) -> _PersonFacts:
-    """Filings, usage (and with ``visit_key`` the paid claim of that visit) in one statement."""
+def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, same_visit: bool = False) -> _PersonFacts:
+    """Filings, usage (and with ``same_visit`` the paid claim of this visit) in one statement."""
     params = {"psn_no": psn_no, "year": cmd.endtime.year, "cap_key": str(cap_key_for(cmd.med_type, cmd.dise_codg))}
-    if visit_key is None:
+    if not same_visit:
         rows = session.connection().execute(_SELECT_FILINGS_USED, params).all()
     else:
-        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | {"visit_key": visit_key}).all()
+        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | same_visit_params(cmd)).all()
     first = rows[0]
     return _PersonFacts(filings=[to_domain(row) for row in rows if row.filing_id is not None],
-                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if visit_key is not None else None)
+                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if same_visit else None)
 
 
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
@@ -304,7 +323,7 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=Non
             institution = lookups.institution(session, cmd.fixmedins_code)
             # the person lock serialises this person's settlements: the usage read below is then current
             person = locked_person or person_row(session, cmd.psn_no, for_update=True)
-            facts = _person_facts(session, cmd, person.psn_no, key)
+            facts = _person_facts(session, cmd, person.psn_no, same_visit=True)
             if facts.paid_setl_id is not None:
                 raise YidiError("DUPLICATE_CLAIM", {"setl_id": facts.paid_setl_id})
             result, coverage = _compute(ctx, cmd, person, institution, facts)
