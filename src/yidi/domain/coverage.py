@@ -9,7 +9,7 @@ Regional differences come from the insured region's policy parameters only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from yidi.domain.errors import YidiError
@@ -145,7 +145,19 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     if pending:
         raise YidiError("FILING_PENDING", {"apply_date": pending[0].apply_date.isoformat(),
                                            "due_date": (pending[0].approve_due_date or pending[0].apply_date).isoformat()})
+    _refuse_if_ended_by_insurance_change(filings, visit)
     raise YidiError("NOT_FILED", {"mdtrtarea": visit.treatment_admdvs, "date": visit.admission.isoformat()})
+
+
+def _refuse_if_ended_by_insurance_change(filings: list[Filing], visit: Visit) -> None:
+    """Seed 000 一(二): a filing is valid while 参保状态未发生变更. A visit its filing would have covered, admitted
+    after the status changed, is refused with the cause (FILING_ENDED) rather than a bare NOT_FILED."""
+    ended = [f for f in filings if f.status is FilingStatus.ENDED and f.enddate is not None
+             and f.enddate < visit.admission and area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
+    if ended:
+        last = max(ended, key=lambda f: f.enddate)
+        raise YidiError("FILING_ENDED", {"filing_id": last.filing_id, "date": (last.enddate + timedelta(days=1)).isoformat(),
+                                         "mdtrtarea": visit.treatment_admdvs, "admission": visit.admission.isoformat()})
 
 
 def _returning(in_time: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:

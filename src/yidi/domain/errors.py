@@ -37,6 +37,8 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("FILING_OVERLAP", "filing", 409, "已有覆盖该就医地和时间段的有效备案（{filing_id}）", "如需调整请办理备案变更，而不是重复备案。"),
         ErrorSpec("FILING_CHANGE_NEEDS_PROOF", "filing", 409, "以个人承诺方式办理的长期异地备案未满{months}个月（满{months}个月之日为 {free_from}），变更或取消需提供证明材料",
                   "请提供备案类型所需证明材料（如户籍证明、居住证、工作证明或退休安置证明）后再办理，或于 {free_from} 起办理。"),
+        ErrorSpec("FILING_ENDED", "filing", 409, "异地就医备案 {filing_id} 已因参保状态变更于 {date} 终止，不覆盖此后入院的就诊（{mdtrtarea}，{admission}）",
+                  "参保状态变更后备案不再有效：请按新的参保状态重新办理异地就医备案；已自费出院的可在补办备案后申请零星报销。"),
         ErrorSpec("FILING_NOT_ACTIVE", "filing", 409, "备案当前状态为 {status}，不能执行该操作", "请查询备案状态；已撤销或已变更的备案请重新办理备案。"),
         ErrorSpec("COMMITMENT_NOT_ALLOWED", "filing", 422, "该备案类型不能以个人承诺方式办理", "请提供证明材料（如转诊证明）后办理。"),
         ErrorSpec("COMMITMENT_NOT_SIGNED", "filing", 422, "个人承诺方式备案需勾选并签署《个人承诺书》", "请阅读承诺书全文，勾选并签名后提交。"),

@@ -101,6 +101,7 @@ class FilingStatus(StrEnum):
     REJECTED = "rejected"  # 未通过
     CHANGED = "changed"  # 已变更 (superseded by a new filing)
     CANCELLED = "cancelled"  # 已取消
+    ENDED = "ended"  # 已终止: the person's insurance status changed (seed 000 一(二))
 
 
 STATUS_NAMES = {
@@ -109,6 +110,7 @@ STATUS_NAMES = {
     FilingStatus.REJECTED: "未通过",
     FilingStatus.CHANGED: "已变更",
     FilingStatus.CANCELLED: "已取消",
+    FilingStatus.ENDED: "已终止（参保状态变更）",
 }
 
 CHANNEL_NAMES = {
@@ -164,7 +166,7 @@ class Filing:
 
     def ever_effective(self) -> bool:
         """Approved at some point: active now, or ended by a change or cancellation."""
-        return self.status in (FilingStatus.ACTIVE, FilingStatus.CHANGED, FilingStatus.CANCELLED)
+        return self.status in (FilingStatus.ACTIVE, FilingStatus.CHANGED, FilingStatus.CANCELLED, FilingStatus.ENDED)
 
     def valid_for_stay(self, admission: date, discharge: date) -> bool:
         """F7 + F8: admitted inside validity (even if it ended before discharge), or a start that falls

@@ -345,3 +345,34 @@ def person_region(ctx: AppContext, psn_no: str) -> str:
     """The insured region of a person (for scope checks before acting on their behalf)."""
     with ctx.unit_of_work() as session:
         return get_person(session, psn_no).insuplc_admdvs
+
+
+INSURANCE_STATUSES = ("active", "suspended", "ended")  # 参保缴费 / 暂停 / 终止
+
+
+def change_insurance_status(ctx: AppContext, psn_no: str, status: str, on: date, *, actor: str = "system",
+                            reason: str = "参保状态变更") -> list[Filing]:
+    """Seed 000 一(二): a long-term filing stays valid "未申请变更备案信息或参保状态未发生变更的". The person's
+    insurance status changes on ``on``: every standing filing (active or pending) ends — it covers nothing
+    admitted from ``on`` (status ``ended``, history kept) — and the person must file again under the new status.
+    Returns the filings ended. Setting the status it already has changes nothing."""
+    if status not in INSURANCE_STATUSES:
+        raise invalid("status", "应为 active（参保）、suspended（暂停）或 ended（终止）之一")
+    with ctx.unit_of_work() as session:
+        person = get_person(session, psn_no, for_update=True)
+        if person.insu_status == status:
+            return []
+        person.insu_status = status
+        standing = session.scalars(select(FilingRow).where(
+            FilingRow.psn_no == psn_no,
+            FilingRow.status.in_([FilingStatus.ACTIVE.value, FilingStatus.PENDING.value])).with_for_update())
+        ended = []
+        for row in standing:
+            old = to_domain(row)
+            done = end_on(old, _last_cover_day_after(old, on), FilingStatus.ENDED, reason=reason)
+            row.status, row.enddate, row.reason = done.status.value, done.enddate, reason
+            _event(session, row.filing_id, "insurance_changed", row.status, actor, on, reason, insu_status=status)
+            ended.append(to_domain(row))
+        audit.record(session, actor, "person.insu_status", psn_no, {"status": status, "on": on.isoformat(),
+                                                                    "filings_ended": [f.filing_id for f in ended]})
+        return ended

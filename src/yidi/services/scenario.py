@@ -40,6 +40,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "settle": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                {"dise_codg", "emergency", "trauma_no_third_party"}),
     "cancel_settlement": ({"settlement"}, {"date"}),
+    "insurance_status": ({"psn_no", "status", "date"}, set()),
     "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                      {"dise_codg", "emergency", "trauma_no_third_party"}),
     "estimate": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
@@ -240,6 +241,12 @@ class Runner:
                                               proof=bool(_bool(step, "proof")), actor="scenario")
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "enddate": filing.enddate.isoformat() if filing.enddate else None}
+
+    def do_insurance_status(self, step: dict) -> dict:
+        ended = filing_service.change_insurance_status(self.ctx, _str(step, "psn_no"), _str(step, "status"),
+                                                       _date(step, "date"), actor="scenario")
+        return {"psn_no": _str(step, "psn_no"), "insu_status": _str(step, "status"),
+                "filings_ended": [f.filing_id for f in ended]}
 
     def _settle(self, step: dict, kind: str) -> dict:
         view = settlement_service.settle(self.ctx, settle_command(step, kind))

@@ -31,7 +31,7 @@ WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消",
-                "settled": "已结算", "reversed": "已冲正", "open": "待处理",
+                "ended": "已终止（参保状态变更）", "settled": "已结算", "reversed": "已冲正", "open": "待处理",
                 "assigned": "协查中", "closed": "已办结", "applied": "提交申请", "approved": "审核通过",
                 "terminated_and_refiled": "终止并重新备案"}
 BASIS_NAMES = {"proof": "证明材料", "commitment": "个人承诺"}
