@@ -350,3 +350,22 @@ def test_f6_hubei_sets_no_commitment_lock_jiaozuo_and_dezhou_do(rules):
         with pytest.raises(YidiError) as refused:
             check_change_or_cancel(make_filing(insured=region), date(2023, 1, 11), False, rules(region))
         assert refused.value.code == "FILING_CHANGE_NEEDS_PROOF" and "未满6个月" in refused.value.message
+
+
+# ---------------------------------------------------------------- before a region's first policy version ----
+def test_f5_a_filing_made_before_the_first_policy_version_is_checked_by_that_version(policy):
+    """Seed 000: 本通知自 2023年 1月 1日起执行，之前有关规定与本通知不一致的，均按本通知规定执行; a long-term filing made
+    in 2022 stays valid (长期有效) — its rules are the first loaded version's, not a refusal."""
+    rules = policy.filing_policy(JIAOZUO, date(2022, 6, 1))
+    assert rules.version_id == "410800@2023-01-01"
+    assert check_new_filing(FilingType.RETIRED_RELOCATED, Basis.PROOF, date(2022, 6, 1), None, rules.params.filing) is None
+    assert policy.filing_policy(JIAOZUO, date(2023, 6, 1)).version_id == "410800@2023-01-01"
+
+
+def test_b12_a_stay_discharged_in_a_year_without_a_loaded_policy_names_the_year(policy):
+    with pytest.raises(YidiError) as refused:
+        policy.insured_policy(JIAOZUO, date(2022, 12, 28))
+    assert refused.value.code == "NO_POLICY"
+    assert "2022 年" in refused.value.message and "2023-01-01" in refused.value.message
+    # a stay spanning the change is settled at discharge under the version then in force (B-R13)
+    assert policy.insured_policy(JIAOZUO, date(2023, 1, 5)).version_id == "410800@2023-01-01"

@@ -116,7 +116,8 @@ def calculate(
     if med_class is MedClass.INPATIENT:
         inpatient = benefits.inpatient.get(insutype)
         if inpatient is None:
-            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.effective_from})
+            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.version_id,
+                                             "year": policy.effective_from.year, "first": ""})
         deductible_fen = inpatient.deductible.value[hospital_level]
         base_ratio_bp = inpatient.ratio.value[hospital_level]
         cap_fen = inpatient.annual_cap.value
@@ -124,7 +125,8 @@ def calculate(
     elif med_class is MedClass.OUTPATIENT:
         outpatient = benefits.outpatient.get(insutype)
         if outpatient is None:
-            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.effective_from})
+            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.version_id,
+                                             "year": policy.effective_from.year, "first": ""})
         deductible_fen, base_ratio_bp, cap_fen = 0, outpatient.ratio.value, outpatient.annual_limit.value
         param_rule = "B9"
     else:

@@ -81,10 +81,24 @@ class PolicyBook:
     region_names: dict[str, str] = field(default_factory=dict)
 
     def insured_policy(self, region: str, on: date) -> InsuredPolicy:
-        policy = self.insured.get(region, _Dated()).at(on)
+        """The version in force on ``on`` (a claim's discharge date, B-R13); NO_POLICY naming the year when
+        none is loaded for that date (e.g. a stay discharged before the region's first version)."""
+        dated = self.insured.get(region, _Dated())
+        policy = dated.at(on)
         if policy is None:
-            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat()})
+            first = f"（已载入的最早版本自 {dated.dates[0].isoformat()} 起施行）" if dated.dates else "（未载入任何版本）"
+            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat(), "year": on.year, "first": first})
         return policy
+
+    def filing_policy(self, region: str, on: date) -> InsuredPolicy:
+        """The version whose filing rules govern a filing applied for on ``on``: the one in force, or — for a filing
+        made before the region's first version — that first version (seed 000 三: 之前有关规定与本通知不一致的，
+        均按本通知规定执行; a long-term filing made earlier stays valid, 长期有效). NO_POLICY only for a region
+        without any policy (docs/policy-readings.md F-R18)."""
+        dated = self.insured.get(region, _Dated())
+        if dated.values and on < dated.dates[0]:
+            return dated.values[0]
+        return self.insured_policy(region, on)
 
     def has_insured_policy(self, region: str) -> bool:
         return region in self.insured

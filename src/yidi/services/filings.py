@@ -92,7 +92,7 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
         area = require_region(session, cmd.mdtrtarea_admvs)
         if same_pooling_area(person.insuplc_admdvs, area.admdvs):
             raise invalid("mdtrtarea_admvs", "就医地不能是参保地本身")
-        rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.apply_date).params.filing
+        rules = ctx.policy.filing_policy(person.insuplc_admdvs, cmd.apply_date).params.filing
         enddate = check_new_filing(filing_type, basis, cmd.begndate, cmd.enddate, rules)
         signed_text = ""
         if basis is Basis.COMMITMENT:
@@ -157,7 +157,7 @@ def _supersede_long_term(session: Session, ctx: AppContext, psn_no: str, new_bas
         old = to_domain(row)
         if not old.is_long_term or (old.enddate is not None and old.enddate < on):
             continue
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         check_change_or_cancel(old, max(on, old.apply_date), new_basis is Basis.PROOF, rules)
         ended.append(row)
     return ended
@@ -197,7 +197,7 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
         get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         new_area = mdtrtarea_admvs or old.mdtrtarea_admvs
@@ -237,7 +237,7 @@ def cancel_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, act
     with ctx.unit_of_work() as session:
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         return _end(session, row, old, on, FilingStatus.CANCELLED, actor, reason, proof)

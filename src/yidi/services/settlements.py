@@ -466,7 +466,8 @@ def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousPr
     if profile.insutype not in ("310", "390"):
         raise invalid("insutype", "应为 310 职工 或 390 居民")
     if not ctx.policy.has_insured_policy(profile.insuplc_admdvs):
-        raise YidiError("NO_POLICY", {"region": profile.insuplc_admdvs, "date": cmd.endtime.isoformat()})
+        raise YidiError("NO_POLICY", {"region": profile.insuplc_admdvs, "date": cmd.endtime.isoformat(),
+                                       "year": cmd.endtime.year, "first": "（未载入任何版本）"})
     if profile.filing_type and profile.filing_type not in {t.value for t in FilingType}:
         raise invalid("filing_type", "应为 " + "、".join(t.value for t in FilingType) + " 之一，或不填（未备案）")
     if profile.basis not in {b.value for b in Basis}:
