@@ -204,3 +204,22 @@ def test_b13_emergency_needs_a_filing_and_outside_fees_share_one_deductible():
 
 def test_policy_book_has_all_three_insured_regions():
     assert {"410800", "420100", "371400"} <= set(BOOK.insured)
+
+
+def test_b9_personal_account_pays_the_person_share_up_to_the_balance_where_the_region_allows_it():
+    """Seed 002 三(三) (湖北): 职工 use the personal account at remote institutions; 居民 have no account; 焦作's and
+    德州's documents say nothing of it (parameter ``remote.personal_account``)."""
+    from tests.unit.benefit_helpers import BOOK, filing, items, settle
+    from yidi.domain.account import pay_from_account
+
+    day = date(2023, 3, 1)
+    wuhan = BOOK.insured_policy("420100", day)
+    result = settle("420100", "310", "310000", 3, "11", items(("X001", "3000")), day, day,
+                    [filing("420100", "resident_worker", "310000", date(2023, 1, 10))])
+    assert result.psn_part_amt == 120000
+    assert pay_from_account(result, wuhan, "310", 50000).acct_pay == 50000  # the balance
+    paid = pay_from_account(result, wuhan, "310", 999999)
+    assert paid.acct_pay == 120000 and paid.trace[-1].step == "personal_account" and paid.trace[-1].rule == "B9"
+    assert pay_from_account(result, wuhan, "390", 999999).acct_pay == 0  # 居民: no account
+    for region in ("410800", "371400"):
+        assert pay_from_account(result, BOOK.insured_policy(region, day), "310", 999999).acct_pay == 0

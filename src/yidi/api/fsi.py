@@ -268,7 +268,9 @@ def _settlement_args(call: Call) -> tuple[Fields, dict]:
     data = section(call.input, "mdtrtinfo", "data")
     return data, {"fixmedins_code": call.fixmedins_code, "mdtrt_id": data.text("mdtrt_id", max_len=40),
                   "endtime": data.date("endtime", required=False),
-                  "medfee_sumamt_fen": data.money("medfee_sumamt", required=False)}
+                  "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
+                  # 个人账户使用标志: "1" pays the person's share from the personal account (B9)
+                  "use_account": data.text("acct_used_flag", required=False, max_len=1) == "1"}
 
 
 def _presettle(ctx: AppContext, call: Call, inpatient: bool) -> dict:

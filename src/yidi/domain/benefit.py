@@ -64,6 +64,7 @@ class BenefitResult:
     catalog_version: str
     splits: tuple[ItemSplit, ...]
     trace: tuple[TraceStep, ...] = field(default_factory=tuple)
+    acct_pay: Fen = 0  # paid from the person's share by the personal account (domain/account.py, B9)
 
     def __post_init__(self) -> None:
         # Invariants asserted on every result (TigerBeetle style): the parts add up to the whole.
@@ -72,6 +73,7 @@ class BenefitResult:
                 == self.medfee_sumamt)
         assert 0 <= self.hifp_pay <= max(0, self.cap_fen - self.cap_used_before_fen)
         assert self.first_selfpay + self.act_pay_dedc + self.hifp_pay + self.pool_prop_selfpay == self.inscp_scp_amt
+        assert 0 <= self.acct_pay <= self.psn_part_amt
 
     def fields_fen(self) -> dict[str, Fen]:
         return {

@@ -93,6 +93,8 @@ class RemoteRules(Strict):
     manual_without_filing: Figure[Literal["refuse", "other_temporary"]]
     # B13 / national 经办规程: emergency rescue is treated as filed (emergency type).
     emergency_waives_filing: Figure[bool]
+    # B9 (seed 002 三(三)): 职工 may pay their share from the personal account at remote institutions.
+    personal_account: Figure[bool]
 
 
 class FilingRules(Strict):

@@ -38,7 +38,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "change_filing": ({"filing", "date", "proof"}, {"mdtrtarea_admvs"}),
     "cancel_filing": ({"filing", "date", "proof"}, set()),
     "settle": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
-               {"dise_codg", "emergency", "trauma_no_third_party"}),
+               {"dise_codg", "emergency", "trauma_no_third_party", "acct_used_flag"}),
     "cancel_settlement": ({"settlement"}, {"date"}),
     "insurance_status": ({"psn_no", "status", "date"}, set()),
     "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
@@ -49,7 +49,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
 COMMON_KEYS = {"id", "do", "expect", "expect_error", "expect_ok", "note"}
 PERSON_KEYS = {"psn_no", "certno", "insuplc_admdvs", "insutype"}
 # scenarios.md's example always gives a name, but it decides nothing: a person without one is named by psn_no.
-PERSON_OPTIONAL = {"name", "insu_status"}
+PERSON_OPTIONAL = {"name", "insu_status", "acct_balc"}
 
 
 @dataclass
@@ -193,6 +193,7 @@ def settle_command(step: dict, kind: str) -> settlement_service.SettleCommand:
         begntime=_date(step, "begntime"), endtime=_date(step, "endtime"), items=parse_items(step.get("items")),
         dise_codg=_str(step, "dise_codg", required=False), emergency=bool(_bool(step, "emergency")),
         trauma_no_third_party=_bool(step, "trauma_no_third_party", None), kind=kind, actor="scenario",
+        use_account=bool(_bool(step, "acct_used_flag")),
     )
 
 
@@ -345,7 +346,8 @@ def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
             try:
                 add_person(session, psn_no=str(person["psn_no"]), name=str(person.get("name") or person["psn_no"]),
                            certno=str(person["certno"]), insuplc_admdvs=str(person["insuplc_admdvs"]),
-                           insutype=str(person["insutype"]), insu_status=str(person.get("insu_status", "active")))
+                           insutype=str(person["insutype"]), insu_status=str(person.get("insu_status", "active")),
+                           acct_balc=str(person.get("acct_balc", 0)))
             except YidiError as exc:
                 raise ScenarioFormatError(f"persons {person.get('psn_no')}: {exc.full_message()}") from exc
             runner.names[str(person["psn_no"])] = str(person.get("name") or person["psn_no"])

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import FilingRow, InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.domain.account import pay_from_account
 from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
@@ -41,6 +42,7 @@ class SettleCommand:
     emergency: bool = False
     trauma_no_third_party: bool | None = None
     kind: str = "direct"  # direct (直接结算) / manual (零星报销, S4)
+    use_account: bool = False  # interface acct_used_flag = 1: pay the person's share from the 个人账户 (B9)
     mdtrt_id: str | None = None
     msgid: str | None = None
     actor: str = "system"
@@ -212,10 +214,17 @@ _SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"),
                         .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
 _SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_SAME_VISIT.scalar_subquery().label("paid_setl_id"))
 _INSERT_SETTLEMENT = insert(_settlements)
+_TAKE_FROM_ACCOUNT = (update(_persons).where(_persons.c.psn_no == bindparam("a_psn_no"))
+                      .values(acct_balc=_persons.c.acct_balc - bindparam("a_fen", type_=BigInteger)))
 _INSERT_USAGE = insert(_usage)
 _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
                                    _usage.c.cap_key == bindparam("p_cap_key"))
               .values(used_fen=_usage.c.used_fen + bindparam("add_fen", type_=BigInteger)))
+
+
+def _with_balance(person, acct_balc: int) -> SimpleNamespace:
+    """The person's PERSON_COLUMNS as they stand after the settlement (the interface shows the new balance)."""
+    return SimpleNamespace(**{key: getattr(person, key) for key in PERSON_KEYS} | {"acct_balc": acct_balc})
 
 
 def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> Row:
@@ -275,12 +284,15 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
                        cap_used_before_fen=facts.used_fen or 0)
+    if cmd.use_account:
+        result = pay_from_account(result, policy, person.insutype, person.acct_balc)
     return result, coverage
 
 
 def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
     fields: dict = result.fields_yuan()
     fields.update({
+        "acct_pay": fen_to_yuan(result.acct_pay), "psn_cash_pay": fen_to_yuan(result.psn_part_amt - result.acct_pay),
         "ratio": f"{result.ratio_bp / 100:.2f}%".replace(".00%", "%"),
         "policy_version": result.policy_version,
         "catalog_version": result.catalog_version,
@@ -330,6 +342,8 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=Non
             if "before_write" in ctx.hooks:
                 ctx.hooks["before_write"](cmd)
             row = _write(session, cmd, key, person, institution, result, coverage, facts.used_fen)
+            if result.acct_pay:
+                person = _with_balance(person, person.acct_balc - result.acct_pay)
             return _view(row, result), person
     except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
         with ctx.unit_of_work() as session:
@@ -360,10 +374,12 @@ def _write(session: Session, cmd: SettleCommand, key: str, person, institution, 
                  "selfpay_prop_bp": s.selfpay_prop_bp, "med_chrgitm_type": s.med_chrgitm_type,
                  "fulamt_ownpay": s.fulamt_ownpay_fen, "overlmt": s.overlmt_fen, "preselfpay": s.preselfpay_fen,
                  "inscp": s.inscp_fen} for s in result.splits],
-        msgid=cmd.msgid, acct_pay=0, cancelled_on=None, **result.fields_fen(),
+        msgid=cmd.msgid, acct_pay=result.acct_pay, cancelled_on=None, **result.fields_fen(),
     )
     connection = session.connection()
     connection.execute(_INSERT_SETTLEMENT, values)
+    if result.acct_pay:  # under the person lock taken by settle_with_person
+        connection.execute(_TAKE_FROM_ACCOUNT, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
     if used_fen is None:
         connection.execute(_INSERT_USAGE, {"psn_no": person.psn_no, "year": cmd.endtime.year,
                                            "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
@@ -382,6 +398,8 @@ def _row_fields(row: SettlementRow) -> dict:
     names = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
              "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt"]
     fields: dict = {name: fen_to_yuan(getattr(row, name)) for name in names}
+    fields.update({"acct_pay": fen_to_yuan(row.acct_pay or 0),
+                   "psn_cash_pay": fen_to_yuan(row.psn_part_amt - (row.acct_pay or 0))})
     fields.update({"ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "policy_version": row.policy_version,
                    "catalog_version": row.catalog_version, "coverage": row.coverage_context,
                    "filing_id": row.filing_id, "review_flag": row.review_flag, "trace": row.trace})
@@ -409,11 +427,12 @@ def cancel(ctx: AppContext, setl_id: str, on: date | None = None, *, reversal: b
         row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()).first()
         if row is None or (fixmedins_code and row.fixmedins_code != fixmedins_code):
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
-        get_person(session, row.psn_no, for_update=True)
+        person = get_person(session, row.psn_no, for_update=True)
         if row.status != "settled":
             raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": setl_id})
         row.status = "reversed" if reversal else "cancelled"
         row.cancelled_on = on or date.today()
+        person.acct_balc += row.acct_pay or 0  # the personal account gets back what it paid (B9)
         usage = _used(session, row.psn_no, row.cap_year, row.cap_key, for_update=True)
         if usage is not None:
             usage.used_fen -= row.hifp_pay
@@ -440,8 +459,9 @@ def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_co
 
 
 def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
-    """What will I pay? The settlement calculation for a planned treatment, with this year's usage."""
-    return presettle(ctx, cmd)
+    """What will I pay? The settlement calculation for a planned treatment, with this year's usage; a 职工 sees
+    what the personal account would pay (B9) and the cash left."""
+    return presettle(ctx, replace(cmd, use_account=True))
 
 
 @dataclass(frozen=True)
