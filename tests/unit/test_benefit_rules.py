@@ -223,3 +223,26 @@ def test_b9_personal_account_pays_the_person_share_up_to_the_balance_where_the_r
     assert pay_from_account(result, wuhan, "390", 999999).acct_pay == 0  # 居民: no account
     for region in ("410800", "371400"):
         assert pay_from_account(result, BOOK.insured_policy(region, day), "310", 999999).acct_pay == 0
+
+
+def test_b10_chronic_across_provinces_only_the_national_five_inside_the_province_the_whole_list():
+    """Seed 002 三(四): the five settle 跨省; the rest of the region's list (武汉: I25, illustrative) 省内 only."""
+    from tests.unit.benefit_helpers import BOOK, filing
+    from yidi.domain.coverage import Visit, resolve_coverage
+    from yidi.domain.errors import YidiError
+
+    day = date(2023, 3, 1)
+    policy = BOOK.insured_policy("420100", day)
+    filings = [filing("420100", "other_temporary", "310000", date(2023, 1, 10), filing_id="BA1"),
+               filing("420100", "other_temporary", "420000", date(2023, 1, 10), filing_id="BA2")]
+
+    def visit(treatment, disease, manual=False):
+        return Visit("P", treatment, "14", day, day, manual=manual, dise_codg=disease)
+    assert resolve_coverage("420100", filings, visit("310000", "N18"), policy).reduction_pp == 0
+    with pytest.raises(YidiError) as refused:
+        resolve_coverage("420100", filings, visit("310000", "I25"), policy)
+    assert refused.value.code == "CHRONIC_NOT_CROSS_PROVINCE" and "I25 冠心病" in refused.value.message
+    assert "N18 尿毒症透析" in refused.value.message and "I25" not in refused.value.message.split("病种为")[1]
+    resolve_coverage("420100", filings, visit("420500", "I25"), policy)  # 省内 (宜昌): the whole list
+    resolve_coverage("420100", filings, visit("420100", "I25"), policy)  # at home
+    resolve_coverage("420100", filings, visit("310000", "I25", manual=True), policy)  # 手工报销 back home

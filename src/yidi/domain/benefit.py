@@ -137,7 +137,7 @@ def calculate(
             # Out of range for this insured region (B1, B10): INVALID_INPUT naming the field, as the
             # scenario contract fixes for "out of range"; the message names the disease and the list.
             listed = "、".join(f"{code} {entry.name}" for code, entry in benefits.chronic.items())
-            raise invalid("dise_codg", f"病种 {dise_codg or '（未填写）'} 不在参保地门诊慢特病跨省直接结算病种范围内"
+            raise invalid("dise_codg", f"病种 {dise_codg or '（未填写）'} 不在参保地门诊慢特病病种范围内"
                                        f"（{listed}）；范围外费用可回参保地按规定手工报销")
         deductible_fen, base_ratio_bp, cap_fen = 0, disease.ratio.value, disease.annual_limit.value
         param_rule = "B10"

@@ -56,6 +56,7 @@ class Visit:
     discharge: date  # endtime = settlement date
     emergency: bool = False
     manual: bool = False  # 零星报销 after a self-paid discharge (S4)
+    dise_codg: str | None = None  # 门诊慢特病 (14): decides whether it settles across provinces (B10)
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,31 @@ def _long_term(policy: InsuredPolicy, filing: Filing | None, why: str, rules: tu
 def resolve_coverage(
     insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
 ) -> Coverage:
-    """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING."""
+    """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
+    CHRONIC_NOT_CROSS_PROVINCE."""
+    _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
     coverage = _resolve(insuplc_admdvs, filings, visit, policy)
     if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
         # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
         coverage = replace(coverage, reduction_pp=0,
                            explanation=coverage.explanation + "；门诊慢特病待遇不降低")
     return coverage
+
+
+def _refuse_chronic_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """B10, seed 002 三(四): the national five 门诊慢特病 settle directly across provinces; the rest of the region's
+    list (``remote: province``) only inside the insured province. A manual claim back home is not direct
+    settlement and is not limited here."""
+    if visit.manual or MED_CLASS_OF.get(visit.med_type) is not MedClass.CHRONIC or same_province(
+            insuplc_admdvs, visit.treatment_admdvs):
+        return
+    chronic = policy.params.benefits.chronic
+    disease = chronic.get(visit.dise_codg or "")
+    if disease is not None and disease.remote.value == "province":
+        across = "、".join(f"{code} {entry.name}" for code, entry in chronic.items()
+                          if entry.remote.value == "cross_province")
+        raise YidiError("CHRONIC_NOT_CROSS_PROVINCE", {"dise_codg": visit.dise_codg, "name": disease.name,
+                                                       "cross_province": across})
 
 
 def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy) -> Coverage:

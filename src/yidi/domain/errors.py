@@ -45,6 +45,8 @@ CATALOG: dict[str, ErrorSpec] = {
         ErrorSpec("FILING_ALREADY_DECIDED", "filing", 409, "该备案已审核（{status}）", "无需重复审核。"),
         ErrorSpec("MED_TYPE_NOT_SUPPORTED", "benefit", 422, "医疗类别 {med_type} 不支持异地直接结算", "支持 11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院。"),
         ErrorSpec("TRAUMA_NOT_CONFIRMED", "benefit", 409, "外伤住院需确认无第三方责任后方可直接结算", "请医院核实并标记无第三方责任外伤（trauma_no_third_party）；有第三方责任的费用由责任方承担或回参保地手工报销。"),
+        ErrorSpec("CHRONIC_NOT_CROSS_PROVINCE", "benefit", 409, "门诊慢特病 {dise_codg} {name} 只在参保省内异地就医直接结算；跨省直接结算的病种为 {cross_province}",
+                  "请在参保省内的门诊慢特病定点医药机构就医，或自费后回参保地按规定申请手工（零星）报销。"),
         ErrorSpec("NO_POLICY", "benefit", 409, "参保地 {region} 在 {year} 年没有已载入的待遇政策（{date}）{first}",
                   "该年度的费用不能按本系统已载入的政策结算：请联系参保地经办机构维护该年度的政策参数，或回参保地按当年规定手工报销。"),
         ErrorSpec("DUPLICATE_CLAIM", "settlement", 409, "本次就诊已结算或已报销（结算号 {setl_id}），不能重复报销", "同一次就诊只能直接结算或零星报销一次；如结算有误请先撤销原结算。"),

@@ -53,6 +53,9 @@ class ChronicDisease(Strict):
     name: str
     ratio: Figure[Percent]
     annual_limit: Figure[YuanFen]
+    # B10 (seed 002 三(四)): where the disease settles directly away from home — anywhere (the national five,
+    # 跨省) or only inside the insured province (the rest of the region's list, 省内).
+    remote: Figure[Literal["cross_province", "province"]]
 
 
 class Benefits(Strict):

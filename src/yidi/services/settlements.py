@@ -278,7 +278,7 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
     catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
     visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
                   admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
-                  manual=cmd.kind == "manual")
+                  manual=cmd.kind == "manual", dise_codg=cmd.dise_codg)
     coverage = resolve_coverage(person.insuplc_admdvs, facts.filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
@@ -505,7 +505,7 @@ def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousPr
             basis=basis, mdtrtarea_admvs=institution.admdvs, begndate=cmd.begntime, enddate=None,
             apply_date=cmd.begntime, channel=Channel.APP, status=FilingStatus.ACTIVE))
     visit = Visit(psn_no="", treatment_admdvs=institution.admdvs, med_type=cmd.med_type, admission=cmd.begntime,
-                  discharge=cmd.endtime, emergency=cmd.emergency)
+                  discharge=cmd.endtime, emergency=cmd.emergency, dise_codg=cmd.dise_codg)
     coverage = resolve_coverage(profile.insuplc_admdvs, filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     result = calculate(policy=policy, catalog=catalog, insutype=profile.insutype, hospital_level=institution.level,
