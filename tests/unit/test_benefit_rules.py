@@ -50,7 +50,8 @@ def test_b2_long_term_at_filed_place_gets_local_standard():
 
 
 def test_b3_jiaozuo_long_term_returning_inpatient_minus_10_chronic_not_reduced():
-    lt = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="commitment")]
+    # proof-based (a 跨省 commitment filer gets two-way benefits only after supplying the materials, 001 二(五))
+    lt = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="proof")]
     r = settle("410800", "310", "410800", 3, "21", items(("X007", "2900")), D(2023, 4, 1), D(2023, 4, 3), lt)
     assert r.ratio_bp == 7500 and r.hifp_pay == Y("1500")  # (2900 − 900) × 75%
     r = settle("410800", "310", "410800", 3, "14", items(("X001", "100")), D(2023, 4, 1), D(2023, 4, 1), lt,
@@ -61,18 +62,21 @@ def test_b3_jiaozuo_long_term_returning_inpatient_minus_10_chronic_not_reduced()
 def test_b3_jiaozuo_temporary_and_wuhan_returning_are_local():
     tmp = [filing("410800", "other_temporary", "110000", D(2023, 3, 1))]
     assert cover("410800", "410800", "21", D(2023, 4, 1), D(2023, 4, 3), tmp).reduction_pp == 0
-    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="commitment")]
+    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="proof")]
     c = cover("420100", "420100", "21", D(2023, 3, 1), D(2023, 3, 3), lt)
     assert c.context is Context.LONG_TERM_RETURNING and c.reduction_pp == 0 and not c.first_selfpay
 
 
-@pytest.mark.parametrize("basis, admission, first_selfpay", [
-    ("commitment", D(2023, 7, 9), True),   # one day before 6 months → temporary (首先自付)
-    ("commitment", D(2023, 7, 10), False),  # 满6个月 on begndate + 6 months → local
-    ("proof", D(2023, 2, 1), False),        # proof: local at once
+@pytest.mark.parametrize("basis, admission, first_selfpay, area", [
+    ("commitment", D(2023, 7, 9), True, "370100"),   # one day before 6 months → temporary (首先自付)
+    ("commitment", D(2023, 7, 10), False, "370100"),  # 满6个月 on begndate + 6 months → local
+    ("proof", D(2023, 2, 1), False, "370100"),        # proof: local at once
+    ("proof", D(2023, 2, 1), False, "110000"),
+    # 跨省 by commitment: temporary until the materials are supplied, 6 months or not (001 二(五))
+    ("commitment", D(2023, 7, 10), True, "110000"),
 ])
-def test_b3_dezhou_commitment_returning_within_six_months_is_temporary(basis, admission, first_selfpay):
-    lt = [filing("371400", "long_term_resident", "110000", D(2023, 1, 10), basis=basis)]
+def test_b3_dezhou_commitment_returning_within_six_months_is_temporary(basis, admission, first_selfpay, area):
+    lt = [filing("371400", "long_term_resident", area, D(2023, 1, 10), basis=basis)]
     c = cover("371400", "371400", "21", admission, admission, lt)
     assert c.first_selfpay is first_selfpay
     assert c.context is (Context.TEMPORARY if first_selfpay else Context.LONG_TERM_RETURNING)
@@ -151,7 +155,7 @@ def test_b8_trauma_settles_under_usual_coverage():
 
 
 def test_b9_outpatient_limit_shared_and_level_free():
-    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="commitment")]
+    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="proof")]
     # 武汉 310: 60%, limit 2000; 1500 used already → 500 left; 1000 × 0.6 = 600 → 500.00
     r = settle("420100", "310", "310000", 3, "11", items(("X001", "1000")), D(2023, 3, 1), D(2023, 3, 1), lt,
                used_fen=Y("1500"))
@@ -246,3 +250,18 @@ def test_b10_chronic_across_provinces_only_the_national_five_inside_the_province
     resolve_coverage("420100", filings, visit("420500", "I25"), policy)  # 省内 (宜昌): the whole list
     resolve_coverage("420100", filings, visit("420100", "I25"), policy)  # at home
     resolve_coverage("420100", filings, visit("310000", "I25", manual=True), policy)  # 手工报销 back home
+
+
+def test_b3_cross_province_commitment_filer_gets_two_way_benefits_only_after_the_materials():
+    """Seed 001 二(五): 以个人承诺方式办理跨省异地长期居住人员备案…可在补齐相关备案材料后在备案地和参保地双向享受医保待遇.
+    Before: at the filed place as a long-term filer, back home as other temporary; 省内 commitment filings two-way."""
+    across = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="commitment")]
+    assert cover("410800", "110000", "21", D(2023, 3, 1), D(2023, 3, 3), across).context is Context.LONG_TERM_AT_FILED_PLACE
+    home = cover("410800", "410800", "21", D(2023, 3, 1), D(2023, 3, 3), across)
+    assert home.context is Context.TEMPORARY and home.reduction_pp == 20 and "双向待遇" in home.explanation
+    wuhan = cover("420100", "420100", "21", D(2023, 3, 1), D(2023, 3, 3),
+                  [filing("420100", "resident_worker", "310000", D(2023, 1, 10), basis="commitment")])
+    assert wuhan.context is Context.TEMPORARY and wuhan.reduction_pp == 20
+    within = [filing("410800", "retired_relocated", "410100", D(2023, 1, 10), basis="commitment")]
+    c = cover("410800", "410800", "21", D(2023, 3, 1), D(2023, 3, 3), within)
+    assert c.context is Context.LONG_TERM_RETURNING and c.reduction_pp == 10

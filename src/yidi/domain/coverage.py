@@ -130,7 +130,7 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     in_time = [f for f in usable if f.apply_date <= visit.discharge and f.valid_for_stay(visit.admission, visit.discharge)]
 
     if same_pooling_area(insuplc_admdvs, visit.treatment_admdvs):
-        return _returning(in_time, visit, policy, med_class)
+        return _returning(insuplc_admdvs, in_time, visit, policy, med_class)
 
     covering = [f for f in in_time if area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
     long_term = next((f for f in covering if f.is_long_term), None)
@@ -179,11 +179,19 @@ def _refuse_if_ended_by_insurance_change(filings: list[Filing], visit: Visit) ->
                                          "mdtrtarea": visit.treatment_admdvs, "admission": visit.admission.isoformat()})
 
 
-def _returning(in_time: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:
+def _returning(insuplc_admdvs: str, in_time: list[Filing], visit: Visit, policy: InsuredPolicy,
+               med_class: MedClass) -> Coverage:
     """B3: treated back in the insured region while a filing is valid (two-way benefits)."""
     remote = policy.params.remote
     long_term = next((f for f in in_time if f.is_long_term), None)
     if long_term is not None:
+        if (long_term.basis is Basis.COMMITMENT and not same_province(insuplc_admdvs, long_term.mdtrtarea_admvs)
+                and remote.cross_province_commitment_returning.value == "other_temporary"):
+            # 001 二(五): two-way benefits only after the materials are supplied (services/filings.supply_materials
+            # turns the filing proof-based from that day).
+            return _temporary(policy, FilingType.OTHER_TEMPORARY, long_term, ("B3",),
+                              "跨省承诺制长期备案尚未补齐备案材料，回参保地就医暂不享受双向待遇，按其他临时外出就医人员待遇",
+                              med_class)
         within_lock = visit.admission < commitment_free_from(long_term, policy.params.filing)
         if (long_term.basis is Basis.COMMITMENT and within_lock
                 and remote.long_term_commitment_returning_within_lock.value == "temporary"):

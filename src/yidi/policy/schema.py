@@ -96,6 +96,9 @@ class RemoteRules(Strict):
     manual_without_filing: Figure[Literal["refuse", "other_temporary"]]
     # B13 / national 经办规程: emergency rescue is treated as filed (emergency type).
     emergency_waives_filing: Figure[bool]
+    # 001 二(五): a long-term filer by commitment across provinces gets two-way benefits only after supplying the
+    # filing's materials; before that, back in the insured region: other-temporary benefits, or two-way anyway.
+    cross_province_commitment_returning: Figure[Literal["other_temporary", "two_way"]]
     # B9 (seed 002 三(三)): 职工 may pay their share from the personal account at remote institutions.
     personal_account: Figure[bool]
 

@@ -376,3 +376,39 @@ def change_insurance_status(ctx: AppContext, psn_no: str, status: str, on: date,
         audit.record(session, actor, "person.insu_status", psn_no, {"status": status, "on": on.isoformat(),
                                                                     "filings_ended": [f.filing_id for f in ended]})
         return ended
+
+
+def supply_materials(ctx: AppContext, filing_id: str, on: date, *, actor: str, reason: str = "补齐备案材料",
+                     clerk_region: str | None = None) -> Filing:
+    """Seed 001 二(五): a long-term filer by commitment "可在补齐相关备案材料后在备案地和参保地双向享受医保待遇". The
+    clerk records on ``on`` that the materials were supplied: the commitment filing ends on ``on`` − 1 and a
+    proof-based successor to the same place starts on ``on`` (history kept), so visits admitted from ``on`` get
+    the two-way benefits and earlier ones keep what they had."""
+    with ctx.unit_of_work() as session:
+        get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
+        row = _get_row(session, filing_id, for_update=True)
+        if clerk_region and not area_covers(clerk_region, row.insuplc_admdvs):
+            raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地的备案"})
+        old = to_domain(row)
+        if old.status is not FilingStatus.ACTIVE:
+            raise YidiError("FILING_NOT_ACTIVE", {"status": old.status.value})
+        if not old.is_long_term or old.basis is not Basis.COMMITMENT:
+            raise invalid("filing", "只有以个人承诺方式办理的长期异地备案需要补齐备案材料")
+        _check_end_date(old, on)
+        successor = FilingRow(
+            filing_id=_new_id(), psn_no=old.psn_no, insuplc_admdvs=old.insuplc_admdvs,
+            filing_type=old.filing_type.value, basis=Basis.PROOF.value, mdtrtarea_admvs=old.mdtrtarea_admvs,
+            begndate=on, enddate=None, apply_date=on, channel=old.channel.value, status=FilingStatus.ACTIVE.value,
+            replaces=old.filing_id, reason=reason, commitment_text=row.commitment_text,
+            commitment_signature=row.commitment_signature)
+        session.add(successor)
+        session.flush()
+        ended = end_on(old, on, FilingStatus.CHANGED, replaced_by=successor.filing_id, reason=reason)
+        row.status, row.enddate, row.replaced_by = ended.status.value, ended.enddate, ended.replaced_by
+        _event(session, old.filing_id, "materials_supplied", row.status, actor, on, reason,
+               successor=successor.filing_id)
+        _event(session, successor.filing_id, "applied", successor.status, actor, on, reason, replaces=old.filing_id,
+               basis=Basis.PROOF.value)
+        audit.record(session, actor, "filing.materials", old.filing_id, {"successor": successor.filing_id,
+                                                                         "on": on.isoformat()})
+        return to_domain(successor)

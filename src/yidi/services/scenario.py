@@ -41,6 +41,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                {"dise_codg", "emergency", "trauma_no_third_party", "acct_used_flag"}),
     "cancel_settlement": ({"settlement"}, {"date"}),
     "insurance_status": ({"psn_no", "status", "date"}, set()),
+    "supply_materials": ({"filing", "date"}, set()),
     "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                      {"dise_codg", "emergency", "trauma_no_third_party"}),
     "estimate": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
@@ -242,6 +243,13 @@ class Runner:
                                               proof=bool(_bool(step, "proof")), actor="scenario")
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "enddate": filing.enddate.isoformat() if filing.enddate else None}
+
+    def do_supply_materials(self, step: dict) -> dict:
+        filing = filing_service.supply_materials(self.ctx, self._filing_ref(step), _date(step, "date"),
+                                                 actor="scenario-clerk")
+        self.filings[str(step["id"])] = filing.filing_id
+        return {"filing_id": filing.filing_id, "status": filing.status.value, "basis": filing.basis.value,
+                "begndate": filing.begndate.isoformat()}
 
     def do_insurance_status(self, step: dict) -> dict:
         ended = filing_service.change_insurance_status(self.ctx, _str(step, "psn_no"), _str(step, "status"),
