@@ -87,7 +87,7 @@ def test_s4_duplicate_claim_same_outpatient_visit_whatever_the_fee_lines(ctx):
         svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 3), date(2023, 5, 12), ("X007", "7999"),
                              kind="manual"))
     assert overlapping.value.code == "DUPLICATE_CLAIM" and stay.setl_id in overlapping.value.message
-    svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 11), date(2023, 5, 12), ("X007", "100")))
+    svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 10), date(2023, 5, 12), ("X007", "100")))  # readmitted on the discharge day
     with ctx.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(SettlementRow)) == 5
 

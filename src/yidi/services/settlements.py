@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from types import SimpleNamespace
 
-from sqlalchemy import BigInteger, Integer, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -196,12 +196,14 @@ _SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn
                                                _usage.c.cap_key == bindparam("cap_key"))
 _SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
                                                    _settlements.c.status == "settled").limit(1)
-# The paid claim of the same visit (``visit_key``'s definition): same person and institution, a paid stay whose
-# dates overlap this one, or a paid outpatient visit of the same type on the same date — whatever the lines.
+# The paid claim of the same visit (``visit_key``'s definition): same person and institution, a paid stay admitted
+# the same day or sharing a night with this one (a discharge and a readmission on one day is not an overlap, as in
+# supervision's overlapping_stays), or a paid outpatient visit of the same type on the same date — whatever the lines.
 _SELECT_SAME_VISIT = select(_settlements.c.setl_id).where(
     _settlements.c.psn_no == bindparam("v_psn_no"), _settlements.c.fixmedins_code == bindparam("v_fixmedins_code"),
     _settlements.c.status == "settled", _settlements.c.med_type.in_(bindparam("v_med_types", expanding=True)),
-    _settlements.c.begntime <= bindparam("v_end"), _settlements.c.endtime >= bindparam("v_begn"),
+    or_(_settlements.c.begntime == bindparam("v_begn"),  # same admission / visit date
+        and_(_settlements.c.begntime < bindparam("v_end"), _settlements.c.endtime > bindparam("v_begn"))),
     or_(bindparam("v_any_dise", type_=Integer) == 1,
         func.coalesce(_settlements.c.dise_codg, "") == bindparam("v_dise"))).order_by(_settlements.c.setl_id).limit(1)
 # The person's filings (one row each; one row of NULLs when there are none) and the year-to-date usage in one
