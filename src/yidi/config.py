@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     sign_window_seconds: int = 300  # ±300 s clock skew for hospital signatures
     max_input_chars: int = 40_000  # the interface's limit on `input`
     max_body_bytes: int = 1_000_000
+    # 零星报销 attachments (invoice, fee list): PDF/JPEG/PNG up to this size each, at most 6 per claim; a claim
+    # submission may carry a body up to claim_body_bytes (the files travel base64 in JSON or as multipart).
+    claim_attachment_max_bytes: int = 2 * 1024 * 1024
+    claim_body_bytes: int = 18 * 1024 * 1024
     secret_key: str = "dev-only-change-me"  # session cookies and CSRF for the pages
     # Rate limits (api/ratelimit.py): per hospital access key on /fsi; failed logins per username + address.
     fsi_rate_per_second: float = 200.0  # 0 = unlimited

@@ -62,15 +62,20 @@ def too_deep(body: bytes) -> YidiError | None:
 class BodyGuard:
     """Pure ASGI middleware: buffers the body (bounded) and refuses oversize or too-deep JSON."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_paths: frozenset[str] = frozenset(),
+                 upload_max_bytes: int = 0):
         self.app = app
         self.max_bytes = max_bytes
+        # The few routes that carry files (the 零星报销 attachments) may send more; their handlers check each file.
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = max(upload_max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        body = await read_body(scope, receive, self.max_bytes)
+        limit = self.upload_max_bytes if scope.get("path") in self.upload_paths else self.max_bytes
+        body = await read_body(scope, receive, limit)
         if body is None:
             return
         if isinstance(body, YidiError):

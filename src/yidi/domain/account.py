@@ -4,7 +4,7 @@
 After the fund's share is computed, a 职工 who asks for it (interface ``acct_used_flag`` = 1) pays the person's
 share from the account, up to the balance; the rest is cash (``psn_cash_pay``). Whether the insured region allows
 it is its policy parameter ``remote.personal_account``; 居民 (390) have no account. Reading: docs/policy-readings.md
-B-R18.
+B-R22.
 """
 
 from __future__ import annotations
