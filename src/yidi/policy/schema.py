@@ -99,6 +99,8 @@ class RemoteRules(Strict):
     # 001 二(五): a long-term filer by commitment across provinces gets two-way benefits only after supplying the
     # filing's materials; before that, back in the insured region: other-temporary benefits, or two-way anyway.
     cross_province_commitment_returning: Figure[Literal["other_temporary", "two_way"]]
+    # S4 / B-R19: working days the insured region's clerk has to review a 零星报销 (manual claim).
+    manual_claim_review_working_days: Figure[int]
     # B9 (seed 002 三(三)): 职工 may pay their share from the personal account at remote institutions.
     personal_account: Figure[bool]
 
