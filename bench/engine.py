@@ -89,43 +89,21 @@ def ensure_bench_venv() -> Path | None:
 
 def scalar_sample(book, generated, n: int) -> tuple[list[dict], float]:
     """benefit.calculate claim by claim (discharge order, running totals), as the settlement service does."""
-    from yidi.domain.benefit import calculate, cap_key_for
+    from yidi.demo.generate import INSURED_SORTED, INSUTYPES, TREATMENT_SORTED
     from yidi.domain.catalog import FeeItem
-    from yidi.domain.coverage import MED_CLASS_OF, Context, Coverage
-    from yidi.domain.filing import FilingType
-    from yidi.engine.kinds import TEMPORARY_KINDS, first_selfpay_applies, reduction_pp
+    from yidi.engine.check import ScalarClaim, scalar_replay
 
     cols, items = generated.columns, generated.items
-    from yidi.demo.generate import INSURED_SORTED, INSUTYPES, TREATMENT_SORTED
-
     ends = np.searchsorted(items["item_claim"], np.arange(n + 1))
-    claims = []
-    for i in range(n):
-        fee_items = [FeeItem(str(items["item_code"][j]), int(items["item_amount_fen"][j]))
-                     for j in range(ends[i], ends[i + 1])]
-        claims.append((i, INSURED_SORTED[cols["insured"][i]], INSUTYPES[cols["insutype"][i]],
-                       TREATMENT_SORTED[cols["treatment"][i]], int(cols["hospital_level"][i]), str(cols["med_type"][i]),
-                       str(cols["dise_codg"][i]) or None, np.datetime64(int(cols["end_day"][i]), "D").item(),
-                       str(cols["benefit_kind"][i]), fee_items, int(cols["person"][i])))
-    contexts = {"local": Context.LOCAL, "long_term_at_filed_place": Context.LONG_TERM_AT_FILED_PLACE,
-                "long_term_returning": Context.LONG_TERM_RETURNING, "temporary_returning": Context.TEMPORARY_RETURNING,
-                "manual_without_filing": Context.MANUAL_WITHOUT_FILING}
-    out: list[dict] = [{} for _ in range(n)]
-    used: dict = {}
+    claims = [ScalarClaim(int(cols["person"][i]), INSURED_SORTED[cols["insured"][i]], INSUTYPES[cols["insutype"][i]],
+                          TREATMENT_SORTED[cols["treatment"][i]], int(cols["hospital_level"][i]), str(cols["med_type"][i]),
+                          str(cols["dise_codg"][i]) or None, np.datetime64(int(cols["end_day"][i]), "D").item(),
+                          str(cols["benefit_kind"][i]),
+                          tuple(FeeItem(str(items["item_code"][j]), int(items["item_amount_fen"][j]))
+                                for j in range(ends[i], ends[i + 1])))
+              for i in range(n)]
     started = time.perf_counter()
-    for i, insured, insutype, treatment, level, med_type, dise, end, kind, fee_items, person in sorted(
-            claims, key=lambda c: (c[7], c[0])):
-        policy = book.insured_policy(insured, end)
-        med_class = MED_CLASS_OF[med_type]
-        coverage = Coverage(Context.TEMPORARY if kind in TEMPORARY_KINDS else contexts[kind],
-                            reduction_pp(policy, kind, med_class), first_selfpay_applies(policy, kind), None,
-                            FilingType(kind) if kind in TEMPORARY_KINDS else None, (), "")
-        key = (person, end.year, str(cap_key_for(med_type, dise)))
-        result = calculate(policy=policy, catalog=book.catalog(treatment, end), insutype=insutype,
-                           hospital_level=level, med_type=med_type, dise_codg=dise, items=fee_items,
-                           coverage=coverage, cap_used_before_fen=used.get(key, 0))
-        used[key] = used.get(key, 0) + result.hifp_pay
-        out[i] = result.fields_fen()
+    out = scalar_replay(book, claims)
     return out, time.perf_counter() - started
 
 

@@ -12,7 +12,8 @@ from /proc). Then a baseline: the same flow as in-process service calls (no HTTP
 envelope) on the same database, with its CPU per flow, to show the HTTP overhead; and the floor: the same
 HTTP load against bench/fsi_floor.py (signature, envelope, no database), what the machine allows before any
 settlement work. Results are written
-into docs/benchmarks.md (section "fsi-settlement").
+into docs/benchmarks.md (section "fsi-settlement"); ``--json FILE`` also writes the same figures as JSON
+(``figures``: flows/s, floor flows/s, server and PostgreSQL CPU ms per flow, p50/p99 per infno).
 ``--profile FILE`` runs the server under py-spy (``pip install py-spy``; not a project dependency) and writes
 folded stacks of every worker to FILE. Not a test: numbers depend on the machine, which is shared.
 """
@@ -422,6 +423,48 @@ def report(args, http: dict, local: dict, floor: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def figures(args, http: dict, local: dict, floor: dict) -> dict:
+    """The figures of the markdown table as plain numbers, for scripts (``--json FILE``)."""
+    floor_load_ms = (floor["cpu"]["load"] * floor["elapsed"] * (os.cpu_count() or 1) * 1000 / max(floor["done"], 1))
+    latency = {f"{infno}_http": {"calls": len(http["latencies"][infno]), "p50_ms": pct(http["latencies"][infno], 0.5),
+                                 "p99_ms": pct(http["latencies"][infno], 0.99)} for infno in TRANSACTIONS}
+    settle = local["latencies"]["2304"]
+    latency["2304_in_process"] = {"calls": len(settle), "p50_ms": pct(settle, 0.5), "p99_ms": pct(settle, 0.99)}
+    cpu = http["cpu"]
+    return {
+        "date": datetime.now().isoformat(timespec="seconds"), "machine": machine(), "nproc": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "command": {"seconds": args.seconds, "workers": args.workers, "clients": args.clients,
+                    "load_procs": args.load_procs},
+        "flows_per_second": http["rate"], "flows": http["done"], "failed": http["failed"],
+        "floor_flows_per_second": floor["rate"],
+        "flows_vs_floor": http["rate"] / floor["rate"] if floor["rate"] else None,
+        "in_process_flows_per_second": local["rate"],
+        "server_cpu_ms_per_flow": cpu["server_ms_per_flow"], "postgres_cpu_ms_per_flow": cpu["postgres_ms_per_flow"],
+        "in_process_cpu_ms_per_flow": local["cpu_ms_per_flow"],
+        "floor_server_cpu_ms_per_flow": floor["cpu"]["server_ms_per_flow"], "floor_load_cpu_ms_per_flow": floor_load_ms,
+        "machine_share": {name: cpu[name] for name in ("server", "postgres", "load", "other", "busy")},
+        "latency": latency, "audit": http.get("audit"), "errors": http["errors"],
+    }
+
+
+def write_json(data: dict, path: Path) -> None:
+    """NaN (no calls of a kind) becomes null, so that any JSON reader takes the file."""
+    import json
+    import math
+
+    def clean(value):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    path.write_text(json.dumps(clean(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def write_section(text: str, path: Path) -> None:
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
     pattern = re.compile(rf"<!-- {SECTION} -->.*?<!-- /{SECTION} -->\n", re.S)
@@ -439,6 +482,8 @@ def main() -> None:
     parser.add_argument("--load-procs", type=int, default=1, help="processes the terminals are spread over")
     parser.add_argument("--persons", type=int, default=4000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--json", type=Path, default=None, dest="json_out",
+                        help="also write the table's figures (flows/s, floor, CPU ms per flow, p50/p99) to this JSON file")
     parser.add_argument("--profile", type=Path, default=None, help="run the server under py-spy; folded stacks here")
     parser.add_argument("--server-option", action="append", default=[], dest="server_options",
                         help="extra uvicorn option (repeat), e.g. --server-option=--loop=asyncio")
@@ -475,6 +520,9 @@ def main() -> None:
     print(text)
     write_section(text, args.out)
     print(f"written to {args.out}")
+    if args.json_out:
+        write_json(figures(args, http, local, floor), args.json_out)
+        print(f"figures written to {args.json_out}")
 
 
 if __name__ == "__main__":

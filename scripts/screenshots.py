@@ -26,7 +26,7 @@ from yidi.services.demo import load_demo
 from yidi.services.filings import FileCommand, file_filing
 from yidi.services.settlements import SettleCommand, settle
 from yidi.services.supervision import run_rules
-from yidi.web.live import launch, layout_problems, serve
+from yidi.web.live import fill_form, launch, layout_problems, serve
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -44,6 +44,12 @@ def seed(ctx: AppContext) -> None:
     file_filing(ctx, FileCommand(psn_no="P004", filing_type="other_temporary", basis="proof",
                                  mdtrtarea_admvs="420100", begndate=date.today(), apply_date=date.today(),
                                  channel="app"))
+    file_filing(ctx, FileCommand(psn_no="P001", filing_type="referral", basis="proof", mdtrtarea_admvs="310000",
+                                 begndate=date.today(), apply_date=date.today(), channel="app"))
+    # outpatient visits past 焦作's annual outpatient limit: the last one pays nothing from the fund, and says why
+    for day, fen in ((date(2023, 5, 8), 500_000), (date(2023, 5, 20), 12_000)):
+        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code="H11000000001", med_type="11", begntime=day,
+                                  endtime=day, items=(FeeItem("X006", fen),), dise_codg="J06.9"))
     run_rules(ctx, on=date.today(), actor="screenshots")
     # a cleared month, then a cancellation dated inside it: the funds page has a statement, C4 a mismatch
     claim(date(2024, 3, 3), date(2024, 3, 5), dise="K80.2")
@@ -82,6 +88,19 @@ def main() -> int:
 
             page = session(None, None)
             shot(page, "01-login")
+            page.goto(f"{url}/")
+            shot(page, "21-public-home")
+            page.goto(f"{url}/estimate")
+            fill_form(page, {"#insured": "410800", "#filing_type": "referral", "#hospital": "H11000000001",
+                             "#begntime": "2024-03-01", "#endtime": "2024-03-10"}, [("X007", "8000"), ("X004", "4千")])
+            page.click("button:has-text('测算')")
+            shot(page, "22-public-estimate-refused-kept")
+            fill_form(page, {}, [("X007", "8000"), ("X004", "4000")])
+            page.click("button:has-text('测算')")
+            shot(page, "23-public-estimate-result")
+            page = session(None, None, width=390)
+            page.goto(f"{url}/")
+            shot(page, "24-public-home-mobile")
             page = session("P005", "demo-person")
             page.goto(f"{url}/person/filing/new")
             page.check("input[name=type][value=long_term_resident]")
@@ -96,8 +115,21 @@ def main() -> int:
             page.select_option("#action", "cancel")
             page.click("form[action$='/change'] button[type=submit]")
             shot(page, "03-person-filing-refused-6-months")
+            page = session("P005", "demo-person")
+            page.goto(f"{url}/person/filing/new")
+            page.check("input[name=type][value=other_temporary]")
+            page.check("input[name=basis][value=proof]")
+            page.click("button:has-text('下一步')")
+            page.select_option("#area", "110000")
+            page.fill("#begndate", "2024-05-10")
+            page.fill("#enddate", "2024-05-01")
+            page.click("button:has-text('下一步')")
+            shot(page, "25-person-filing-step2-refused-kept")
             page = session("P001", "demo-person", width=390)
             shot(page, "04-person-home-mobile")
+            page.locator("a", has_text="2023-05-20").click()
+            page.wait_for_url("**/person/settlements/*")
+            shot(page, "26-person-settlement-zero-fund-mobile")
             page.goto(f"{url}/person/estimate")
             page.select_option("#hospital", "H11000000001")
             page.fill("#begntime", "2023-06-01")
@@ -114,11 +146,7 @@ def main() -> int:
             page.click("button:has-text('读卡')")
             page.fill("#begntime", "2023-09-01")
             page.click("button:has-text('办理入院')")
-            codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
-            codes.nth(0).fill("X007")
-            amounts.nth(0).fill("8000")
-            codes.nth(1).fill("X004")
-            amounts.nth(1).fill("4000")
+            fill_form(page, {}, [("X007", "8000"), ("X004", "4000")])
             page.click("button:has-text('上传费用')")
             page.fill("#endtime", "2023-09-10")
             page.click("button:has-text('预结算')")
@@ -151,8 +179,7 @@ def main() -> int:
             shot(page, "17-desk-read-card-mobile")
             page.fill("#begntime", "2023-11-01")
             page.click("button:has-text('办理入院')")
-            page.locator("input[name=code]").nth(0).fill("X004")
-            page.locator("input[name=amount]").nth(0).fill("3000")
+            fill_form(page, {}, [("X004", "3000")])
             page.click("button:has-text('上传费用')")
             page.fill("#endtime", "2023-11-03")
             page.click("button:has-text('预结算')")

@@ -10,10 +10,14 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yidi import __version__
 from yidi.cli_engine import engine_app, register_demo
+from yidi.cli_guard import guard, known_region, parse_day, refuse
+from yidi.cli_tables import print_table
+from yidi.wording import STATUS_NAMES, for_people, money_text
 
 app = typer.Typer(help="yidi 异地就医直接结算 — cross-region medical-insurance direct settlement", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database")
@@ -44,6 +48,10 @@ app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 out = Console()
+ESTIMATE_LINES = (("medfee_sumamt", "医疗费用总额"), ("fulamt_ownpay_amt", "全自费（目录外）"),
+                  ("overlmt_selfpay", "超限价自费"), ("preselfpay_amt", "先行自付（乙类）"),
+                  ("inscp_scp_amt", "符合政策范围金额"), ("first_selfpay", "首先自付"), ("act_pay_dedc", "起付标准（本次实际）"),
+                  ("hifp_pay", "统筹基金支付"), ("fund_pay_sumamt", "基金支付总额"), ("psn_part_amt", "个人负担"))
 
 
 def _context(migrate: bool = True):
@@ -55,8 +63,7 @@ def _context(migrate: bool = True):
 
 
 def _fail(exc) -> None:
-    err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-    raise typer.Exit(1)
+    refuse(exc)  # coded, in the person's words, exit 2 (cli_guard)
 
 
 @app.command()
@@ -169,11 +176,11 @@ def policy_check(on: Optional[str] = typer.Option(None, help="date YYYY-MM-DD (d
         for problem in problems:
             err.print(f"[red]POLICY_INVALID[/red] {problem}")
         raise typer.Exit(1)
-    when = date.fromisoformat(on) if on else date.today()
-    table = Table(title=f"在 {when} 生效的参保地政策 / insured-region policy in force")
-    for column in ("region", "version", "inpatient 310 deductible L1/L2/L3", "ratio L1/L2/L3", "cap",
-                   "referral/emergency/other (pp)", "首先自付"):
-        table.add_column(column)
+    when = parse_day(on, "on") if on else date.today()
+    table = Table(title=f"{when} 生效的参保地政策")
+    for column in ("参保地", "政策版本", "职工住院起付线（一/二/三级，元）", "支付比例（一/二/三级）", "年度最高支付（元）",
+                   "转诊/急诊/其他临时外出降低（百分点）", "首先自付"):
+        table.add_column(column, overflow="fold")
     for region in sorted(book.insured):
         try:
             policy = book.insured_policy(region, when)
@@ -218,24 +225,39 @@ def estimate(psn_no: str, fixmedins_code: str, med_type: str = "21",
     from yidi.services.scenario import parse_items
     from yidi.services.settlements import SettleCommand, estimate as estimate_service
 
+    from yidi.domain.errors import invalid
+    from yidi.domain.money import MoneyFormatError, yuan_to_fen
+
+    rows = []
+    for index, entry in enumerate(item):
+        code, sep, amount = entry.partition("=")
+        if not sep or not code.strip() or not amount.strip():
+            raise invalid(f"items[{index}].amount", f"“{entry}”应写成 编码=金额，如 X007=8000")
+        try:
+            yuan_to_fen(amount.strip())
+        except MoneyFormatError:
+            raise invalid(f"items[{index}].amount", f"“{amount.strip()}”不是金额，请填写数字，最多两位小数") from None
+        rows.append({"code": code.strip(), "amount": amount.strip()})
+    begin, end = parse_day(begntime, "begntime"), parse_day(endtime, "endtime")
+    if end < begin:
+        raise invalid("endtime", f"出院日期 {end} 早于入院（就诊）日期 {begin}，请核对")
     ctx = _context()
     try:
-        items = parse_items([{"code": entry.split("=", 1)[0], "amount": entry.split("=", 1)[1]} for entry in item])
         result = estimate_service(ctx, SettleCommand(psn_no=psn_no, fixmedins_code=fixmedins_code, med_type=med_type,
-                                                     begntime=date.fromisoformat(begntime),
-                                                     endtime=date.fromisoformat(endtime), items=items,
+                                                     begntime=begin, endtime=end, items=parse_items(rows),
                                                      dise_codg=dise_codg))
     except YidiError as exc:
         _fail(exc)
-    table = Table(title="费用测算 / estimate")
+    finally:
+        ctx.engine.dispose()
+    table = Table(title="费用测算（不产生结算记录）")
     table.add_column("项目")
     table.add_column("金额（元）", justify="right")
-    for key in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-                "first_selfpay", "act_pay_dedc", "hifp_pay", "psn_part_amt"):
-        table.add_row(key, result[key])
+    for key, name in ESTIMATE_LINES:
+        table.add_row(name, money_text(result[key]))
     out.print(table)
     for step in result["trace"]:
-        out.print(f"  [{step['rule']}] {step['explanation']}  ({step['policy_version']})")
+        out.print(f"  {escape(step['explanation'])}  [dim]（规则 {step['rule']}，政策 {step['policy_version']}）[/dim]")
 
 
 @filing_app.command("pending")
@@ -243,14 +265,21 @@ def filing_pending(region: str = typer.Option(..., help="insured region admdvs")
     """待审核备案（含办结期限）/ pending filings with due dates."""
     from yidi.services.filings import pending_queue
 
+    from yidi.domain.filing import TYPE_NAMES
+    from yidi.web.forms import person_names, region_names
+
     ctx = _context()
-    table = Table(title=f"{region} 待审核备案")
-    for column in ("filing_id", "psn_no", "type", "mdtrtarea", "apply_date", "due"):
-        table.add_column(column)
-    for filing in pending_queue(ctx, region):  # oldest application first
-        table.add_row(filing.filing_id, filing.psn_no, filing.filing_type.value, filing.mdtrtarea_admvs,
-                      filing.apply_date.isoformat(), str(filing.approve_due_date))
-    out.print(table)
+    known_region(ctx, region)
+    regions = region_names(ctx)
+    filings = pending_queue(ctx, region)  # oldest application first
+    names = person_names(ctx, [f.psn_no for f in filings])
+    print_table(out, f"{regions.get(region, region)} 待审核备案（{len(filings)} 条）",
+                ["备案号", "人员编号", "姓名", "备案类型", "就医地", "申请日期", "审核期限"],
+                [[f.filing_id, f.psn_no, names.get(f.psn_no, ""), TYPE_NAMES[f.filing_type],
+                  regions.get(f.mdtrtarea_admvs, f.mdtrtarea_admvs), f.apply_date.isoformat(),
+                  str(f.approve_due_date or "")] for f in filings],
+                ids=("备案号", "人员编号", "申请日期", "审核期限"))
+    ctx.engine.dispose()
 
 
 @filing_app.command("decide")
@@ -265,12 +294,15 @@ def filing_decide(filing_ids: list[str], approve: bool = typer.Option(True, "--a
     for filing_id in filing_ids:
         try:
             filing = decide_filing(ctx, filing_id, approve=approve, actor=clerk, on=date.today(), reason=reason)
-            out.print(f"{filing.filing_id} → {filing.status.value}")
+            out.print(f"{filing.filing_id} → {STATUS_NAMES.get(filing.status.value, filing.status.value)}")
         except YidiError as exc:
             failures += 1
-            err.print(f"{filing_id}: {exc.code} {exc.full_message()}")
+            shown = for_people(exc)
+            err.print(f"{filing_id}: [red]{shown.code}[/red] {escape(shown.message)}。{escape(shown.hint)}")
     raise typer.Exit(1 if failures else 0)
 
+
+guard(app)  # every command: a coded Chinese line and exit 2 instead of a traceback
 
 if __name__ == "__main__":  # pragma: no cover
     app()

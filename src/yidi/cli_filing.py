@@ -14,7 +14,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from yidi.cli_tables import print_table, status_word
+from yidi.domain.filing import TYPE_NAMES
+from yidi.wording import BASIS_NAMES
 
 out = Console()
 err = Console(stderr=True)
@@ -29,8 +32,9 @@ def _context():
 
 
 def _fail(exc) -> None:
-    err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-    raise typer.Exit(1)
+    from yidi.cli_guard import refuse
+
+    refuse(exc)  # coded, in the person's words, exit 2
 
 
 def search(region: Optional[str] = typer.Option(None, help="参保地 insured region (省代码含下辖各市)"),
@@ -45,10 +49,17 @@ def search(region: Optional[str] = typer.Option(None, help="参保地 insured re
     from yidi.domain.errors import YidiError
     from yidi.services.filings import list_filings
 
+    from yidi.cli_guard import known_region
+    from yidi.web.forms import person_names, region_names
+
     ctx = _context()
     try:
+        for code in (region, mdtrtarea):
+            if code:
+                known_region(ctx, code)
         filings = list_filings(ctx, psn_no=psn_no, certno=certno, status=status, insuplc_admdvs=region,
                                mdtrtarea_admvs=mdtrtarea, limit=limit)
+        names, regions = person_names(ctx, [f.psn_no for f in filings]), region_names(ctx)
     except YidiError as exc:
         _fail(exc)
     finally:
@@ -57,15 +68,19 @@ def search(region: Optional[str] = typer.Option(None, help="参保地 insured re
         for filing in filings:
             sys.stdout.write(json.dumps(filing_view(filing), ensure_ascii=False) + "\n")
         return
-    table = Table(title=f"备案查询（{len(filings)} 条）")
-    for column in ("filing_id", "psn_no", "参保地", "类型", "依据", "就医地", "开始", "结束", "状态", "办结期限"):
-        table.add_column(column)
-    for filing in filings:
+    rows = []
+    for filing in sorted(filings, key=lambda f: (f.begndate, f.filing_id)):
         view = filing_view(filing)
-        table.add_row(view["filing_id"], view["psn_no"], view["insuplc_admdvs"], view["type_name"], view["basis"],
-                      view["mdtrtarea_admvs"], view["begndate"], view["enddate"] or "长期", view["status_name"],
-                      view["approve_due_date"] or "")
-    out.print(table)
+        ended_before_start = filing.enddate is not None and filing.enddate < filing.begndate
+        rows.append([view["filing_id"], view["psn_no"], names.get(filing.psn_no, ""),
+                     regions.get(filing.insuplc_admdvs, filing.insuplc_admdvs), view["type_name"],
+                     BASIS_NAMES.get(filing.basis.value, filing.basis.value),
+                     regions.get(filing.mdtrtarea_admvs, filing.mdtrtarea_admvs), view["begndate"],
+                     "未生效" if ended_before_start else (view["enddate"] or "长期"), view["status_name"],
+                     view["approve_due_date"] or ""])
+    print_table(out, f"备案查询（{len(filings)} 条）", ["备案号", "人员编号", "姓名", "参保地", "备案类型", "备案方式",
+                                                    "就医地", "开始日期", "结束日期", "状态", "审核期限"],
+                rows, ids=("备案号", "人员编号", "开始日期", "结束日期", "审核期限"))
 
 
 def history(filing_id: str) -> None:
@@ -81,19 +96,18 @@ def history(filing_id: str) -> None:
         _fail(exc)
     finally:
         ctx.engine.dispose()
-    out.print(f"{filing.filing_id}  {filing.psn_no}  {filing.filing_type.value}  → {filing.mdtrtarea_admvs}  "
-              f"{filing.begndate} – {filing.enddate or '长期'}  （{filing.status.value}）")
+    ended_before_start = filing.enddate is not None and filing.enddate < filing.begndate
+    period = ("未生效（开始前已变更或取消）" if ended_before_start
+              else f"{filing.begndate} 至 {filing.enddate}" if filing.enddate else f"{filing.begndate} 起长期有效")
+    out.print(f"{filing.filing_id}  {filing.psn_no}  {TYPE_NAMES[filing.filing_type]} → {filing.mdtrtarea_admvs}  "
+              f"{period}  （{status_word(filing.status.value)}）")
     if filing.replaces:
-        out.print(f"  变更自 / replaces {filing.replaces}")
+        out.print(f"  变更自 {filing.replaces}")
     if filing.replaced_by:
-        out.print(f"  已变更为 / replaced by {filing.replaced_by}")
-    table = Table(title="历史 / history")
-    for column in ("日期", "事件", "状态", "经办人", "原因", "详情"):
-        table.add_column(column)
-    for event in events:
-        details = ", ".join(f"{k}={v}" for k, v in (event["details"] or {}).items())
-        table.add_row(event["on"], event["event"], event["status"], event["actor"], event["reason"], details)
-    out.print(table)
+        out.print(f"  已变更为 {filing.replaced_by}")
+    rows = [[event["on"], status_word(event["event"]), status_word(event["status"]), event["actor"], event["reason"],
+             "，".join(f"{k}={v}" for k, v in (event["details"] or {}).items())] for event in events]
+    print_table(out, "办理记录", ["日期", "事项", "状态", "经办人", "原因", "详情"], rows, ids=("日期",))
 
 
 def insurance_status(psn_no: str = typer.Argument(..., help="人员编号"),

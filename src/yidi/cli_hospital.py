@@ -140,10 +140,10 @@ def simulate(url: str = typer.Option(DEFAULT_URL, "--url"),
     except Exception as exc:  # noqa: BLE001
         err.print(f"[red]连接失败[/red] {url}: {exc}（服务是否以演示模式运行？yidi serve --demo）")
         raise typer.Exit(2)
-    table = Table(title=f"模拟结果 / outcomes ({visits} visits)")
-    table.add_column("交易 / transaction")
-    table.add_column("结果 / outcome")
-    table.add_column("笔数 / count", justify="right")
+    table = Table(title=f"模拟结果（{visits} 次就诊）")
+    table.add_column("交易")
+    table.add_column("结果")
+    table.add_column("笔数", justify="right")
     for (label, outcome), count in sorted(counter.items()):
         table.add_row(label, outcome, str(count))
     out.print(table)

@@ -98,13 +98,12 @@ def queue(state: str = typer.Option("queued", help="queued / settled / refused /
     if json_output:
         print(json.dumps(view, ensure_ascii=False))
         return
-    table = Table(title=f"排队结算 / deferred settlements ({state})")
-    for column in ("#", "mdtrt_id", "msgid", "交易", "参保地", "排队时间", "状态", "结果"):
-        table.add_column(column)
-    for v in view:
-        table.add_row(str(v["id"]), v["mdtrt_id"], v["msgid"], v["infno"], v["insuplc_admdvs"], v["queued_at"],
-                      v["state"], v["result"][:40])
-    out.print(table)
+    from yidi.cli_tables import print_table, status_word
+
+    print_table(out, f"排队结算（{status_word(state)}）", ["序号", "就诊号", "报文号", "交易", "参保地", "排队时间", "状态", "结果"],
+                [[v["id"], v["mdtrt_id"], v["msgid"], v["infno"], v["insuplc_admdvs"], v["queued_at"],
+                  status_word(v["state"]), v["result"]] for v in view],
+                ids=("就诊号", "报文号", "排队时间"))
 
 
 @ops_app.command("drain")

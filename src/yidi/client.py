@@ -6,7 +6,7 @@
     mdtrt_id = client.admit(psn_no, "21", "2023-03-01")["output"]["result"]["mdtrt_id"]   # 2401
 
 Every method returns the response envelope (``infcode`` 0 = success). ``msgid`` = fixmedins code +
-yyyyMMddHHmmss + 4-digit sequence, as the interface requires; pass ``msgid=`` to resend a message
+yyyyMMddHHmmss + 4-digit sequence (any 1–30 printable ASCII characters are accepted); pass ``msgid=`` to resend a message
 (e.g. to ask "did my 2304 go through?" after a timeout: the stored first answer comes back).
 """
 
@@ -20,14 +20,14 @@ from typing import Any
 
 import httpx
 
-from yidi.api.signing import signed_headers
+from yidi.api.signing import signed_headers, tif_headers
 
 
 class HospitalClient:
     def __init__(self, base_url: str, access_key: str, secret: str, fixmedins_code: str,
                  algorithm: str = "HMAC-SM3", *, mdtrtarea_admvs: str | None = None, timeout: float = 30.0,
                  path: str = "/fsi/api/{infno}", http: httpx.Client | None = None,
-                 seq_range: tuple[int, int] = (0, 10_000)):
+                 seq_range: tuple[int, int] = (0, 10_000), gateway: str = "api"):
         self.base_url = base_url.rstrip("/")
         self.access_key = access_key
         self.secret = secret
@@ -36,6 +36,7 @@ class HospitalClient:
         # National institution codes are "H" + the 6-digit region + a 5-digit number (H11000000001 → 110000).
         self.mdtrtarea_admvs = mdtrtarea_admvs or (fixmedins_code[1:7] if len(fixmedins_code) == 12 else "")
         self.path = path
+        self.gateway = gateway  # "api": the _api_* headers (body signed); "tif": the x-tif-* headers
         self.http = http or httpx.Client(timeout=timeout)
         # The 4-digit sequence is per institution and second: terminals of one institution that send at the
         # same time must use disjoint ranges (e.g. terminal k of 8 uses (k*1250, (k+1)*1250)).
@@ -62,13 +63,18 @@ class HospitalClient:
         body = json.dumps(envelope, ensure_ascii=False).encode()
         return self.send_raw(envelope["infno"], body)
 
-    def send_raw(self, infno: str, body: bytes, headers: dict | None = None) -> dict:
-        sent = signed_headers(infno=infno, body=body, access_key=self.access_key, secret=self.secret,
-                              algorithm=self.algorithm)
+    def post(self, infno: str, body: bytes, headers: dict | None = None) -> httpx.Response:
+        if self.gateway == "tif":
+            sent = tif_headers(paasid=self.access_key, token=self.secret)
+        else:
+            sent = signed_headers(infno=infno, body=body, access_key=self.access_key, secret=self.secret,
+                                  algorithm=self.algorithm)
         sent["Content-Type"] = "application/json; charset=utf-8"
         sent.update(headers or {})
-        response = self.http.post(self.base_url + self.path.format(infno=infno), content=body, headers=sent)
-        return response.json()
+        return self.http.post(self.base_url + self.path.format(infno=infno), content=body, headers=sent)
+
+    def send_raw(self, infno: str, body: bytes, headers: dict | None = None) -> dict:
+        return self.post(infno, body, headers).json()
 
     def call(self, infno: str, input_data: dict, *, msgid: str | None = None, **extra: Any) -> dict:
         return self.send(self.envelope(infno, input_data, msgid, **extra))
@@ -156,6 +162,28 @@ class HospitalClient:
 
     def reconcile_details(self, begndate: str, enddate: str, rows: list[dict], **kw) -> dict:  # 3202
         return self.call("3202", {"data": {"stmt_begndate": begndate, "stmt_enddate": enddate}, "detail": rows}, **kw)
+
+    def upload_file(self, content: bytes, filename: str, **kw) -> dict:  # 9101 文件上传 (bytes as Java sends them)
+        signed = [b - 256 if b > 127 else b for b in content]
+        return self.call("9101", {"fsUploadIn": {"in": signed, "filename": filename,
+                                                 "fixmedins_code": self.fixmedins_code}}, **kw)
+
+    def download_file(self, file_qury_no: str, filename: str = "", **kw) -> bytes | dict:  # 9102 文件下载
+        """The file's bytes, or the refusal envelope."""
+        envelope = self.envelope("9102", {"fsDownloadIn": {"file_qury_no": file_qury_no, "filename": filename,
+                                                           "fixmedins_code": self.fixmedins_code}}, kw.pop("msgid", None))
+        response = self.post("9102", json.dumps(envelope, ensure_ascii=False).encode())
+        return response.content if response.headers.get("content-type", "").startswith(
+            "application/octet-stream") else response.json()
+
+    def reconcile_details_file(self, begndate: str, enddate: str, file_qury_no: str, *, medfee_sumamt: Any,
+                               fund_pay_sumamt: Any, fixmedins_setl_cnt: int, setl_optins: str = "",
+                               clr_type: str = "", **kw) -> dict:  # 3202 with a 9101 file
+        return self.call("3202", {"data": {"setl_optins": setl_optins, "file_qury_no": file_qury_no,
+                                           "stmt_begndate": begndate, "stmt_enddate": enddate,
+                                           "medfee_sumamt": medfee_sumamt, "fund_pay_sumamt": fund_pay_sumamt,
+                                           "cash_payamt": 0, "fixmedins_setl_cnt": fixmedins_setl_cnt,
+                                           "clr_type": clr_type, "refd_setl_flag": "0"}}, **kw)
 
     def close(self) -> None:
         self.http.close()

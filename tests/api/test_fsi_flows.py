@@ -35,16 +35,16 @@ def test_s2_inpatient_flow_equals_scenario_e01(demo_ctx, his):
 
     before = row_counts(demo_ctx)
     pre = ok(his.presettle_inpatient(mdtrt_id, "P001", medfee_sumamt="12000.00", endtime="2023-03-10"))
-    assert pre["setlinfo"]["hifp_pay"] == "9435.00" and pre["setlinfo"]["setl_id"] == ""
+    assert pre["setlinfo"]["hifp_pay"] == 9435.0 and pre["setlinfo"]["setl_id"] == ""
     assert row_counts(demo_ctx) == before  # pre-settle changes nothing (S3)
 
     response = his.settle_inpatient(mdtrt_id, "P001", medfee_sumamt=12000, endtime="2023-03-10")
     setl = ok(response)["setlinfo"]
-    expected = {"medfee_sumamt": "12000.00", "inscp_scp_amt": "12000.00", "act_pay_dedc": "900.00",
-                "hifp_pay": "9435.00", "fund_pay_sumamt": "9435.00", "psn_part_amt": "2565.00", "acct_pay": "0.00",
-                "psn_cash_pay": "2565.00", "clr_type": "21", "clr_optins": "410800"}
+    expected = {"medfee_sumamt": 12000.0, "inscp_scp_amt": 12000.0, "act_pay_dedc": 900.0,
+                "hifp_pay": 9435.0, "fund_pay_sumamt": 9435.0, "psn_part_amt": 2565.0, "acct_pay": 0.0,
+                "psn_cash_pay": 2565.0, "clr_type": "21", "clr_optins": "410800"}
     assert {k: setl[k] for k in expected} == expected
-    assert ok(response)["setldetail"][0]["fund_payamt"] == "9435.00"
+    assert ok(response)["setldetail"][0]["fund_payamt"] == 9435.0
     assert isinstance(response["infcode"], int)
     with demo_ctx.unit_of_work() as session:
         row = session.get(SettlementRow, setl["setl_id"])
@@ -65,7 +65,7 @@ def test_s3_cancel_2305_reverses_exactly_once(demo_ctx, his):
         assert session.scalars(select(UsageRow.used_fen).where(UsageRow.psn_no == "P001")).one() == 0
         assert ledger.trial_balance(session) == 0 and not ledger.unbalanced_entries(session)
     # the stay can be settled again after the cancel, with the same numbers
-    assert ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
+    assert ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == 9435.0
 
 
 def test_s3_reversal_2601_exactly_once_and_safe(demo_ctx, his):
@@ -111,15 +111,15 @@ def test_s1_outpatient_flow_with_per_row_split(demo_ctx, his):
             fee_row(mdtrt_id, "a3", "X005", "100.00", cnt="1.0", pric=100),    # 丙类
             fee_row(mdtrt_id, "a4", "X001", "-30.00", cnt="-1.0", pric="30", init_feedetl_sn="a1")]  # refund
     split = {r["feedetl_sn"]: r for r in ok(his.upload_outpatient_fees(rows))["result"]}
-    assert split["a1"]["chrgitm_lv"] == "01" and split["a1"]["inscp_scp_amt"] == "60.00"
-    assert split["a2"]["chrgitm_lv"] == "02" and split["a2"]["selfpay_prop"] == "0.20"
-    assert split["a2"]["overlmt_amt"] == "500.00" and split["a2"]["preselfpay_amt"] == "600.00"
-    assert split["a2"]["inscp_scp_amt"] == "2400.00"
-    assert split["a3"]["chrgitm_lv"] == "03" and split["a3"]["fulamt_ownpay_amt"] == "100.00"
-    assert split["a4"]["det_item_fee_sumamt"] == "-30.00" and split["a4"]["inscp_scp_amt"] == "-30.00"
+    assert split["a1"]["chrgitm_lv"] == "01" and split["a1"]["inscp_scp_amt"] == 60.0
+    assert split["a2"]["chrgitm_lv"] == "02" and split["a2"]["selfpay_prop"] == 0.2
+    assert split["a2"]["overlmt_amt"] == 500.0 and split["a2"]["preselfpay_amt"] == 600.0
+    assert split["a2"]["inscp_scp_amt"] == 2400.0
+    assert split["a3"]["chrgitm_lv"] == "03" and split["a3"]["fulamt_ownpay_amt"] == 100.0
+    assert split["a4"]["det_item_fee_sumamt"] == -30.0 and split["a4"]["inscp_scp_amt"] == -30.0
     pre = ok(his.presettle_outpatient(mdtrt_id, "P001", medfee_sumamt="3630.00"))["setlinfo"]
-    assert pre["medfee_sumamt"] == "3630.00" and pre["overlmt_selfpay"] == "500.00"
-    assert pre["fulamt_ownpay_amt"] == "100.00" and pre["preselfpay_amt"] == "600.00"
+    assert pre["medfee_sumamt"] == 3630.0 and pre["overlmt_selfpay"] == 500.0
+    assert pre["fulamt_ownpay_amt"] == 100.0 and pre["preselfpay_amt"] == 600.0
     setl = ok(his.settle_outpatient(mdtrt_id, "P001", medfee_sumamt="3630.00"))["setlinfo"]
     assert {k: setl[k] for k in ("medfee_sumamt", "hifp_pay", "clr_type")} == \
         {k: pre[k] for k in ("medfee_sumamt", "hifp_pay")} | {"clr_type": "11"}

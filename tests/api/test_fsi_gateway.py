@@ -71,10 +71,10 @@ def test_s2_flow_with_calls_on_the_event_loop(several_workers, demo_ctx, his):
     file_filing(demo_ctx, "P001", "retired_relocated", "110000", "2023-01-10", "张三")
     mdtrt_id = ok(his.admit("P001", "21", "2023-03-01"))["result"]["mdtrt_id"]
     ok(his.upload_inpatient_fees([fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]))
-    assert ok(his.presettle_inpatient(mdtrt_id, "P001", endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
+    assert ok(his.presettle_inpatient(mdtrt_id, "P001", endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == 9435.0
     msgid = his.new_msgid()
     settled = ok(his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10", msgid=msgid))["setlinfo"]
-    assert settled["hifp_pay"] == "9435.00" and settled["setl_id"]
+    assert settled["hifp_pay"] == 9435.0 and settled["setl_id"]
     again = ok(his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10", msgid=msgid))["setlinfo"]
     assert again["setl_id"] == settled["setl_id"]  # the stored answer, not a second settlement
     refused = his.settle_inpatient(mdtrt_id, "P001", endtime="2023-03-10")

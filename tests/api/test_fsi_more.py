@@ -3,6 +3,8 @@ HMAC-SHA1 compatibility credentials."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from tests.api.test_fsi_support import client_for, demo_ctx, file_filing, his, ok, row_counts, server  # noqa: F401
@@ -21,7 +23,7 @@ def test_stay_with_discharge_revoke_and_cancelled_admission(demo_ctx, his):
     assert refused["infcode"] == -1 and "feedetl_sn" in refused["err_msg"]
     ok(his.discharge(mdtrt_id, "2023-03-10 16:00:00", "P001"))  # 2402: the end date comes from here
     setl = ok(his.settle_inpatient(mdtrt_id, "P001", "12000.00"))["setlinfo"]
-    assert setl["hifp_pay"] == "9435.00" and setl["enddate"] == "2023-03-10"
+    assert setl["hifp_pay"] == 9435.0 and setl["enddate"] == "2023-03-10"
     settled_cancel = his.cancel_admission(mdtrt_id)  # 2404 after settlement: refused
     assert settled_cancel["infcode"] == -1 and settled_cancel["err_msg"].startswith("VISIT_STATE")
 
@@ -44,7 +46,7 @@ def test_chronic_dialysis_outpatient_equals_scenario_e03(demo_ctx, server):
     ok(shanghai.outpatient_info(mdtrt_id, "14", "N18"))
     ok(shanghai.upload_outpatient_fees([fee_row(mdtrt_id, "d1", "X008", "8000.00")]))
     setl = ok(shanghai.settle_outpatient(mdtrt_id, "P003", "8000.00"))["setlinfo"]
-    assert (setl["act_pay_dedc"], setl["hifp_pay"], setl["psn_part_amt"]) == ("0.00", "6800.00", "1200.00")
+    assert (setl["act_pay_dedc"], setl["hifp_pay"], setl["psn_part_amt"]) == (0.0, 6800.0, 1200.0)
     assert setl["med_type"] == "14" and setl["clr_type"] == "11"
     # an outpatient visit cancelled before settlement (2202), its fees revoked first (2205)
     second = ok(shanghai.register_outpatient("P003", "2023-02-06"))["data"]["mdtrt_id"]
@@ -61,12 +63,12 @@ def test_reconciliation_3201_3202(demo_ctx, his):
         ok(his.upload_inpatient_fees([fee_row(mdtrt_id, "1", "X007", "8000.00"),
                                       fee_row(mdtrt_id, "2", "X004", "4000.00")]))
         setl_ids.append(ok(his.settle_inpatient(mdtrt_id, endtime=begin[:8] + "10"))["setlinfo"])
-    fund = sum(int(s["fund_pay_sumamt"].replace(".", "")) for s in setl_ids)
-    fund_yuan = f"{fund // 100}.{fund % 100:02d}"
-    same = ok(his.reconcile_totals("2023-03-01", "2023-04-30", medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
+    fund = round(sum(s["fund_pay_sumamt"] for s in setl_ids), 2)
+    today = date.today().isoformat()  # dated by settlement time (today), not by the discharge dates in 2023
+    same = ok(his.reconcile_totals(today, today, medfee_sumamt="24000.00", fund_pay_sumamt=fund,
                                    fixmedins_setl_cnt=2, insutype="310", clr_type="21"))["stmt_totlrslt"]
     assert same["stmt_rslt"] == "0" and same["differences"] == {}
-    off = ok(his.reconcile_totals("2023-03-01", "2023-04-30", medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
+    off = ok(his.reconcile_totals(today, today, medfee_sumamt="24000.00", fund_pay_sumamt=fund,
                                   fixmedins_setl_cnt=3))["stmt_totlrslt"]
     assert off["stmt_rslt"] == "1" and off["differences"] == {"fixmedins_setl_cnt": 1}
     first, second = setl_ids
@@ -74,13 +76,13 @@ def test_reconciliation_3201_3202(demo_ctx, his):
              "fund_pay_sumamt": first["fund_pay_sumamt"]},
             {"setl_id": second["setl_id"], "medfee_sumamt": "1.00", "fund_pay_sumamt": second["fund_pay_sumamt"]},
             {"setl_id": "SLUNKNOWN", "medfee_sumamt": "5.00", "fund_pay_sumamt": "0.00"}]
-    detail = ok(his.reconcile_details("2023-03-01", "2023-04-30", rows))
+    detail = ok(his.reconcile_details(today, today, rows))
     assert detail["stmt_rslt"] == "1"
     assert {(d["setl_id"], d["reason"]) for d in detail["differing"]} == \
         {(second["setl_id"], "amount"), ("SLUNKNOWN", "only_reported")}
     # after a cancel, ours no longer counts it
     ok(his.cancel_inpatient_settlement(second["setl_id"]))
-    after = ok(his.reconcile_details("2023-03-01", "2023-04-30", rows[:1]))
+    after = ok(his.reconcile_details(today, today, rows[:1]))
     assert after["stmt_rslt"] == "0"
 
 
@@ -114,7 +116,7 @@ def test_bad_input_in_other_transactions_changes_nothing(demo_ctx, his):
                   "detail": [{"setl_id": "X", "medfee_sumamt": "1.234", "fund_pay_sumamt": 0}]}, "medfee_sumamt"),
         ("9002", {"signOut": {}}, "sign_no"),
         ("2601", {"data": {"oinfno": "2304"}}, "omsgid"),
-        ("2601", {"data": {"omsgid": "H31000000001202303011200000001", "oinfno": "2304"}}, "omsgid"),
+        ("2601", {"data": {"omsgid": "H11000000001202303011200000001X", "oinfno": "2304"}}, "omsgid"),  # > 30
         ("2201", {"data": {"psn_no": "P001", "begntime": "2023-03-01", "med_type": "21"}}, "med_type"),
     ]
     for infno, input_data, field in cases:
@@ -145,7 +147,7 @@ def test_fault_before_commit_leaves_nothing_and_the_resend_settles_once(demo_ctx
     assert "零星报销" in failed["err_msg"] and len(failed["err_msg"]) <= 200
     assert row_counts(demo_ctx) == before
     again = his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid)
-    assert ok(again)["setlinfo"]["hifp_pay"] == "9435.00"
+    assert ok(again)["setlinfo"]["hifp_pay"] == 9435.0
     assert his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid) == again
     with demo_ctx.unit_of_work() as session:
         assert ledger.trial_balance(session) == 0

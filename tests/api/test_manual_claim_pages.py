@@ -73,7 +73,7 @@ def test_s4_person_submits_on_the_page_and_the_clerk_approves_on_the_page(demo_c
     clerk = _login(server.url, "clerk-jz", "pw-clerk")
     assert claim_id in clerk.get("/agency/claims").text
     review = clerk.get(f"/agency/claims/{claim_id}")
-    assert review.status_code == 200 and "12000.00" in review.text and "审核通过将按此支付" in review.text
+    assert review.status_code == 200 and "12,000.00" in review.text and "审核通过将按此支付" in review.text
     assert "retired_relocated" not in review.text and "张三" in review.text  # names, not codes
     file_link = re.search(rf'/agency/claims/{claim_id}/attachments/\d+', review.text).group(0)
     assert clerk.get(file_link).content == PDF

@@ -48,7 +48,7 @@ def test_s4_claim_with_files_then_clerk_approves_in_the_browser(browser, live_ap
     login(clerk, url, "clerk-jiaozuo", "demo-clerk")
     clerk.goto(f"{url}/agency/claims")
     clerk.click("text=待审核：审核")
-    assert "8000.00" in clerk.inner_text("main") and "怎么算出来的" in clerk.inner_text("main")
+    assert "8,000.00" in clerk.inner_text("main") and "怎么算出来的" in clerk.inner_text("main")
     with clerk.expect_download() as download:
         clerk.click("text=发票：发票.pdf")
     assert download.value.path().read_bytes() == PDF

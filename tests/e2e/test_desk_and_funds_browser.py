@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.e2e.conftest import login
 from yidi.adapters.orm import AuditRow, FeeDetailRow, SettlementRow, VisitRow
 from yidi.domain.catalog import FeeItem
-from yidi.domain.money import fen_to_yuan
+from yidi.web.core import money_text
 from yidi.services import clearing, settlements
 
 pytestmark = pytest.mark.browser
@@ -53,11 +53,11 @@ def test_desk_admits_uploads_withdraws_settles_prints_and_cancels_through_the_vi
     page.goto(f"{url}/desk/visits/{mdtrt_id}")
     page.fill("#endtime", "2023-03-10")
     page.click("button:has-text('预结算')")
-    assert page.inner_text("[data-testid=preview-fund]") == "9435.00"
+    assert page.inner_text("[data-testid=preview-fund]") == "9,435.00"
     page.click("button:text-is('结算')")
     page.wait_for_url("**/desk/settlements/*")
     setl_id = page.inner_text("[data-testid=setl-id]")
-    assert page.inner_text("[data-testid=fund-big]") == "9435.00"
+    assert page.inner_text("[data-testid=fund-big]") == "9,435.00"
     slip = page.request.get(page.url + "/slip.pdf")
     assert slip.status == 200 and slip.body().startswith(b"%PDF")
     # 2305: cancel; the visit reopens so the fees can be corrected and settled again
@@ -118,7 +118,7 @@ def test_agency_sees_the_clearing_statement_downloads_it_and_c4_names_the_settle
     assert "410800" in page.inner_text("[data-testid=statement-scope]")
     assert page.locator("[data-testid=province-transfers], [data-testid=statement-net]").count() == 0
     only_jiaozuo = clearing.get_statement(ctx, "2024-03")  # 张三's two stays in 北京 are the month's only flow
-    assert page.inner_text("[data-testid=city-payable]") == fen_to_yuan(only_jiaozuo.net_fen)
+    assert page.inner_text("[data-testid=city-payable]") == money_text(only_jiaozuo.net_fen)
     xlsx = page.request.get(url + page.locator("[data-testid=download-xlsx]").get_attribute("href"))
     assert xlsx.status == 200
     workbook = load_workbook(io.BytesIO(xlsx.body()))

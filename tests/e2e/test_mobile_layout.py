@@ -11,7 +11,7 @@ from yidi.web.live import layout_problems
 pytestmark = pytest.mark.browser
 
 PAGES = {
-    None: ["/login", "/hospitals?admdvs=110000"],
+    None: ["/", "/estimate", "/login", "/hospitals?admdvs=110000"],
     ("P005", "demo-person"): ["/person", "/person/filing/new", "/person/estimate", "/person/claim"],
     ("desk-beijing", "demo-desk"): ["/desk", "/desk/reconciliation"],
     ("clerk-jiaozuo", "demo-clerk"): ["/agency", "/agency/search?q=张三", "/agency/funds",
@@ -60,5 +60,5 @@ def test_desk_visit_page_fits_a_390px_screen(phone, live_app):
     phone.click("button:has-text('上传费用')")
     phone.fill("#endtime", "2023-11-03")
     phone.click("button:has-text('预结算')")
-    assert phone.inner_text("[data-testid=preview-fund]") == "1785.00"
+    assert phone.inner_text("[data-testid=preview-fund]") == "1,785.00"
     assert layout_problems(phone) == []

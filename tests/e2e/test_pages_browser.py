@@ -64,15 +64,15 @@ def test_desk_settles_zhang_san_and_prints_the_slip(page, live_app):
     page.click("button:has-text('上传费用')")
     page.fill("#endtime", "2023-03-10")
     page.click("button:has-text('预结算')")
-    assert page.inner_text("[data-testid=preview-fund]") == "9435.00"
+    assert page.inner_text("[data-testid=preview-fund]") == "9,435.00"
     page.click("button:text-is('结算')")
     page.wait_for_url("**/desk/settlements/*")
-    assert page.inner_text("[data-testid=fund-big]") == "9435.00"
-    assert page.inner_text("[data-testid=personal]") == "2565.00"
+    assert page.inner_text("[data-testid=fund-big]") == "9,435.00"
+    assert page.inner_text("[data-testid=personal]") == "2,565.00"
     slip = page.request.get(page.url + "/slip.pdf")
     assert slip.status == 200 and slip.body().startswith(b"%PDF")
     page.goto(f"{url}/desk/reconciliation?day=2023-03-10")
-    assert page.inner_text("[data-testid=recon-fund-settled]") == "9435.00"
+    assert page.inner_text("[data-testid=recon-fund-settled]") == "9,435.00"
 
 
 def test_clerk_approves_a_pending_online_filing(page, live_app):

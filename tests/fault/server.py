@@ -56,6 +56,8 @@ def uploaded_stays(ctx: AppContext, count: int, first_day: date = date(2023, 2, 
     for n in range(count):
         begin = date.fromordinal(first_day.toordinal() + 2 * n)
         visit = visits.register(ctx, fixmedins_code=BEIJING, psn_no="P001", med_type="21", begntime=begin)
+        # discharged at once: one person has one open stay at a time (ALREADY_ADMITTED)
+        visits.discharge(ctx, fixmedins_code=BEIJING, mdtrt_id=visit.mdtrt_id, endtime=begin)
         visits.upload_fees(ctx, fixmedins_code=BEIJING, mdtrt_id=visit.mdtrt_id,
                            lines=[visits.FeeLine("1", "X004", 300_000, cnt=Decimal(1))])
         stays.append((visit.mdtrt_id, begin.isoformat()))

@@ -44,6 +44,7 @@ def test_b9_concurrent_settlements_never_pay_past_the_cap(ctx):
     for n in range(THREADS):
         begin = date(2023, 3, 1) + timedelta(days=3 * n)
         visit = visits.register(ctx, fixmedins_code=BEIJING, psn_no="P001", med_type="21", begntime=begin)
+        visits.discharge(ctx, fixmedins_code=BEIJING, mdtrt_id=visit.mdtrt_id, endtime=begin + timedelta(days=2))
         visits.upload_fees(ctx, fixmedins_code=BEIJING, mdtrt_id=visit.mdtrt_id, lines=[
             visits.FeeLine("1", "X007", 800000, cnt=Decimal(1)),
             visits.FeeLine("2", "X004", 400000, cnt=Decimal(1))])

@@ -82,7 +82,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/funds/prepayments"): AGENCY_SUP,
     ("GET", "/api/funds/prepayments/plan"): AGENCY_SUP,
     # pages
-    ("GET", "/"): LOGGED_IN,  # / sends the anonymous to the login page
+    ("GET", "/"): ALL,  # the public guide for the anonymous; a logged-in user is sent to their own pages
+    ("GET", "/guide"): ALL, ("GET", "/estimate"): ALL, ("POST", "/estimate"): ALL,  # public: no person data
     ("GET", "/login"): ALL, ("POST", "/login"): ALL, ("POST", "/logout"): ALL,
     ("GET", "/person"): P, ("GET", "/person/filing/new"): P, ("POST", "/person/filing/step2"): P,
     ("POST", "/person/filing/step3"): P, ("POST", "/person/filing/submit"): P,
@@ -101,6 +102,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/agency/claims"): {"agency_other", "agency_right"},  # each clerk sees the own region's queue
     ("GET", "/agency/claims/{claim_id}"): RIGHT_AGENCY, ("POST", "/agency/claims/{claim_id}/decide"): RIGHT_AGENCY,
     ("GET", "/agency/claims/{claim_id}/attachments/{attachment_id}"): RIGHT_AGENCY,
+    # batch decision: any clerk may post it; each filing is then checked against the clerk's region
+    ("POST", "/agency/filings/decide"): {"agency_other", "agency_right"},
     ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
     ("POST", "/agency/funds/run"): AGENCY_SUP, ("GET", "/agency/reconciliation"): AGENCY_SUP,
     ("GET", "/agency/funds/{month}/statement.xlsx"): AGENCY_SUP,
@@ -146,8 +149,11 @@ class World:
         return filing.filing_id
 
     def visit(self) -> str:
-        return visits.register(self.ctx, fixmedins_code="H11000000001", psn_no="P001", med_type="21",
-                               begntime=date(2024, 3, 1)).mdtrt_id
+        mdtrt_id = visits.register(self.ctx, fixmedins_code="H11000000001", psn_no="P001", med_type="21",
+                                   begntime=date(2024, 3, 1)).mdtrt_id
+        # discharged at once: a person has one open stay at a time (ALREADY_ADMITTED), and routes need several
+        visits.discharge(self.ctx, fixmedins_code="H11000000001", mdtrt_id=mdtrt_id, endtime=date(2024, 3, 5))
+        return mdtrt_id
 
     def fee(self, mdtrt_id: str) -> int:
         from decimal import Decimal

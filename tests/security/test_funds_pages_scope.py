@@ -23,7 +23,7 @@ from openpyxl import load_workbook
 from tests.services._funds import file_all, settle_at
 from tests.support.live_server import live_server
 from yidi.api.app import create_app
-from yidi.domain.money import fen_to_yuan
+from yidi.web.core import money_text  # amounts as the pages show them: 12,345.60
 from yidi.services import clearing, prepayment
 from yidi.services.users import create_user
 
@@ -86,16 +86,16 @@ def test_a_city_clerk_sees_only_their_part_of_the_funds_page(served):
         html = page.text
         # no national totals: neither the run's nor the statement's sums, nor the province transfers
         assert 'data-testid="statement-net"' not in html and _table(html, "province-transfers") is None
-        assert clearing.list_runs(ctx)[0]["net"] not in html and "410800" in html
+        assert money_text(clearing.list_runs(ctx)[0]["net"]) not in html and "410800" in html
         for flow in others:  # another region's flow figures appear nowhere
-            assert fen_to_yuan(flow.current_fen) not in html, flow
+            assert money_text(flow.current_fen) not in html, flow
         assert re.findall(r'<option value="(\d+)"', html) == ["410800"]  # only their own city statement
         assert page.text.count('data-testid="city-payable"') == 1
         # another region's city statement: the coded FORBIDDEN page, not the figures
         for city in ("371400", "410100", "xyz"):
             refused = clerk.get("/agency/funds", params={"month": "2024-03", "city": city})
             assert refused.status_code == 403 and "FORBIDDEN" in refused.text
-            assert all(fen_to_yuan(flow.current_fen) not in refused.text for flow in national.flows)
+            assert all(money_text(flow.current_fen) not in refused.text for flow in national.flows)
         # prepayments and the plan: their province's lines only
         prepaid = _table(html, "prepayments")
         assert "北京市" in prepaid and "上海市" not in prepaid
@@ -152,9 +152,9 @@ def test_a_national_account_still_sees_the_whole_statement(served):
     national = clearing.get_statement(ctx, "2024-03")
     with _signed_in(base, "national") as supervisor:
         html = supervisor.get("/agency/funds", params={"month": "2024-03"}).text
-        assert re.search(r'data-testid="statement-net">([-\d.]+)<', html).group(1) == fen_to_yuan(
+        assert re.search(r'data-testid="statement-net">([-\d.,]+)<', html).group(1) == money_text(
             national.net_fen)
-        assert _table(html, "province-transfers") is not None and clearing.list_runs(ctx)[0]["net"] in html
+        assert _table(html, "province-transfers") is not None and money_text(clearing.list_runs(ctx)[0]["net"]) in html
         assert re.findall(r'<option value="(\d+)"', html) == national.cities()
         dezhou = supervisor.get("/agency/funds", params={"month": "2024-03", "city": "371400"})
         assert dezhou.status_code == 200

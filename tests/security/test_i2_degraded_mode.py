@@ -23,6 +23,7 @@ from yidi.services.verify import verify
 def _stay(his, psn_no="P001", begntime="2023-03-01"):
     mdtrt_id = ok(his.admit(psn_no, "21", begntime))["result"]["mdtrt_id"]
     ok(his.upload_inpatient_fees([fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]))
+    ok(his.discharge(mdtrt_id, begntime[:8] + "10"))  # one open stay per person: the next admission may follow
     return mdtrt_id
 
 
@@ -61,7 +62,7 @@ def test_i2_settlement_during_outage_is_queued_then_drained_once(demo_ctx, his):
 
     answer = ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid))  # resend: the stored answer
     assert answer["setlinfo"]["setl_id"] == report.details[0]["result"]
-    assert answer["setlinfo"]["hifp_pay"] == "9435.00"
+    assert answer["setlinfo"]["hifp_pay"] == 9435.0
     assert _settlements(demo_ctx) == 1
     assert verify(demo_ctx).ok, verify(demo_ctx).problems
 
@@ -100,8 +101,8 @@ def test_i2_other_regions_and_reads_are_not_affected(demo_ctx, his):
     file_filing(demo_ctx, "P001", "retired_relocated", "110000", "2023-01-10", "张三")
     mdtrt_id = _stay(his)
     _outage(demo_ctx, "420100")  # 武汉 is out; P001 is insured in 焦作
-    assert ok(his.presettle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
-    assert ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == "9435.00"
+    assert ok(his.presettle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == 9435.0
+    assert ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10"))["setlinfo"]["hifp_pay"] == 9435.0
     assert not ops.queued(demo_ctx)
 
 

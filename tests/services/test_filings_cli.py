@@ -54,15 +54,15 @@ def test_f4_clerk_searches_decides_and_reads_history(db):
     assert result.exit_code == 0, result.output
     assert get_filing(db, first.filing_id).status.value == "rejected"
     result = runner.invoke(app, ["filing", "history", first.filing_id])
-    assert result.exit_code == 0 and "rejected" in result.stdout and "材料不全" in result.stdout
+    assert result.exit_code == 0 and "未通过" in result.stdout and "材料不全" in result.stdout
     assert "clerk-jiaozuo" in result.stdout
 
 
-def test_cli_refusals_are_coded_and_exit_1(db):
+def test_cli_refusals_are_coded_and_exit_2(db):
     result = runner.invoke(app, ["filing", "history", "BA-NOPE"])
-    assert result.exit_code == 1 and "NOT_FOUND" in result.output
+    assert result.exit_code == 2 and "NOT_FOUND" in result.output
     result = runner.invoke(app, ["filing", "search", "--status", "open"])
-    assert result.exit_code == 1 and "INVALID_INPUT" in result.output
+    assert result.exit_code == 2 and "INVALID_INPUT" in result.output
 
 
 def test_f5_clerk_records_an_insurance_status_change_and_the_filings_end(db):
@@ -75,4 +75,4 @@ def test_f5_clerk_records_an_insurance_status_change_and_the_filings_end(db):
     ended = get_filing(db, filing.filing_id)
     assert (ended.status.value, ended.enddate) == ("ended", date(2023, 5, 31))
     bad = runner.invoke(app, ["filing", "insurance-status", "P001", "gone", "--on", "2023-06-01"])
-    assert bad.exit_code == 1 and "INVALID_INPUT" in bad.output
+    assert bad.exit_code == 2 and "INVALID_INPUT" in bad.output

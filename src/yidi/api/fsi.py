@@ -11,40 +11,63 @@ the error code; bad input never becomes a 500 and never changes data.
 from __future__ import annotations
 
 import json
-import re
-import time
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date, datetime
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow
-from yidi.api import ratelimit, signing
-from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
-from yidi.api.fsi_output import birthday_of, fee_row, gender_of, now_text, setldetail, setlinfo
+from yidi.adapters.orm import PersonRow, VisitRow
+from yidi.api import fsi_auth, fsi_clearing, ratelimit
+from yidi.api.fsi_auth import Credential, authenticate  # noqa: F401 - re-exported (claims, bench)
+from yidi.api.fsi_fields import (CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, require_same,
+                                 section)
+from yidi.api.fsi_output import (SETTLED_AMOUNTS, fee_row, now_text, person_fields, reversal, setldetail, setlinfo,
+                                 yuan)
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
 from yidi.logs import get_logger
-from yidi.services import audit, idempotency, ops, reconciliation, visits
+from yidi.services import audit, idempotency, ops, replay_guard, visits
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
-from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
+from yidi.services.reference import cert_no_from, find_person_by_certno
 
 log = get_logger("yidi.fsi")
 
 ENVELOPE_FIELDS = {"infno", "msgid", "mdtrtarea_admvs", "insuplc_admdvs", "recer_sys_code", "dev_no", "dev_safe_info",
                    "cainfo", "signtype", "infver", "opter_type", "opter", "opter_name", "inf_time", "fixmedins_code",
-                   "fixmedins_name", "sign_no", "input"}
+                   "fixmedins_name", "sign_no", "input", "enctype"}
 INFVERS = {"V1.0", "1.0", "1", "V1", "v1.0"}
-MSGID = re.compile(r"^(?P<code>.+)(?P<stamp>\d{14})(?P<seq>\d{4})$")
+MSGID_MAX = 30
 ERR_MSG_MAX = 200
+
+
+def msgid_key(fixmedins_code: str, msgid: str) -> str:
+    """The idempotency key of a message: vendors write msgids in several styles (``H…yyyyMMddHHmmss0001``,
+    ``yyMMddHHmmss-0001``, …) and they are unique only per institution, so a msgid that does not start with
+    the institution's code is keyed under it."""
+    return msgid if msgid.startswith(fixmedins_code) else f"{fixmedins_code}:{msgid}"
+
+
+def read_msgid(fields: Fields, key: str) -> str:
+    """A msgid is 1–30 printable ASCII characters; anything else cannot be one."""
+    raw = fields.data.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise invalid(fields.name(key), "缺少该字段")
+    if not isinstance(raw, (str, int)) or isinstance(raw, bool):
+        raise invalid(fields.name(key), "应为文本")
+    text = str(raw).strip()
+    if len(text) > MSGID_MAX:
+        raise invalid(fields.name(key), f"超过 {MSGID_MAX} 个字符")
+    if not all(" " <= ch <= "~" for ch in text):
+        raise invalid(fields.name(key), "只能包含可打印的 ASCII 字符")
+    return text
 
 
 @dataclass
@@ -52,12 +75,13 @@ class Call:
     """One authenticated, well-formed call."""
 
     infno: str
-    msgid: str
+    msgid: str  # the idempotency key (msgid_key): the msgid as sent, scoped to the institution when needed
     fixmedins_code: str
     admdvs: str  # the institution's (treatment) region
     input: Any
     actor: str
-    received: str
+    received: str  # yyyy-MM-dd HH:mm:ss, e.g. the settlement time
+    refmsg_time: str = ""  # yyyyMMddHHmmssSSS, when the call arrived (the envelope's refmsg_time)
 
 
 # ------------------------------------------------------------------ transactions --
@@ -79,12 +103,10 @@ def t1101(ctx: AppContext, call: Call) -> dict:
                    and (f.enddate is None or f.enddate >= date.today())]
     stas = {"active": "1", "suspended": "2", "ended": "4"}.get(person.insu_status, "9")
     output = {
-        "baseinfo": {"psn_no": person.psn_no, "psn_cert_type": "01", "certno": mask_certno(person.certno),
-                     "psn_name": person.name, "gend": gender_of(person.certno), "brdy": birthday_of(person.certno),
-                     "age": _age(person.certno)},
-        "insuinfo": [{"insutype": person.insutype, "balc": fen_to_yuan(person.acct_balc),
+        "baseinfo": {**person_fields(person), "exp_content": ""},
+        "insuinfo": [{"insutype": person.insutype, "balc": yuan(person.acct_balc),
                       "insuplc_admdvs": person.insuplc_admdvs, "psn_insu_stas": stas, "psn_type": "",
-                      "cvlserv_flag": "0"}],
+                      "cvlserv_flag": "0", "psn_insu_date": "", "paus_insu_date": "", "emp_name": ""}],
         "idetinfo": [],
         "filings": [{"filing_id": f.filing_id, "filing_type": f.filing_type.value, "insuplc_admdvs": f.insuplc_admdvs,
                      "mdtrtarea_admvs": f.mdtrtarea_admvs, "begndate": f.begndate.isoformat(),
@@ -94,15 +116,6 @@ def t1101(ctx: AppContext, call: Call) -> dict:
     if person.insuplc_admdvs != call.admdvs and not any(area_covers(f.mdtrtarea_admvs, call.admdvs) for f in filings):
         output["message"] = YidiError("NOT_FILED", {"mdtrtarea": call.admdvs, "date": date.today()}).full_message()
     return output
-
-
-def _age(certno: str) -> str:
-    try:
-        born = date(int(certno[6:10]), int(certno[10:12]), int(certno[12:14]))
-    except ValueError:
-        return ""
-    today = date.today()
-    return str(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
 
 
 def _dise_codg(info: Fields, input_data: dict) -> str | None:
@@ -116,16 +129,21 @@ def _dise_codg(info: Fields, input_data: dict) -> str | None:
 
 def _register(ctx: AppContext, call: Call, *, inpatient: bool) -> dict:
     info = section(call.input, "mdtrtinfo", "data")
-    med_type = info.code("med_type", MED_TYPES, required=inpatient) or "11"
-    if (med_type in ("21", "22", "23")) != inpatient:
-        raise invalid(info.name("med_type"), "住院交易用 21/22/23，门诊交易用 11/14")
+    emergency = bool(info.flag("emergency"))
+    if inpatient:
+        med_type = info.code("med_type", MED_TYPES)
+        if med_type not in INPATIENT_MED_TYPES:
+            raise invalid(info.name("med_type"), "住院交易用 21/22/23，门诊交易用 11/14")
+    else:
+        med_type, urgent = info.outpatient_med_type() or ("11", False)
+        emergency = emergency or urgent
     cert_type = info.code("mdtrt_cert_type", CERT_TYPES, required=False) or "02"
     psn_no = info.text("psn_no")
     ttp_resp = info.flag("ttp_resp")
     visit = visits.register(
         ctx, fixmedins_code=call.fixmedins_code, psn_no=psn_no, med_type=med_type, begntime=info.date("begntime"),
         insutype=info.code("insutype", INSUTYPES, required=False), dise_codg=_dise_codg(info, call.input),
-        mdtrt_cert_type=cert_type, emergency=bool(info.flag("emergency")),
+        mdtrt_cert_type=cert_type, emergency=emergency,
         trauma_no_third_party=info.flag("trauma_no_third_party", default=None if ttp_resp is None else not ttp_resp),
         actor=call.actor)
     key = "result" if inpatient else "data"
@@ -148,7 +166,7 @@ def t2201(ctx, call):
 
 def t2402(ctx: AppContext, call: Call) -> dict:
     data, mdtrt_id = _visit_ref(call, "dscginfo", "data")
-    visit = visits.discharge(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, endtime=data.date("endtime"),
+    visit = visits.discharge(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, endtime=_discharge(data, True),
                              dise_codg=_dise_codg(data, call.input), actor=call.actor)
     require_same(data, "psn_no", visit.psn_no)
     return {"result": {"mdtrt_id": mdtrt_id}}
@@ -172,7 +190,8 @@ def t2202(ctx, call):
 
 def t2203(ctx: AppContext, call: Call) -> dict:
     data, mdtrt_id = _visit_ref(call, "mdtrtinfo", "data")
-    med_type = data.code("med_type", ("11", "14"), required=False)
+    reading = data.outpatient_med_type()
+    med_type = reading[0] if reading else None
     visit = visits.update_info(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, med_type=med_type,
                                dise_codg=_dise_codg(data, call.input), begntime=data.date("begntime", required=False),
                                actor=call.actor)
@@ -264,30 +283,55 @@ def t2205(ctx, call):
     return _revoke(ctx, call, False)
 
 
+def _discharge(data: Fields, required: bool) -> date | None:
+    """The discharge date: ``endtime`` or, as many HIS send it, ``dscg_time`` / ``dscgTime`` (2303/2304 without
+    a 2402)."""
+    given = (data.date("endtime", required=False) or data.date("dscg_time", required=False)
+             or data.date("dscgTime", required=False))
+    if given is None and required:
+        raise invalid(data.name("endtime"), "缺少该字段（或 dscg_time）")
+    return given
+
+
 def _settlement_args(call: Call) -> tuple[Fields, dict]:
     data = section(call.input, "mdtrtinfo", "data")
     return data, {"fixmedins_code": call.fixmedins_code, "mdtrt_id": data.text("mdtrt_id", max_len=40),
-                  "endtime": data.date("endtime", required=False),
-                  "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
+                  "endtime": _discharge(data, False), "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
                   # 个人账户使用标志: "1" pays the person's share from the personal account (B9)
                   "use_account": data.text("acct_used_flag", required=False, max_len=1) == "1"}
+
+
+def _check_echoes(data: Fields, visit, inpatient: bool) -> None:
+    """Echoed fields must agree with the visit: psn_no, and an outpatient med_type (as read, 12 → 11 …)."""
+    require_same(data, "psn_no", visit.psn_no)
+    if not inpatient:
+        reading = data.outpatient_med_type()
+        if reading is not None and reading[0] != visit.med_type:
+            raise invalid(data.name("med_type"), f"与就诊信息的医疗类别 {visit.med_type} 不符，请先用 2203 更正")
+
+
+def _sent_msgid(call: Call) -> str:
+    """The msgid as the HIS sent it (the answer's medins_setl_id)."""
+    prefix = f"{call.fixmedins_code}:"
+    return call.msgid[len(prefix):] if call.msgid.startswith(prefix) else call.msgid
 
 
 def _presettle(ctx: AppContext, call: Call, inpatient: bool) -> dict:
     data, args = _settlement_args(call)
     outcome = visits.presettle(ctx, inpatient=inpatient, actor=call.actor, **args)
-    require_same(data, "psn_no", outcome.visit.psn_no)
+    _check_echoes(data, outcome.visit, inpatient)
     return {"setlinfo": setlinfo(outcome.fields, outcome.visit, outcome.person, setl_id="", setl_time="",
-                                 acct_balc_fen=outcome.person.acct_balc),
+                                 acct_balc_fen=outcome.person.acct_balc, medins_setl_id=_sent_msgid(call)),
             "setldetail": setldetail(outcome.fields, outcome.person.insutype)}
 
 
 def _settle(ctx: AppContext, call: Call, inpatient: bool) -> dict:
     data, args = _settlement_args(call)
     outcome = visits.settle(ctx, inpatient=inpatient, msgid=call.msgid, actor=call.actor, **args)
-    require_same(data, "psn_no", outcome.visit.psn_no)
+    _check_echoes(data, outcome.visit, inpatient)
     return {"setlinfo": setlinfo(outcome.fields, outcome.visit, outcome.person, setl_id=outcome.setl_id,
-                                 setl_time=call.received, acct_balc_fen=outcome.person.acct_balc),
+                                 setl_time=call.received, acct_balc_fen=outcome.person.acct_balc,
+                                 medins_setl_id=_sent_msgid(call)),
             "setldetail": setldetail(outcome.fields, outcome.person.insutype)}
 
 
@@ -308,14 +352,28 @@ def t2207(ctx, call):
 
 
 def _cancel_settlement(ctx: AppContext, call: Call, inpatient: bool) -> dict:
+    """2305/2208: the settlement reversed, answered as a refund slip — the original setlinfo and setldetail
+    with every amount negated."""
     data = section(call.input, "data")
     row = visits.cancel_settlement(ctx, fixmedins_code=call.fixmedins_code,
                                    mdtrt_id=data.text("mdtrt_id", required=False, max_len=40),
                                    setl_id=data.text("setl_id", max_len=40), inpatient=inpatient, actor=call.actor)
     require_same(data, "psn_no", row.psn_no)
-    return {"setlinfo": {"setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id or "", "psn_no": row.psn_no,
-                         "setl_status": row.status, "hifp_pay": fen_to_yuan(-row.hifp_pay),
-                         "cancel_date": row.cancelled_on.isoformat() if row.cancelled_on else ""}}
+    with ctx.unit_of_work() as session:
+        person = session.get(PersonRow, row.psn_no)
+        visit = session.get(VisitRow, row.mdtrt_id) if row.mdtrt_id else None
+    fields = {name: fen_to_yuan(getattr(row, name)) for name in SETTLED_AMOUNTS}
+    fields.update({"acct_pay": fen_to_yuan(row.acct_pay or 0), "_endtime": row.endtime,
+                   "ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "coverage": row.coverage_context,
+                   "filing_id": row.filing_id, "policy_version": row.policy_version,
+                   "catalog_version": row.catalog_version})
+    shown = SimpleNamespace(mdtrt_id=row.mdtrt_id or "", med_type=row.med_type, begntime=row.begntime,
+                            mdtrt_cert_type=visit.mdtrt_cert_type if visit else "02")
+    info = setlinfo(fields, shown, person, setl_id=row.setl_id, setl_time="", acct_balc_fen=person.acct_balc,
+                    medins_setl_id=(row.msgid or "").removeprefix(f"{row.fixmedins_code}:"))
+    info, details = reversal(info, setldetail(fields, row.insutype), setl_id=row.setl_id, status=row.status,
+                             cancel_time=call.received)
+    return {"setlinfo": info, "setldetail": details}
 
 
 def t2305(ctx, call):
@@ -328,66 +386,18 @@ def t2208(ctx, call):
 
 def t2601(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "data")
-    omsgid = data.text("omsgid", max_len=60)
+    omsgid = msgid_key(call.fixmedins_code, read_msgid(data, "omsgid"))  # only your own messages, past or future
     if omsgid == call.msgid:
         raise invalid(data.name("omsgid"), "不能冲正本报文自身")
-    match = MSGID.match(omsgid)
-    if not match or match.group("code") != call.fixmedins_code:  # only your own messages, past or future
-        raise invalid(data.name("omsgid"), "应为本机构发出的报文ID")
     oinfno = data.code("oinfno", tuple(sorted(WRITE_INFNOS)))
     return {"result": visits.reverse_message(ctx, fixmedins_code=call.fixmedins_code, omsgid=omsgid, oinfno=oinfno,
                                              actor=call.actor)}
 
 
-def _period(data: Fields) -> tuple[date, date]:
-    begn = data.date("stmt_begndate")
-    end = data.date("stmt_enddate")
-    if end < begn:
-        raise invalid(data.name("stmt_enddate"), "对账结束日期早于开始日期")
-    if (end - begn).days > 366:
-        raise invalid(data.name("stmt_enddate"), "对账期间不能超过一年")
-    return begn, end
-
-
-def t3201(ctx: AppContext, call: Call) -> dict:
-    data = section(call.input, "data")
-    begn, end = _period(data)
-    cnt = data.decimal("fixmedins_setl_cnt", places=0)
-    if cnt < 0:
-        raise invalid(data.name("fixmedins_setl_cnt"), "笔数不能为负数")
-    reported = {"insutype": data.code("insutype", INSUTYPES, required=False),
-                "clr_type": data.code("clr_type", ("11", "21"), required=False),
-                "medfee_sumamt": data.money("medfee_sumamt"), "fund_pay_sumamt": data.money("fund_pay_sumamt"),
-                "acct_pay": data.money("acct_pay", required=False) or 0, "fixmedins_setl_cnt": int(cnt)}
-    result = reconciliation.reconcile_totals(ctx, call.fixmedins_code, begn, end, reported)
-    money = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
-    show = lambda d: {k: (fen_to_yuan(v) if k in money else v) for k, v in d.items()}  # noqa: E731
-    return {"stmt_totlrslt": {"setl_optins": call.admdvs, "stmt_rslt": result["stmt_rslt"],
-                              "stmt_rslt_dscr": "平" if result["stmt_rslt"] == "0" else "不平",
-                              "ours": show(result["ours"]), "reported": show(result["reported"]),
-                              "differences": show(result["differences"])}}
-
-
-def t3202(ctx: AppContext, call: Call) -> dict:
-    data = section(call.input, "data")
-    begn, end = _period(data)
-    detail = Fields(call.input, "").rows("detail") if "detail" in call.input else []
-    if len(detail) > 10_000:
-        raise YidiError("TOO_MANY_ROWS", {"rows": len(detail), "limit": 10_000})
-    rows = [{"setl_id": r.text("setl_id", max_len=40), "medfee_sumamt": r.money("medfee_sumamt"),
-             "fund_pay_sumamt": r.money("fund_pay_sumamt"), "acct_pay": r.money("acct_pay", required=False) or 0}
-            for r in detail]
-    result = reconciliation.reconcile_details(ctx, call.fixmedins_code, begn, end, rows)
-    show = lambda d: None if d is None else {k: (fen_to_yuan(v) if isinstance(v, int) else v) for k, v in d.items()}  # noqa: E731
-    return {"stmt_rslt": result["stmt_rslt"], "checked": result["checked"],
-            "differing": [{"setl_id": r["setl_id"], "reason": r["reason"], "ours": show(r["ours"]),
-                           "reported": show(r["reported"])} for r in result["differing"]]}
-
-
 def t9001(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "signIn", "data")
     opter_no = data.text("opter_no", required=False) or ""
-    sign_no = f"{call.fixmedins_code}{datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
+    sign_no = f"{datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().int % 10**16:016d}"  # 30 digits, as platforms issue
     with ctx.unit_of_work() as session:
         audit.record(session, call.actor, "fsi.sign_in", sign_no, {"opter_no": opter_no})
     return {"signinoutb": {"sign_time": call.received, "sign_no": sign_no}}
@@ -401,88 +411,38 @@ def t9002(ctx: AppContext, call: Call) -> dict:
     return {"signoutoutb": {"sign_time": call.received, "sign_no": sign_no}}
 
 
-TRANSACTIONS: dict[str, Callable[[AppContext, Call], dict]] = {
+TRANSACTIONS: dict[str, Callable[[AppContext, Call], dict | bytes]] = {
     "1101": t1101, "2201": t2201, "2202": t2202, "2203": t2203, "2204": t2204, "2205": t2205, "2206": t2206,
     "2207": t2207, "2208": t2208, "2401": t2401, "2402": t2402, "2404": t2404, "2301": t2301, "2302": t2302,
-    "2303": t2303, "2304": t2304, "2305": t2305, "2601": t2601, "3201": t3201, "3202": t3202, "9001": t9001,
-    "9002": t9002,
+    "2303": t2303, "2304": t2304, "2305": t2305, "2601": t2601, "9001": t9001, "9002": t9002,
+    **fsi_clearing.TRANSACTIONS,
 }
-READ_INFNOS = {"1101", "2206", "2303", "3201", "3202"}  # change nothing: answered fresh, never stored
+READ_INFNOS = {"1101", "2206", "2303", *fsi_clearing.READ_INFNOS}  # change nothing: answered fresh, never stored
 WRITE_INFNOS = set(TRANSACTIONS) - READ_INFNOS
 
 
-# ---------------------------------------------------------------- authentication --
-@dataclass(frozen=True)
-class Credential:
-    access_key: str
-    fixmedins_code: str
-    admdvs: str
-    secret: str
-    algorithm: str
-    demo_only: bool
-
-
-CREDENTIAL_TTL = 30.0  # seconds a looked-up key is reused (revocation takes effect within this)
-
-
-def _credential_cache(ctx: AppContext) -> dict[str, tuple[float, Credential | None]]:
-    """Per-context cache (lives and dies with the AppContext, so two databases never share entries)."""
-    return ctx.__dict__.setdefault("_fsi_credentials", {})
-
-
-def credential(ctx: AppContext, access_key: str) -> Credential | None:
-    cache = _credential_cache(ctx)
-    key = access_key
-    cached = cache.get(key)
-    if cached and time.monotonic() - cached[0] < CREDENTIAL_TTL:
-        return cached[1]
-    with ctx.unit_of_work() as session:
-        row = session.execute(select(CredentialRow, InstitutionRow.admdvs)
-                              .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
-                              .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
-    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], row[0].secret,
-                                                row[0].algorithm, row[0].demo_only)
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[key] = (time.monotonic(), found)
-    return found
-
-
-def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: int | None = None) -> Credential:
-    settings = get_settings()
-    given = {name: headers.get(name, "") for name in (*signing.SIGNED_HEADERS, "_api_signature")}
-    missing = [name for name, value in given.items() if not value]
-    if missing:
-        raise YidiError("AUTH_FAILED", {"detail": f"缺少请求头 {', '.join(missing)}"})
-    cred = credential(ctx, given["_api_access_key"])
-    if cred is None or (cred.demo_only and not ctx.demo_mode):
-        raise YidiError("AUTH_FAILED", {"detail": "access key 无效或已停用（演示密钥仅在演示模式下可用）"})
-    stamp = given["_api_timestamp"]
-    if not (stamp.isdigit() and len(stamp) == 13):
-        raise YidiError("AUTH_FAILED", {"detail": "_api_timestamp 应为13位毫秒时间戳"})
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    if abs(now_ms - int(stamp)) > settings.sign_window_seconds * 1000:
-        raise YidiError("AUTH_FAILED", {"detail": f"时间戳超出允许误差±{settings.sign_window_seconds}秒"})
-    if signing.sm3_hex(body) != given["_api_body_sm3"].lower():
-        raise YidiError("AUTH_FAILED", {"detail": "_api_body_sm3 与报文不符"})
-    if not signing.signature_matches(cred.secret, given, cred.algorithm, given["_api_signature"]):
-        raise YidiError("AUTH_FAILED", {"detail": f"签名无效（{cred.algorithm}）"})
-    return cred
-
-
 # ---------------------------------------------------------------------- envelope --
-def envelope(call_msgid: str, admdvs: str, received: str, *, output: Any = None,
+def stamp_text(moment: datetime | None = None) -> str:
+    """yyyyMMddHHmmssSSS, the interface's refmsg_time / respond_time."""
+    moment = moment or datetime.now()
+    return f"{moment:%Y%m%d%H%M%S}{moment.microsecond // 1000:03d}"
+
+
+def envelope(call_msgid: str, admdvs: str, refmsg_time: str, *, output: Any = None,
              error: YidiError | None = None) -> dict:
+    """The answer's envelope. ``inf_refmsgid``: 30 digits (region + yyyyMMddHHmmss + 10 random digits)."""
     err_msg = ""
     if error is not None:
         err_msg = f"{error.code}：{error.full_message()}"[:ERR_MSG_MAX]
+    region = admdvs if len(admdvs) == 6 and admdvs.isdigit() else "000000"
     return {"infcode": 0 if error is None else -1,
-            "inf_refmsgid": f"{admdvs or '000000'}{datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().hex[:10]}",
-            "refmsg_time": received, "respond_time": now_text(), "err_msg": err_msg,
-            "output": output if error is None else {}, "warn_msg": None, "cainfo": None, "signtype": None}
+            "inf_refmsgid": f"{region}{datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().int % 10**10:010d}",
+            "refmsg_time": refmsg_time or stamp_text(), "respond_time": stamp_text(), "err_msg": err_msg,
+            "output": output if error is None else {}, "warn_msg": None, "cainfo": None, "signtype": None,
+            "enctype": None}
 
 
-def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: str) -> Call:
+def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: str, refmsg_time: str = "") -> Call:
     settings = get_settings()
     try:
         data = json.loads(body)
@@ -499,10 +459,7 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
     extra = sorted(set(data) - ENVELOPE_FIELDS)
     if extra:
         log.info("fsi.extra_envelope_fields", fields=extra[:20], infno=infno)
-    msgid = env.text("msgid", max_len=60)
-    match = MSGID.match(msgid)
-    if not match or match.group("code") != cred.fixmedins_code:
-        raise invalid("msgid", "格式应为 定点机构编码 + yyyyMMddHHmmss + 4位顺序号")
+    msgid = read_msgid(env, "msgid")
     code = env.text("fixmedins_code", max_len=20)
     if code != cred.fixmedins_code:
         raise YidiError("FORBIDDEN", {"detail": f"access key 只能代表机构 {cred.fixmedins_code}"})
@@ -513,22 +470,24 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
     if infver is not None and infver not in INFVERS:
         raise invalid("infver", "接口版本应为 V1.0")
     raw_input = data.get("input")
+    # 9101 carries a file (bytes as numbers or Base64): only the body limit applies to it
+    max_chars = settings.max_body_bytes if infno in fsi_clearing.FILE_INFNOS else settings.max_input_chars
     if raw_input is None:
         raise invalid("input", "缺少该字段")
     if isinstance(raw_input, str):  # some vendors send input as a JSON string
-        if len(raw_input) > settings.max_input_chars:
-            raise invalid("input", f"超过 {settings.max_input_chars} 个字符")
+        if len(raw_input) > max_chars:
+            raise invalid("input", f"超过 {max_chars} 个字符")
         try:
             raw_input = json.loads(raw_input)
         except ValueError:
             raise invalid("input", "不是有效的 JSON") from None
     if not isinstance(raw_input, dict):
         raise invalid("input", "应为 JSON 对象")
-    if len(json.dumps(raw_input, ensure_ascii=False, separators=(",", ":"))) > settings.max_input_chars:
-        raise invalid("input", f"超过 {settings.max_input_chars} 个字符")
+    if len(json.dumps(raw_input, ensure_ascii=False, separators=(",", ":"))) > max_chars:
+        raise invalid("input", f"超过 {max_chars} 个字符")
     opter = (env.text("opter", required=False, max_len=30) or "")
-    return Call(infno=infno, msgid=msgid, fixmedins_code=code, admdvs=area, input=raw_input,
-                actor=f"fsi:{code}:{opter}"[:60], received=received)
+    return Call(infno=infno, msgid=msgid_key(code, msgid), fixmedins_code=code, admdvs=area, input=raw_input,
+                actor=f"fsi:{code}:{opter}"[:60], received=received, refmsg_time=refmsg_time)
 
 
 def content_digest(call: Call) -> str:
@@ -538,31 +497,44 @@ def content_digest(call: Call) -> str:
     return idempotency.body_digest(canonical.encode())
 
 
-def run_write(ctx: AppContext, call: Call) -> dict:
+def run_write(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
     """Do the transaction and store its answer under the msgid — one database transaction.
 
     The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
     statement. A msgid seen before makes that insert fail: the whole transaction (business write included)
     is rolled back and the answer comes from the stored message (same content) or the call is refused
     (MSGID_CONFLICT / MESSAGE_REVERSED). A refusal raised while a concurrent copy of the same message was
-    committing is answered from that copy too, so every copy of one message gets the same answer."""
+    committing is answered from that copy too, so every copy of one message gets the same answer.
+    ``seen`` (the signed request's replay key) is recorded first, in the same transaction; when the
+    transaction does not commit it is recorded on its own, so a replayed request is refused either way."""
     digest = content_digest(call)
+    window = get_settings().sign_window_seconds
     for _attempt in range(2):
         try:
             with ctx.unit_of_work() as session:
+                if seen is not None:
+                    replay_guard.record_in(ctx, session, seen, window)
                 output = TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
-                response = envelope(call.msgid, call.admdvs, call.received, output=output)
+                response = envelope(call.msgid, call.admdvs, call.refmsg_time, output=output)
                 idempotency.record(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
                                    infno=call.infno, digest=digest, response=response)
             return response
         except IntegrityError:
             pass  # the msgid is taken: answer from the stored message below
-        except YidiError:
+        except YidiError as exc:
+            if exc.code == "REQUEST_REPLAYED":
+                raise
+            if seen is not None:
+                replay_guard.first_sight(ctx, seen, window)
             with ctx.unit_of_work() as session:
                 replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
             if replay is not None:
                 return replay.response
             raise
+        if seen is not None:
+            if not replay_guard.first_sight(ctx, seen, window):
+                raise YidiError("REQUEST_REPLAYED", {})
+            seen = None
         with ctx.unit_of_work() as session:
             replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
         if replay is not None:
@@ -570,44 +542,73 @@ def run_write(ctx: AppContext, call: Call) -> dict:
     raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
 
 
-def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes, path_infno: str | None) -> tuple[int, dict]:
+def run_read(ctx: AppContext, call: Call, seen: str) -> dict | bytes:
+    """A transaction that changes nothing, run in one database transaction with the record of its signed
+    request (no transaction of its own for the replay guard); a refused read is recorded on its own."""
+    try:
+        with ctx.unit_of_work() as session:
+            replay_guard.record_in(ctx, session, seen, get_settings().sign_window_seconds)
+            return TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
+    except YidiError as exc:
+        if exc.code != "REQUEST_REPLAYED":
+            fsi_auth.not_replayed(ctx, seen)
+        raise
+
+
+def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
+                path_infno: str | None) -> tuple[int, dict | bytes]:
     """(HTTP status, envelope). Business refusals are HTTP 200 with infcode -1, as HIS software expects;
     authentication failures are 401/403 (with the same envelope), an oversized body 413."""
-    received = now_text()
+    arrived = datetime.now()
+    received, refmsg_time = now_text(arrived), stamp_text(arrived)
     settings = get_settings()
     admdvs = ""
     msgid = ""
     if len(body) > settings.max_body_bytes:
-        return 413, envelope(msgid, admdvs, received, error=invalid("body", f"报文超过 {settings.max_body_bytes} 字节"))
+        return 413, envelope(msgid, admdvs, refmsg_time,
+                             error=invalid("body", f"报文超过 {settings.max_body_bytes} 字节"))
     try:
-        cred = authenticate(ctx, headers, body)
+        cred = authenticate(ctx, headers, body, record=False)
         admdvs = cred.admdvs
-        call = parse_call(body, path_infno, cred, received)
+        seen = fsi_auth.replay_key(headers)
+        try:
+            call = parse_call(body, path_infno, cred, received, refmsg_time)
+            if not fsi_auth.name_matches(headers, call.infno):
+                raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
+        except YidiError:
+            fsi_auth.not_replayed(ctx, seen)  # a replayed malformed request is a replay too
+            raise
         msgid = call.msgid
-        if headers.get("_api_name") != call.infno:
-            raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
         ratelimit.check_fsi(ctx, cred.access_key)  # issue 9: token bucket per access key
-        if call.infno in ops.DEFERRABLE_INFNOS:
-            ops.before_settlement(ctx, call)  # I2: queue when the insured region is out; drain when it is back
         if call.infno in WRITE_INFNOS:
-            return 200, run_write(ctx, call)
-        return 200, envelope(msgid, admdvs, received, output=TRANSACTIONS[call.infno](ctx, call))
+            if call.infno in ops.DEFERRABLE_INFNOS:
+                try:  # I2: queue when the insured region is out; drain when it is back
+                    ops.before_settlement(ctx, call)
+                except YidiError:
+                    fsi_auth.not_replayed(ctx, seen)
+                    raise
+            return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
+        output = run_read(ctx, call, seen)
+        if isinstance(output, bytes):  # 9102 文件下载: the file itself, as platforms answer it
+            return 200, output
+        return 200, envelope(msgid, admdvs, refmsg_time, output=output)
     except YidiError as exc:
-        return (exc.http_status if exc.spec.category == "auth" else 200), envelope(msgid, admdvs, received, error=exc)
+        return (exc.http_status if exc.spec.category == "auth" else 200), envelope(msgid, admdvs, refmsg_time, error=exc)
     except Exception:  # noqa: BLE001 - a fault is answered with a coded reason, never a bare 500
         log.exception("fsi.fault", infno=path_infno)
         fault = YidiError("SERVICE_UNAVAILABLE", {"detail": "系统故障"})
-        return 200, envelope(msgid, admdvs, received, error=fault)
+        return 200, envelope(msgid, admdvs, refmsg_time, error=fault)
 
 
 def register(app: FastAPI) -> None:
     """The interface's routes, for the OpenAPI document. Calls are answered before the router by
     api/fsi_gateway.py (installed outermost by ``create_app``) with the same ``answer``."""
-    from yidi.api.fsi_gateway import answer
+    from yidi.api.fsi_gateway import answer, is_file
 
     async def _endpoint(request: Request, infno: str | None) -> Response:
         status, payload = await answer(request.app.state.ctx, dict(request.headers), await request.body(), infno)
-        return Response(payload, status_code=status, media_type="application/json")
+        return Response(payload, status_code=status,
+                        media_type="application/octet-stream" if is_file(payload) else "application/json")
 
     @app.post("/fsi/api/call", tags=["hospital interface"], summary="交易（infno 取自报文）")
     async def call_any(request: Request) -> Response:

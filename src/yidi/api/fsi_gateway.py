@@ -31,6 +31,7 @@ from yidi.services.context import AppContext
 PATH_PREFIX = "/fsi/api/"
 ANY_INFNO_PATHS = {"/fsi/api/call", "/fsi/api/rsfComIfsService/callService"}
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_FILE_HEADERS = [(b"content-type", b"application/octet-stream")]
 
 
 def path_infno(path: str) -> str | None:
@@ -61,12 +62,17 @@ def calls_run_inline() -> bool:
 
 
 async def answer(ctx: AppContext, headers: dict[str, str], body: bytes, infno: str | None) -> tuple[int, bytes]:
-    """(HTTP status, response body) for one call (see ``calls_run_inline`` for where it runs)."""
+    """(HTTP status, response body) for one call (see ``calls_run_inline`` for where it runs). A file
+    (9102 文件下载) is answered as its bytes, everything else as the JSON envelope."""
     if calls_run_inline():
         status, payload = fsi.handle_call(ctx, headers, body, infno)
     else:
         status, payload = await run_in_threadpool(fsi.handle_call, ctx, headers, body, infno)
-    return status, render(payload)
+    return status, payload if isinstance(payload, bytes) else render(payload)
+
+
+def is_file(payload: bytes) -> bool:
+    return not payload.startswith(b"{")
 
 
 class InterfaceGateway:
@@ -84,12 +90,13 @@ class InterfaceGateway:
             return
         refusal = body if isinstance(body, YidiError) else too_deep(body)
         if refusal is not None:
-            status, payload = refusal.http_status, render(fsi.envelope("", "", fsi.now_text(), error=refusal))
+            status, payload = refusal.http_status, render(fsi.envelope("", "", fsi.stamp_text(), error=refusal))
         else:
             headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
             status, payload = await answer(self.ctx, headers, body, path_infno(scope["path"]))
+        kind = _FILE_HEADERS if is_file(payload) else _JSON_HEADERS
         await send({"type": "http.response.start", "status": status,
-                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+                    "headers": [*kind, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
         if audit.seal_due(self.ctx):  # after the answer is out: nobody waits for it
             await run_in_threadpool(audit.seal_pass, self.ctx)

@@ -10,13 +10,21 @@ as the claim's scope amounts (one row per claim; see ``engine.io.CLAIM_COLUMNS``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
+from yidi.domain.errors import invalid
+from yidi.engine.dataset import SCOPE_COLUMNS, Manifest, Partition, fen_column, write_table
 from yidi.engine.io import write_parquet
+from yidi.engine.kinds import BENEFIT_KINDS
+from yidi.engine.tables import MED_TYPES
 from yidi.engine.scope import catalog_rows, split_items
 from yidi.policy.loader import PolicyBook, load_policy_book
 
@@ -52,6 +60,7 @@ ITEM_CODES = {  # codes drawn for the items of a claim, by class (baseline catal
     "outpatient": ("X001", "X006", "X002", "X005"),
 }
 CHRONIC_ITEMS = {"I10": "X001", "E11": "X001", "C80": "X002", "N18": "X008", "Z94": "X002"}
+ALL_ITEM_CODES = tuple(sorted({c for codes in ITEM_CODES.values() for c in codes} | set(CHRONIC_ITEMS.values())))
 FIRST_DAY, LAST_DAY = date(2023, 1, 1), date(2024, 12, 31)
 
 
@@ -62,27 +71,47 @@ class GeneratedClaims:
     items: dict[str, np.ndarray]  # item_claim, item_code (text), item_amount_fen, item_qty_milli — not written
 
 
+@dataclass(frozen=True)
+class Persons:
+    """The insured persons claims are drawn for (one row per person)."""
+
+    number: np.ndarray  # person numbers (psn_no = "G" + 9 digits)
+    region: np.ndarray  # index into INSURED
+    insutype: np.ndarray  # index into INSUTYPES
+    long_term: np.ndarray  # has a long-term filing
+    disease: np.ndarray  # index into DISEASES (their chronic disease, if they have chronic claims)
+    destination: np.ndarray  # admdvs text: the filed place / usual destination
+
+
 def _pick(rng: np.random.Generator, values: tuple, weights: tuple, size: int) -> np.ndarray:
     return rng.choice(len(values), size=size, p=np.asarray(weights) / np.sum(weights))
 
 
+def _draw_persons(rng: np.random.Generator, number: np.ndarray, region: np.ndarray) -> Persons:
+    n = len(number)
+    insutype = np.zeros(n, dtype=np.int64)
+    long_term = rng.random(n) < LONG_TERM_PERSON_SHARE
+    disease = _pick(rng, DISEASES, DISEASE_WEIGHTS, n)
+    destination = np.empty(n, dtype="<U6")
+    for r, code in enumerate(INSURED):
+        mask = region == r
+        places, weights = DESTINATIONS[code]
+        destination[mask] = np.asarray(places)[_pick(rng, places, weights, int(mask.sum()))]
+        insutype[mask] = _pick(rng, INSUTYPES, INSUTYPE_WEIGHTS[code], int(mask.sum()))
+    return Persons(number, region, insutype, long_term, disease, destination)
+
+
 def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) -> GeneratedClaims:
+    """N claims in memory, in random order (for tests and ``bench.engine``; large sets: ``write_dataset``)."""
     book = book or load_policy_book()
     rng = np.random.default_rng(seed)
     n_persons = max(1, n_claims // 5)
+    region = _pick(rng, INSURED, INSURED_WEIGHTS, n_persons)
+    return _draw_claims(rng, book, _draw_persons(rng, np.arange(n_persons), region), n_claims)
 
-    # Persons: insured region, insutype, long-term filing and its place, a chronic disease.
-    person_region = _pick(rng, INSURED, INSURED_WEIGHTS, n_persons)
-    person_insutype = np.zeros(n_persons, dtype=np.int64)
-    person_long_term = rng.random(n_persons) < LONG_TERM_PERSON_SHARE
-    person_disease = _pick(rng, DISEASES, DISEASE_WEIGHTS, n_persons)
-    destinations = np.empty(n_persons, dtype=object)
-    for r, region in enumerate(INSURED):
-        mask = person_region == r
-        places, weights = DESTINATIONS[region]
-        destinations[mask] = np.asarray(places, dtype=object)[_pick(rng, places, weights, int(mask.sum()))]
-        person_insutype[mask] = _pick(rng, INSUTYPES, INSUTYPE_WEIGHTS[region], int(mask.sum()))
 
+def _draw_claims(rng: np.random.Generator, book: PolicyBook, persons: Persons, n_claims: int) -> GeneratedClaims:
+    n_persons = len(persons.number)
     # Claims: a skewed person draw so that some persons claim often and exhaust their caps.
     person = np.minimum((n_persons * rng.random(n_claims) ** 2).astype(np.int64), n_persons - 1)
     u = rng.random(n_claims)
@@ -92,21 +121,22 @@ def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) ->
     med_type = np.where(inpatient, np.asarray(INPATIENT_MED_TYPES)[_pick(rng, INPATIENT_MED_TYPES,
                                                                           INPATIENT_MED_WEIGHTS, n_claims)],
                         np.where(chronic, "14", "11"))
-    disease = np.where(chronic, np.asarray(DISEASES)[person_disease[person]], "")
+    disease_code = np.where(chronic, persons.disease[person], -1)
+    disease = np.where(chronic, np.asarray(DISEASES)[persons.disease[person]], "")
     level = np.where(inpatient, _pick(rng, (1, 2, 3), LEVEL_WEIGHTS["inpatient"], n_claims),
                      _pick(rng, (1, 2, 3), LEVEL_WEIGHTS["outpatient"], n_claims)) + 1
 
-    long_term = person_long_term[person]
+    long_term = persons.long_term[person]
     kind_names = np.where(long_term, np.asarray(LONG_TERM_KINDS)[_pick(rng, LONG_TERM_KINDS, LONG_TERM_WEIGHTS, n_claims)],
                           np.asarray(TEMPORARY_KINDS)[_pick(rng, TEMPORARY_KINDS, TEMPORARY_WEIGHTS, n_claims)])
-    insured = np.asarray(INSURED)[person_region[person]]
+    insured = np.asarray(INSURED)[persons.region[person]]
     returning = np.isin(kind_names, ("long_term_returning", "temporary_returning"))
-    treatment = np.where(returning, insured, destinations[person].astype(str))
+    treatment = np.where(returning, insured, persons.destination[person])
     # Temporary visits go to a destination of the region's usual ones, not the filed place.
     temporary = ~long_term & ~returning
-    for r, region in enumerate(INSURED):
-        mask = temporary & (insured == region)
-        places, weights = DESTINATIONS[region]
+    for code in INSURED:
+        mask = temporary & (insured == code)
+        places, weights = DESTINATIONS[code]
         treatment[mask] = np.asarray(places)[_pick(rng, places, weights, int(mask.sum()))]
     # 德州 has a manual claim path without filing (B6): a small illustrative share of its temporary visits.
     manual = temporary & (insured == "371400") & (rng.random(n_claims) < 0.03)
@@ -121,7 +151,7 @@ def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) ->
     # Amounts (yuan → fen), then items: k items per claim sharing the amount.
     median = np.where(inpatient, INPATIENT_MEDIAN, OUTPATIENT_MEDIAN)
     for code, value in CHRONIC_MEDIAN.items():
-        median = np.where(disease == code, value, median)
+        median = np.where(disease_code == DISEASES.index(code), value, median)
     sigma = np.where(inpatient, INPATIENT_SIGMA, OUTPATIENT_SIGMA)
     total_fen = np.maximum(100, (median * np.exp(sigma * rng.standard_normal(n_claims)) * 100).astype(np.int64))
     item_count = np.where(inpatient, rng.integers(3, 7, n_claims), np.where(chronic, 1, rng.integers(1, 4, n_claims)))
@@ -134,26 +164,25 @@ def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) ->
     item_amount[last_item] += total_fen - np.bincount(item_claim, weights=item_amount, minlength=n_claims).astype(np.int64)
 
     in_codes, out_codes = ITEM_CODES["inpatient"], ITEM_CODES["outpatient"]
-    all_codes = tuple(sorted(set(in_codes) | set(out_codes) | set(CHRONIC_ITEMS.values())))
-    code_of = {c: i for i, c in enumerate(all_codes)}
+    code_of = {c: i for i, c in enumerate(ALL_ITEM_CODES)}
     item_inpatient = inpatient[item_claim]
     in_pick = np.array([code_of[c] for c in in_codes])[rng.integers(0, len(in_codes), len(item_claim))]
     out_pick = np.array([code_of[c] for c in out_codes])[rng.integers(0, len(out_codes), len(item_claim))]
     item_code = np.where(item_inpatient, in_pick, out_pick)
     for dise, code in CHRONIC_ITEMS.items():
-        item_code = np.where((disease == dise)[item_claim], code_of[code], item_code)
+        item_code = np.where((disease_code == DISEASES.index(dise))[item_claim], code_of[code], item_code)
     item_qty_milli = np.full(len(item_claim), 1000, dtype=np.int64)
 
     endtime = discharge.astype("datetime64[D]")
-    catalogs, rows = catalog_rows(book, treatment, endtime, list(all_codes))
-    catalog_index = np.array([catalogs.codes.index(c) for c in all_codes])
+    catalogs, rows = catalog_rows(book, treatment, endtime, list(ALL_ITEM_CODES))
+    catalog_index = np.array([catalogs.codes.index(c) for c in ALL_ITEM_CODES])
     scope = split_items(catalogs, rows, item_claim, catalog_index[item_code], item_amount, item_qty_milli)
 
     region_codes = np.searchsorted(np.asarray(INSURED_SORTED), insured)
     columns = {
-        "claim_no": np.arange(n_claims, dtype=np.int64), "person": person,
+        "claim_no": np.arange(n_claims, dtype=np.int64), "person": persons.number[person],
         "insured": region_codes.astype(np.int64),
-        "insutype": person_insutype[person].astype(np.int64),
+        "insutype": persons.insutype[person].astype(np.int64),
         "treatment": np.searchsorted(np.asarray(TREATMENT_SORTED), treatment).astype(np.int64),
         "hospital_level": level.astype(np.int64), "med_type": med_type, "dise_codg": disease,
         "begin_day": admission.astype(np.int64), "end_day": discharge.astype(np.int64),
@@ -162,7 +191,7 @@ def generate(n_claims: int, seed: int = 2024, book: PolicyBook | None = None) ->
         "overlmt_selfpay": scope.overlmt_selfpay, "preselfpay_amt": scope.preselfpay_amt,
         "inscp_scp_amt": scope.inscp_scp_amt,
     }
-    items = {"item_claim": item_claim, "item_code": np.asarray(all_codes)[item_code], "item_amount_fen": item_amount,
+    items = {"item_claim": item_claim, "item_code": np.asarray(ALL_ITEM_CODES)[item_code], "item_amount_fen": item_amount,
              "item_qty_milli": item_qty_milli}
     return GeneratedClaims(columns, n_persons, items)
 
@@ -186,3 +215,157 @@ def write_claims(generated: GeneratedClaims, path: Path) -> None:
         "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
     ])
     write_parquet(generated.columns, select, path)
+
+
+# ------------------------------------------------------------------ partitioned dataset --
+# `yidi demo generate --out DIR`: the same population, written partition by partition (engine.dataset), so
+# that 100 M claims never sit in memory at once. Persons of an insured region are numbered in one range;
+# a person's bucket is their number modulo the region's bucket count (a hash that spreads dense numbers
+# evenly), so each partition holds every claim of its persons and nothing else. Each partition draws from
+# its own random stream (seed, region, bucket): the same seed gives the same dataset in any worker order.
+
+DEFAULT_PARTITION_CLAIMS = 250_000  # ~30 MB of columns per partition: arrays small enough for malloc to reuse
+
+
+def _apportion(total: int, weights) -> list[int]:
+    """``total`` split by ``weights`` into integers that add up to it (largest remainder)."""
+    shares = np.asarray(weights, dtype=float) / np.sum(weights) * total
+    out = np.floor(shares).astype(np.int64)
+    out[np.argsort(-(shares - out), kind="stable")[:total - int(out.sum())]] += 1
+    return [int(x) for x in out]
+
+
+def plan_partitions(n_claims: int, partition_claims: int = DEFAULT_PARTITION_CLAIMS) -> list[Partition]:
+    weights = dict(zip(INSURED, INSURED_WEIGHTS))
+    ordered = [weights[code] for code in INSURED_SORTED]
+    region_claims = _apportion(n_claims, ordered)
+    region_persons = [max(p, 1) if c else 0 for p, c in zip(_apportion(max(1, n_claims // 5), ordered), region_claims)]
+    partitions, first_person, first_claim = [], 0, 0
+    for region, claims, persons in zip(INSURED_SORTED, region_claims, region_persons):
+        buckets = max(1, min(persons, -(-claims // partition_claims)))
+        members = [len(range(first_person + (b - first_person) % buckets, first_person + persons, buckets))
+                   for b in range(buckets)]
+        for bucket, (count, bucket_claims) in enumerate(zip(members, _apportion(claims, members))):
+            if bucket_claims:
+                partitions.append(Partition(region, bucket, buckets, bucket_claims, count, first_claim,
+                                            first_person, first_person + persons))
+                first_claim += bucket_claims
+        first_person += persons
+    return partitions
+
+
+def cap_group(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The claim's annual cap (``benefit.cap_key_for``) as a number: inpatient 0, outpatient 1, chronic 2 + the
+    rank of its disease code — the order of the engine's cap key, so that partitions written in (cap group,
+    person, discharge day) order need no sort at all when re-priced (``engine.order``, "already ordered")."""
+    med_class = np.where(np.isin(columns["med_type"], INPATIENT_MED_TYPES), 0,
+                         np.where(columns["med_type"] == "14", 2, 1))
+    disease_rank = np.searchsorted(np.asarray(sorted(DISEASES)), columns["dise_codg"])
+    return np.where(med_class == 2, 2 + disease_rank, med_class)
+
+
+def generate_partition(partition: Partition, seed: int, book: PolicyBook) -> GeneratedClaims:
+    """One partition's claims in (cap group, person, discharge day) order (ties in draw order), numbered from
+    its first claim number."""
+    rng = np.random.default_rng([seed, INSURED_SORTED.index(partition.region), partition.bucket])
+    first, stop, buckets = partition.first_person, partition.stop_person, partition.buckets
+    number = np.arange(first + (partition.bucket - first) % buckets, stop, buckets, dtype=np.int64)
+    region = np.full(len(number), INSURED.index(partition.region))
+    drawn = _draw_claims(rng, book, _draw_persons(rng, number, region), partition.claims)
+    order = np.lexsort((drawn.columns["end_day"], drawn.columns["person"], cap_group(drawn.columns)))
+    columns = {name: values[order] for name, values in drawn.columns.items()}
+    columns["claim_no"] = partition.first_claim_no + np.arange(partition.claims, dtype=np.int64)
+    new_index = np.empty(partition.claims, np.int64)
+    new_index[order] = np.arange(partition.claims)
+    item_claim = new_index[drawn.items["item_claim"]]
+    item_order = np.argsort(item_claim, kind="stable")
+    items = {name: values[item_order] for name, values in drawn.items.items()}
+    items["item_claim"] = item_claim[item_order]
+    return GeneratedClaims(columns, len(number), items)
+
+
+def dataset_vocabularies() -> dict[str, list[str]]:
+    return {"insuplc_admdvs": list(INSURED_SORTED), "insutype": list(INSUTYPES), "treatment": list(TREATMENT_SORTED),
+            "med_type": list(MED_TYPES), "disease": list(DISEASES), "benefit_kind": list(BENEFIT_KINDS),
+            "item_code": list(ALL_ITEM_CODES)}
+
+
+def _codes(values: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
+    """Text → int8 index into a (short) vocabulary."""
+    out = np.full(len(values), -1, np.int8)
+    for i, value in enumerate(vocabulary):
+        out[values == value] = i
+    return out
+
+
+# claims.parquet: days become DATE columns; everything else keeps the numpy dtype it was given.
+_CLAIMS_SELECT = ("* EXCLUDE (begin_day, end_day), DATE '1970-01-01' + begin_day AS begntime, "
+                  "DATE '1970-01-01' + end_day AS endtime")
+
+
+def write_partition(generated: GeneratedClaims, partition: Partition, folder: Path) -> None:
+    """claims.parquet and items.parquet of one partition (engine.dataset's layout and types)."""
+    cols, items = generated.columns, generated.items
+    disease = np.where(cols["dise_codg"] == "", -1, _codes(cols["dise_codg"], DISEASES))
+    claims = {"claim_no": cols["claim_no"], "person": cols["person"].astype(np.int32),
+              "insutype": cols["insutype"].astype(np.int8), "treatment": cols["treatment"].astype(np.int8),
+              "hospital_level": cols["hospital_level"].astype(np.int8), "med_type": _codes(cols["med_type"], MED_TYPES),
+              "disease": disease.astype(np.int8), "begin_day": cols["begin_day"].astype(np.int32),
+              "end_day": cols["end_day"].astype(np.int32), "benefit_kind": _codes(cols["benefit_kind"], BENEFIT_KINDS),
+              "item_count": cols["item_count"].astype(np.int8),
+              **{name: fen_column(cols[name]) for name in SCOPE_COLUMNS}}
+    starts = np.searchsorted(items["item_claim"], np.arange(len(cols["claim_no"])))
+    fee_items = {"claim_no": cols["claim_no"][items["item_claim"]],
+                 "item_no": (np.arange(len(items["item_claim"])) - starts[items["item_claim"]]).astype(np.int8),
+                 "item_code": _codes(items["item_code"], ALL_ITEM_CODES),
+                 "amount_fen": fen_column(items["item_amount_fen"]), "qty_milli": items["item_qty_milli"].astype(np.int32)}
+    target = folder / partition.folder
+    target.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        write_table(con, claims, target / "claims.parquet", _CLAIMS_SELECT, compression="lz4")
+        write_table(con, fee_items, target / "items.parquet")
+    finally:
+        con.close()
+
+
+def _generate_and_write(job: tuple[Partition, int, Path]) -> int:
+    partition, seed, folder = job
+    write_partition(generate_partition(partition, seed, _worker_book()), partition, folder)
+    return partition.claims
+
+
+_BOOK: PolicyBook | None = None
+
+
+def _worker_book() -> PolicyBook:
+    global _BOOK
+    if _BOOK is None:
+        _BOOK = load_policy_book()
+    return _BOOK
+
+
+def write_dataset(n_claims: int, folder: Path, seed: int = 2024, partition_claims: int = DEFAULT_PARTITION_CLAIMS,
+                  workers: int = 1, progress: Callable[[int], None] = lambda claims: None) -> Manifest:
+    """Generate and write the dataset partition by partition; ``workers`` processes, each holding one
+    partition at a time (memory is bounded by the partition size, not N). ``progress`` gets each
+    finished partition's claim count."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()):
+        raise invalid("--out", f"输出目录 {folder} 不为空；请换一个目录或先清空")
+    partitions = plan_partitions(n_claims, partition_claims)
+    jobs = [(p, seed, folder) for p in partitions]
+    global _BOOK
+    _BOOK = load_policy_book()  # loaded once here; forked workers inherit it
+    if workers <= 1:
+        for job in jobs:
+            progress(_generate_and_write(job))
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            for done in pool.map(_generate_and_write, jobs):
+                progress(done)
+    manifest = Manifest(n_claims, sum(p.persons for p in partitions), seed, dataset_vocabularies(),
+                        tuple(partitions))
+    manifest.write(folder)
+    return manifest

@@ -106,6 +106,7 @@ class Adjudication:
     policy_version: np.ndarray  # index into PolicyTables.versions; −1 where none
     error: np.ndarray  # index into ERRORS; 0 = settled
     stats: dict = field(default_factory=dict)
+    ordering: tuple | None = field(default=None, repr=False)  # (cap key, order, sorted group, how): reusable
 
     FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
               "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt")
@@ -114,7 +115,9 @@ class Adjudication:
         return {name: int(getattr(self, name)[i]) for name in self.FIELDS}
 
 
-def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
+def adjudicate(claims: ClaimTable, tables: PolicyTables, same_claims: "Adjudication | None" = None) -> Adjudication:
+    """``same_claims``: an adjudication of these very claims under another policy (a simulation's baseline);
+    its discharge order is reused where every claim has the same cap key under both policies."""
     n = len(claims)
     g = tables.grid.claim_grid()
     version = tables.version_of(claims.region, claims.discharge_day)
@@ -122,7 +125,7 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
     level = claims.hospital_level
     if n and (level.min() < 0 or level.max() > 3):
         level = np.where((level >= 1) & (level <= 3), level, 0)
-    sv, st, sm, sl, sd, sk = (int(x) for x in g.strides)
+    sv, st, sm, sl, sd, sk = g.strides  # int64 scalars: codes may come as int8, the products are int64
     row = version * sv
     row += g.offset
     term = np.empty_like(row)
@@ -149,7 +152,11 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
     by_ratio *= ratio_bp
     _half_up_in_place(by_ratio)
     cap = g.cap.take(row)  # 0 for claims the policy refuses, whose by_ratio is 0 too
-    used_before, stats = _cap_used_before(claims, g.cap_class.take(row), cap, by_ratio)
+    cap_key = g.cap_class.take(row)
+    ordering = None
+    if same_claims is not None and same_claims.ordering is not None and np.array_equal(same_claims.ordering[0], cap_key):
+        ordering = same_claims.ordering
+    used_before, stats, ordering = _cap_used_before(claims, cap_key, cap, by_ratio, ordering)
     hifp_pay = np.subtract(cap, used_before)  # 9: min(by_ratio, what is left of the cap), as benefit.calculate
     np.maximum(hifp_pay, 0, out=hifp_pay)
     np.minimum(hifp_pay, by_ratio, out=hifp_pay)
@@ -170,7 +177,8 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables) -> Adjudication:
         inscp_scp_amt=inscp, first_selfpay=first_selfpay, act_pay_dedc=act_pay_dedc,
         ratio_bp=ratio_bp, hifp_pay=hifp_pay, pool_prop_selfpay=pool_prop_selfpay,
         fund_pay_sumamt=hifp_pay, psn_part_amt=medfee - hifp_pay,
-        cap_fen=cap, cap_used_before_fen=used_before, policy_version=version, error=error, stats=stats)
+        cap_fen=cap, cap_used_before_fen=used_before, policy_version=version, error=error, stats=stats,
+        ordering=ordering)
 
 
 def _half_up_in_place(product_bp: np.ndarray) -> None:
@@ -185,15 +193,17 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def _cap_used_before(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
-                     by_ratio: np.ndarray) -> tuple[np.ndarray, dict]:
+def _cap_used_before(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray, by_ratio: np.ndarray,
+                     ordering: tuple | None = None) -> tuple[np.ndarray, dict, tuple | None]:
     """Each claim's year-to-date cap use before it: running totals per (person, cap key, calendar year) in
     discharge order; see the module docstring. Only this goes back to input order (one scatter); the fund
-    payment follows from it elementwise."""
+    payment follows from it elementwise. ``ordering`` is a previous result for the same claims and cap keys."""
     n = len(claims)
     if n == 0:
-        return np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0, "order": ""}
-    order, group, how = discharge_order(claims.person, claims.discharge_day, cap_key)
+        return np.zeros(0, np.int64), {"groups": 0, "sequential_groups": 0, "order": ""}, None
+    if ordering is None:
+        ordering = (cap_key, *discharge_order(claims.person, claims.discharge_day, cap_key))
+    _, order, group, how = ordering
     ordered = (lambda a: a) if order is None else (lambda a: a.take(order))  # noqa: E731
     starts_mask = np.empty(n, bool)
     starts_mask[0] = True
@@ -233,7 +243,7 @@ def _cap_used_before(claims: ClaimTable, cap_key: np.ndarray, cap: np.ndarray,
 
     stats = {"groups": int(len(starts)), "sequential_groups": int(len(varying)), "order": how}
     if order is None:
-        return used_before, stats
+        return used_before, stats, ordering
     in_input_order = np.empty(n, np.int64)
     in_input_order[order] = used_before
-    return in_input_order, stats
+    return in_input_order, stats, ordering

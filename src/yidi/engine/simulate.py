@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yidi.domain.errors import YidiError
 from yidi.domain.money import fen_to_yuan
 from yidi.engine.adjudicate import Adjudication, ClaimTable, adjudicate
 from yidi.engine.tables import PolicyTables
@@ -38,24 +39,95 @@ class TotalsRow:
         return self.changed_fund_fen - self.baseline_fund_fen
 
 
+GROUP_VALUES = 6  # per group: claims, refused, baseline fund, changed fund, baseline personal, changed personal
+
+
+class Totals:
+    """Integer-fen totals per (insured region, med_type, hospital level), added chunk by chunk (exact)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str, int], list[int]] = {}
+
+    def add(self, region: np.ndarray | int, region_names, med_type: np.ndarray, med_names, level: np.ndarray,
+            before: Adjudication, after: Adjudication) -> None:
+        """One chunk of claims adjudicated twice; codes index the name tuples (every code ≥ 0). ``region``
+        may be one code for the whole chunk (a partition)."""
+        n = len(med_type)
+        if n == 0:
+            return
+        low, high = int(level.min()), int(level.max())
+        span = high - low + 1
+        key = med_type.astype(np.int64)
+        key *= span
+        key += level
+        key -= low
+        if not np.isscalar(region):
+            key += region * (len(med_names) * span)
+        size = (len(region_names) if not np.isscalar(region) else 1) * len(med_names) * span
+        # float64 sums are exact while every partial sum stays below 2**53 fen (~9×10^13 yuan per chunk)
+        amounts = (before.fund_pay_sumamt, after.fund_pay_sumamt, before.medfee_sumamt, after.medfee_sumamt)
+        if n * max(max(abs(int(a.min())), abs(int(a.max()))) for a in amounts) >= 2**53:
+            raise OverflowError("chunk too large for exact float64 sums; use smaller partitions")
+        sums = [np.bincount(key, minlength=size)]
+        refused = before.error.any()
+        sums.append(np.bincount(key, weights=before.error != 0, minlength=size) if refused else np.zeros(size))
+        for values in amounts[:3]:
+            sums.append(np.bincount(key, weights=values, minlength=size))
+        # medfee is the input column itself (a read-only view) unless the changed policy refuses claims
+        sums.append(sums[-1] if not (refused or after.error.any()) else np.bincount(key, weights=amounts[3], minlength=size))
+        sums = np.rint(np.stack(sums)).astype(np.int64)
+        for k in np.flatnonzero(sums[0]):
+            k = int(k)
+            name = (str(region_names[region if np.isscalar(region) else k // (len(med_names) * span)]),
+                    str(med_names[k // span % len(med_names)]), low + k % span)
+            count, refused_count, fund_before, fund_after, medfee_before, medfee_after = (int(x) for x in sums[:, k])
+            into = self.groups.setdefault(name, [0] * GROUP_VALUES)
+            for i, value in enumerate((count, refused_count, fund_before, fund_after, medfee_before - fund_before,
+                                       medfee_after - fund_after)):
+                into[i] += value
+
+    def merge(self, other: "Totals") -> None:
+        for name, values in other.groups.items():
+            into = self.groups.setdefault(name, [0] * GROUP_VALUES)
+            for i in range(GROUP_VALUES):
+                into[i] += values[i]
+
+    def rows(self) -> list[TotalsRow]:
+        return [TotalsRow(region, med_type, level, v[0], v[2], v[3], v[4], v[5])
+                for (region, med_type, level), v in sorted(self.groups.items())]
+
+    @property
+    def claims(self) -> int:
+        return sum(v[0] for v in self.groups.values())
+
+    @property
+    def refused(self) -> int:
+        return sum(v[1] for v in self.groups.values())
+
+    def fund(self) -> tuple[int, int]:
+        return sum(v[2] for v in self.groups.values()), sum(v[3] for v in self.groups.values())
+
+
+def check_vocabularies(baseline: PolicyTables, changed: PolicyTables) -> None:
+    """Claims are encoded once, with the baseline's codes: the changed policy must use the same ones."""
+    for name in ("regions", "insutypes", "diseases"):
+        if getattr(baseline, name) != getattr(changed, name):
+            raise YidiError("POLICY_INVALID", {"file": "--policy-change", "path": name, "reason":
+                            f"政策变更不能增减{name}（基线 {getattr(baseline, name)}，变更后 {getattr(changed, name)}）"})
+
+
 def simulate(claims: ClaimTable, labels: dict[str, np.ndarray], baseline: PolicyTables,
-             changed: PolicyTables) -> tuple[list[TotalsRow], Adjudication, Adjudication]:
+             changed: PolicyTables) -> Totals:
+    """One table of claims (a single claims file) under both policies."""
+    check_vocabularies(baseline, changed)
     before = adjudicate(claims, baseline)
-    after = adjudicate(claims, changed)
-    keys = np.char.add(np.char.add(labels["insuplc_admdvs"], "|"),
-                       np.char.add(labels["med_type"], "|" + labels["hospital_level"].astype(str)))
-    distinct, group = np.unique(keys, return_inverse=True)
-
-    def total(values: np.ndarray) -> np.ndarray:
-        return np.bincount(group, weights=values, minlength=len(distinct)).astype(np.int64)
-
-    counts = np.bincount(group, minlength=len(distinct))
-    sums = [total(a) for a in (before.fund_pay_sumamt, after.fund_pay_sumamt, before.psn_part_amt, after.psn_part_amt)]
-    rows = []
-    for g, key in enumerate(distinct):
-        region, med_type, level = str(key).split("|")
-        rows.append(TotalsRow(region, med_type, int(level), int(counts[g]), *(int(s[g]) for s in sums)))
-    return rows, before, after
+    after = adjudicate(claims, changed, same_claims=before)
+    totals = Totals()
+    region_names, region = np.unique(labels["insuplc_admdvs"], return_inverse=True)
+    med_names, med_type = np.unique(labels["med_type"], return_inverse=True)
+    totals.add(region.reshape(-1), region_names, med_type.reshape(-1), med_names, labels["hospital_level"],
+               before, after)
+    return totals
 
 
 def write_csv(rows: list[TotalsRow], path: Path) -> None:

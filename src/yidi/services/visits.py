@@ -48,6 +48,7 @@ class FeeLine:
 class RowSplit:
     line: FeeLine
     split: ItemSplit
+    price_limit_fen: int | None = None  # the catalog's unit price limit (the interface's pric_uplmt_amt)
 
 
 def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: bool = False) -> VisitRow:
@@ -82,9 +83,25 @@ def _insert_visit_from(person_visit):
             .execution_options(preserve_rowcount=True))
 
 
+# 2401: one open stay per person (any hospital). The person row is locked first, so two admissions of one
+# person at once are serialised; the INSERT that follows (a second statement, hence a new READ COMMITTED
+# snapshot) sees the stay the first admission committed while this one waited for the lock.
+_LOCK_PERSON = select(_persons.c.psn_no).where(_persons.c.psn_no == bindparam("psn_no")).with_for_update()
+_SELECT_OPEN_STAY = (select(_visits.c.mdtrt_id, _visits.c.fixmedins_code, _visits.c.begntime)
+                     .where(_visits.c.psn_no == bindparam("psn_no"), _visits.c.state == "registered",
+                            _visits.c.med_type.in_([code for code, cls in MED_CLASS_OF.items()
+                                                    if cls is MedClass.INPATIENT]))
+                     .limit(1))
 _INSERT_VISIT_OF_PERSON = _insert_visit_from(_PERSON_VISIT)
 _INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
     _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
+# A stay is inserted only when the (locked) person has no open stay: the INSERT's own snapshot, taken after the
+# lock was granted, sees a stay another admission committed meanwhile.
+_NO_OPEN_STAY = ~select(_SELECT_OPEN_STAY.selected_columns.mdtrt_id).where(
+    *_SELECT_OPEN_STAY.whereclause.clauses).exists()
+_INSERT_STAY_OF_PERSON = _insert_visit_from(_PERSON_VISIT.where(_NO_OPEN_STAY))
+_INSERT_STAY_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
+    _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype"), _NO_OPEN_STAY))
 _FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
                 _fees.c.det_item_fee_sumamt_fen)
 _SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
@@ -170,17 +187,32 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
                       trauma_no_third_party=trauma_no_third_party, state="registered",
                       mdtrt_cert_type=mdtrt_cert_type)
         connection = session.connection()
+        stay = MED_CLASS_OF[med_type] is MedClass.INPATIENT
+        if stay:  # one open stay per person: serialise this person's admissions
+            connection.execute(_LOCK_PERSON, {"psn_no": psn_no})
         if insutype:
-            inserted = connection.execute(_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
+            inserted = connection.execute(_INSERT_STAY_OF_PERSON_WITH_INSUTYPE if stay
+                                          else _INSERT_VISIT_OF_PERSON_WITH_INSUTYPE, values | {"insutype": insutype})
         else:
-            inserted = connection.execute(_INSERT_VISIT_OF_PERSON, values)
+            inserted = connection.execute(_INSERT_STAY_OF_PERSON if stay else _INSERT_VISIT_OF_PERSON, values)
         if inserted.rowcount != 1:
             person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
             if person is None:
                 raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
+            if stay:
+                _refuse_second_stay(connection, psn_no, fixmedins_code)
             raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
         audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
         return SimpleNamespace(**values)  # what was written, read like a VisitRow
+
+
+def _refuse_second_stay(connection, psn_no: str, fixmedins_code: str) -> None:
+    """已有在院记录: the person has a stay that is neither discharged, settled nor cancelled (read only when the
+    admission was not inserted, to say why)."""
+    stay = connection.execute(_SELECT_OPEN_STAY, {"psn_no": psn_no}).first()
+    if stay is not None:
+        where = f"本院就诊ID {stay.mdtrt_id}" if stay.fixmedins_code == fixmedins_code else "在其他定点医药机构"
+        raise YidiError("ALREADY_ADMITTED", {"psn_no": psn_no, "begntime": stay.begntime, "where": where})
 
 
 def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type: str | None = None,
@@ -281,7 +313,8 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         for line in lines:
             on = line.fee_ocur_time or visit.begntime
             catalog = ctx.policy.catalog(admdvs, on)
-            out.append(RowSplit(line, _split(line, catalog)))
+            entry = catalog.items.get(line.med_list_codg) if catalog else None
+            out.append(RowSplit(line, _split(line, catalog), entry.price_limit if entry else None))
             rows.append(dict(
                 mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn, init_feedetl_sn=line.init_feedetl_sn,
                 med_list_codg=line.med_list_codg, name=line.name[:100], cnt=str(line.cnt),

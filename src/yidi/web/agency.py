@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 
-from yidi.adapters.orm import PersonRow, SettlementRow
+from yidi.adapters.orm import FilingRow, PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
@@ -20,8 +20,10 @@ from yidi.api.claims import attachment_response
 from yidi.services import clearing, finance_reconciliation, funds_scope, ledger, manual_claims, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
-from yidi.web.forms import institutions, parse_date, region_names
+from yidi.web.core import PageRoute, ctx_of, form, form_list, money_text, redirect, render, require
+from yidi.web.public import PROOF
+from yidi.wording import for_people
+from yidi.web.forms import institutions, parse_date, person_names, region_names
 
 router = APIRouter(route_class=PageRoute)
 
@@ -31,18 +33,35 @@ def _clerk(request: Request):
     return principal
 
 
-@router.get("/agency")
-def agency_queue(request: Request, done: str = ""):
-    """待审核备案: due within 2 working days (F4); overdue ones first and highlighted."""
-    principal = require(request, "agency")
+def _queue(request: Request, principal, done: list[tuple[str, str]], refused: list[tuple[str, object]],
+           status_code: int = 200):
+    """待审核备案: due within 2 working days; overdue ones first and highlighted. Each row shows what the
+    person filed with (the proof the type needs, or the signed commitment) and their other filings and
+    settlements, so the clerk decides without searching; several rows can be approved at once."""
     ctx = ctx_of(request)
     pending = filing_service.list_filings(ctx, status="pending", insuplc_admdvs=principal.admdvs, limit=1000)
     pending.sort(key=lambda f: (f.approve_due_date or date.max, f.apply_date, f.filing_id))
+    psn_nos = sorted({f.psn_no for f in pending})
     with ctx.unit_of_work() as session:
         people = {row.psn_no: row for row in session.scalars(
-            select(PersonRow).where(PersonRow.psn_no.in_([f.psn_no for f in pending] or [""])))}
-    return render(request, "agency/queue.html", pending=pending, people=people, regions=region_names(ctx),
-                  done=done)
+            select(PersonRow).where(PersonRow.psn_no.in_(psn_nos or [""])))}
+        signed = {row.filing_id: (row.commitment_signature, row.commitment_text) for row in session.scalars(
+            select(FilingRow).where(FilingRow.filing_id.in_([f.filing_id for f in pending] or [""])))}
+    others = {psn_no: sorted(filing_service.list_filings(ctx, psn_no=psn_no), key=lambda f: f.begndate, reverse=True)
+              for psn_no in psn_nos}
+    claims = {psn_no: sorted(settlement_service.list_settlements(ctx, psn_no=psn_no), key=lambda s: s.begntime,
+                             reverse=True) for psn_no in psn_nos}
+    return render(request, "agency/queue.html", status_code=status_code, pending=pending, people=people,
+                  regions=region_names(ctx), done=done, refused=[(fid, for_people(exc)) for fid, exc in refused],
+                  signed=signed, others=others,
+                  claims=claims, proof=PROOF, hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
+
+
+@router.get("/agency")
+def agency_queue(request: Request, done: str = ""):
+    principal = require(request, "agency")
+    decided = [tuple(part.split(":", 1)) for part in done.split(",") if ":" in part]
+    return _queue(request, principal, decided, [])
 
 
 @router.post("/agency/filings/{filing_id}/decide")
@@ -50,10 +69,39 @@ def agency_decide(request: Request, filing_id: str):
     principal = require(request, "agency")
     values = form(request)
     approve = values.get("decision") == "approve"
-    filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve, actor=principal.username,
-                                          on=date.today(), reason=values.get("reason", ""),
-                                          clerk_region=principal.admdvs)
+    try:
+        filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve, actor=principal.username,
+                                              on=date.today(), reason=values.get("reason", ""),
+                                              clerk_region=principal.admdvs)
+    except YidiError as exc:  # e.g. a rejection without a reason: said on the queue, next to the others
+        if exc.code == "FORBIDDEN":
+            raise
+        return _queue(request, principal, [], [(filing_id, exc)], exc.http_status)
     return redirect(f"/agency?done={filing.filing_id}:{filing.status.value}")
+
+
+@router.post("/agency/filings/decide")
+def agency_decide_many(request: Request):
+    """Approve (or reject) the ticked filings at once; each is its own decision (one transaction each), so
+    one refused filing does not hold back the others and is listed with its reason."""
+    principal = require(request, "agency")
+    values = form(request)
+    approve = values.get("decision") == "approve"
+    filing_ids = form_list(request, "filing_id")
+    if not filing_ids:
+        return _queue(request, principal, [], [("", invalid("filing_id", "请先勾选要办理的备案"))], 422)
+    done, refused = [], []
+    for filing_id in filing_ids:
+        try:
+            filing = filing_service.decide_filing(ctx_of(request), filing_id, approve=approve,
+                                                  actor=principal.username, on=date.today(),
+                                                  reason=values.get("reason", ""), clerk_region=principal.admdvs)
+            done.append((filing.filing_id, filing.status.value))
+        except YidiError as exc:
+            refused.append((filing_id, exc))
+    if refused:
+        return _queue(request, principal, done, refused, refused[0][1].http_status)
+    return redirect("/agency?done=" + ",".join(f"{filing_id}:{status}" for filing_id, status in done))
 
 
 # --- 零星报销: the queue, the review (calculation, attachments, the person's other business), the decision ---
@@ -138,7 +186,10 @@ def agency_search(request: Request, q: str = ""):
                                                 or principal.can_act_for_region(row.mdtrtarea_admvs))
             if in_scope:
                 settlements = [settlement_service.get_settlement(ctx, row.setl_id)]
-    names = {p.psn_no: p.name for p in people}
+    filings.sort(key=lambda f: (f.begndate, f.filing_id), reverse=True)
+    settlements.sort(key=lambda s: (s.begntime, s.setl_id), reverse=True)
+    names = person_names(ctx, [f.psn_no for f in filings] + [s.psn_no for s in settlements])
+    names.update({p.psn_no: p.name for p in people})
     return render(request, "agency/search.html", q=q, people=people, filings=filings, settlements=settlements,
                   names=names, regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
@@ -182,7 +233,7 @@ def agency_funds(request: Request, plan_year: str = "", month: str = "", city: s
         csv_names = clearing.csv_names(statement)
     return render(request, "agency/funds.html", runs=runs, national=funds_scope.is_national(principal),
                   prepayments=funds_scope.prepayment_lines(principal, prepayment.list_prepayments(ctx)), plan=plan,
-                  plan_year=plan_year, regions=region_names(ctx), fen_to_yuan=fen_to_yuan, month=month,
+                  plan_year=plan_year, regions=region_names(ctx), fen_to_yuan=money_text, month=month,
                   statement=statement, city_sheet=city_sheet, csv_names=csv_names)
 
 

@@ -26,37 +26,31 @@ from yidi.domain.money import fen_to_yuan
 from yidi.services.context import AppContext
 from yidi.services.reference import mask_certno
 from yidi.services.users import Principal, get_principal
+from yidi.wording import (BASIS_NAMES, CHANNEL_NAMES, COVERAGE_NAMES, INSU_STATUS_NAMES, INSUTYPE_NAMES, KIND_NAMES,
+                          LEVEL_NAMES, MED_TYPE_NAMES, ROLE_NAMES, SETTLEMENT_STATUS_NAMES, STATUS_NAMES,
+                          VISIT_STATUS_NAMES, ATTACHMENT_NAMES, CLAIM_STATUS_NAMES, for_people,
+                          money_text)
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
-STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消",
-                "ended": "已终止（参保状态变更）", "settled": "已结算", "reversed": "已冲正", "open": "待处理",
-                "assigned": "协查中", "closed": "已办结", "applied": "提交申请", "approved": "审核通过",
-                "terminated_and_refiled": "终止并重新备案"}
-BASIS_NAMES = {"proof": "证明材料", "commitment": "个人承诺"}
-CHANNEL_NAMES = {"app": "国家医保服务平台APP", "mini_program": "小程序", "web": "网上办事大厅", "phone": "电话",
-                 "window": "经办窗口", "hospital_desk": "医院医保服务站", "township": "便民服务中心"}
-MED_TYPE_NAMES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院", "22": "外伤住院", "23": "转外诊治住院"}
-# A settlement (and a visit) is 撤销, a filing 取消: the same status word reads differently in Chinese.
-SETTLEMENT_STATUS_NAMES = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
-VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
-KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
-CLAIM_STATUS_NAMES = {"submitted": "待审核", "approved": "审核通过（待转账）", "rejected": "已驳回", "paid": "已转账",
-                      "reversed": "已冲正"}
-ATTACHMENT_NAMES = {"invoice": "发票", "fee_list": "费用清单"}
-COVERAGE_NAMES = {"local": "参保地就医", "long_term_at_filed_place": "长期异地居住人员在备案地就医",
-                  "long_term_back_home": "长期异地居住人员回参保地就医"}
-ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管"}
 ROLE_HOME = {"person": "/person", "hospital": "/desk", "agency": "/agency", "supervisor": "/supervision"}
 
 
-def _yuan(value) -> str:
-    return fen_to_yuan(int(value)) if isinstance(value, int) else str(value)
+def institution_kind(institution) -> str:
+    """What an institution is, in words: a pharmacy, a hospital, or what its name says it is
+    (社区卫生服务中心, 卫生院, 诊所 … are not 医院)."""
+    if getattr(institution, "kind", "") == "pharmacy":
+        return "定点药店"
+    name = getattr(institution, "name", "") or ""
+    for word in ("社区卫生服务中心", "社区卫生服务站", "卫生院", "卫生室", "诊所", "门诊部", "医院"):
+        if word in name:
+            return word
+    return "医疗机构"
 
 
 templates.env.filters.update({
-    "yuan": _yuan,
+    "yuan": money_text,
     "mask": mask_certno,
     "status_name": lambda s: STATUS_NAMES.get(s, s),
     "setl_status_name": lambda s: SETTLEMENT_STATUS_NAMES.get(s, s),
@@ -70,6 +64,10 @@ templates.env.filters.update({
     "type_name": lambda s: TYPE_NAMES.get(FilingType(s), s) if s in FilingType.__members__.values() else s,
     "coverage_name": lambda s: COVERAGE_NAMES.get(s, s),
     "role_name": lambda s: ROLE_NAMES.get(s, s),
+    "insutype_name": lambda s: INSUTYPE_NAMES.get(s, s),
+    "insu_status_name": lambda s: INSU_STATUS_NAMES.get(s, s),
+    "level_name": lambda n: LEVEL_NAMES.get(int(n), f"{n}级") if str(n).isdigit() else str(n),
+    "institution_kind": institution_kind,
 })
 
 
@@ -122,9 +120,16 @@ def form_files(request: Request, key: str) -> list:
     return [v for v in (data.getlist(key) if data is not None else []) if hasattr(v, "file") and v.filename]
 
 
+def kept_rows(request: Request) -> dict[str, list[str]]:
+    """The fee rows as typed (code, quantity, amount), to put back on the form after a refusal."""
+    return {key: form_list(request, key) for key in ("code", "qty", "amount")}
+
+
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("user", current_user(request))
     context.setdefault("today", date.today())
+    if isinstance(context.get("problem"), YidiError):  # refusals read in the person's terms
+        context["problem"] = for_people(context["problem"])
     context["csrf_token"] = csrf_token(request)
     context["request"] = request
     return templates.TemplateResponse(request, template, context, status_code=status_code)
@@ -155,7 +160,8 @@ class PageRoute(APIRoute):
             except LoginRequired:
                 return redirect(f"/login?next={request.url.path}")
             except YidiError as exc:
-                return render(request, "error.html", status_code=exc.http_status, code=exc.code,
-                              message=exc.message, hint=exc.hint)
+                shown = for_people(exc)
+                return render(request, "error.html", status_code=exc.http_status, code=shown.code,
+                              message=shown.message, hint=shown.hint)
 
         return handler

@@ -22,8 +22,10 @@ from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services import visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
-from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, redirect, render, require
-from yidi.web.forms import MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, region_names
+from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
+from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
+                            region_names)
+from yidi.web.settlement_page import settlement_facts, zero_fund_reason
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -40,12 +42,17 @@ def _desk(request: Request):
 
 @router.get("/desk")
 def desk_home(request: Request):
+    return _home_page(request)
+
+
+def _home_page(request: Request, status_code: int = 200, **extra):
     _, hospital = _desk(request)
     with ctx_of(request).unit_of_work() as session:
         open_visits = list(session.scalars(select(VisitRow).where(
             VisitRow.fixmedins_code == hospital.fixmedins_code, VisitRow.state.in_(OPEN_STATES))
-            .order_by(VisitRow.created_at.desc()).limit(50)))
-    return render(request, "desk/home.html", hospital=hospital, open_visits=open_visits)
+            .order_by(VisitRow.begntime.desc(), VisitRow.created_at.desc()).limit(50)))
+    return render(request, "desk/home.html", status_code=status_code, hospital=hospital, open_visits=open_visits,
+                  names=person_names(ctx_of(request), [v.psn_no for v in open_visits]), **extra)
 
 
 @router.post("/desk/read")
@@ -54,8 +61,11 @@ def desk_read(request: Request):
     _, hospital = _desk(request)
     ctx = ctx_of(request)
     certno = form(request).get("certno", "")
-    with ctx.unit_of_work() as session:
-        person = find_person_by_certno(session, certno)
+    try:
+        with ctx.unit_of_work() as session:
+            person = find_person_by_certno(session, certno)
+    except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
+        return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
                   filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
                   guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
@@ -92,7 +102,8 @@ def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra
                   person=person, fees=[f for f in fees if f.active], revoked=[f for f in fees if not f.active],
                   open=visit.state in OPEN_STATES, rows=range(MAX_FEE_ROWS),
                   catalog=catalog_items(ctx, hospital.admdvs, visit.begntime), regions=region_names(ctx),
-                  settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime, **extra)
+                  settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime,
+                  kept=kept_rows(request) if extra.get("problem") else {}, **extra)
 
 
 def _act(request: Request, mdtrt_id: str, use_case, then, arguments=lambda hospital: {}):
@@ -192,7 +203,8 @@ def desk_settlement(request: Request, setl_id: str):
     hospital, view, person, mdtrt_id = _own_settlement(request, setl_id)
     return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
                   regions=region_names(ctx_of(request)), hospital_names={hospital.fixmedins_code: hospital.name},
-                  show_certno=False, desk=True, mdtrt_id=mdtrt_id)
+                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=settlement_facts(ctx_of(request), setl_id),
+                  zero_reason=zero_fund_reason(view.row_fields, view.med_type))
 
 
 @router.post("/desk/settlements/{setl_id}/cancel")
@@ -208,7 +220,8 @@ def desk_cancel(request: Request, setl_id: str):
 def desk_slip(request: Request, setl_id: str):
     hospital, view, person, _ = _own_settlement(request, setl_id)
     pdf = settlement_slip_pdf(view, person_name=person.name, certno=person.certno, hospital_name=hospital.name,
-                              regions=region_names(ctx_of(request)))
+                              regions=region_names(ctx_of(request)), facts=settlement_facts(ctx_of(request), setl_id),
+                              zero_reason=zero_fund_reason(view.row_fields, view.med_type))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{setl_id}.pdf"'})
 
@@ -226,4 +239,6 @@ def desk_reconciliation(request: Request, day: str = ""):
         bucket["count"] += 1
         for key, field_name in (("medfee", "medfee_sumamt"), ("fund", "fund_pay_sumamt"), ("psn", "psn_part_amt")):
             bucket[key] += yuan_to_fen(view.row_fields[field_name])
-    return render(request, "desk/reconciliation.html", hospital=hospital, day=on, views=views, totals=totals)
+    views.sort(key=lambda view: (view.begntime, view.setl_id))
+    return render(request, "desk/reconciliation.html", hospital=hospital, day=on, views=views, totals=totals,
+                  names=person_names(ctx_of(request), [v.psn_no for v in views]))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
-from yidi.adapters.orm import InstitutionRow, RegionRow
+from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
 from yidi.domain.catalog import FeeItem
 from yidi.domain.filing import FilingType, temporary_enddate
 from yidi.domain.errors import invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.services.context import AppContext
+from yidi.wording import field_label
 
 MAX_FEE_ROWS = 8
 
@@ -25,23 +27,38 @@ def parse_date(value: str | None, field_name: str, *, required: bool = True) -> 
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise invalid(field_name, "日期格式应为 YYYY-MM-DD") from None
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise invalid(field_name, f"没有 {value} 这一天，请核对月份和日期") from None
+        raise invalid(field_name, f"“{value}”不是日期，请按 年-月-日 填写，如 2024-03-01") from None
+
+
+def parse_period(begin: str | None, end: str | None, begin_field: str, end_field: str, *,
+                 end_required: bool = False) -> tuple[date, date | None]:
+    """A start and an end date; an end before the start is said as that."""
+    start = parse_date(begin, begin_field)
+    finish = parse_date(end, end_field, required=end_required)
+    if finish is not None and finish < start:
+        end_label, begin_label = field_label(end_field)[0], field_label(begin_field)[0]
+        raise invalid(end_field, f"{end_label} {finish} 早于{begin_label} {start}，请核对")
+    return start, finish
 
 
 def parse_yuan(value: str, field_name: str) -> int:
+    if not value:
+        raise invalid(field_name, "请填写金额")
     try:
-        return yuan_to_fen(value)
+        return yuan_to_fen(value.replace(",", "").replace("，", ""))
     except MoneyFormatError:
-        raise invalid(field_name, "金额应为数字，最多两位小数") from None
+        raise invalid(field_name, f"“{value}”不是金额，请填写数字，最多两位小数，如 1200.50") from None
 
 
 def parse_qty(value: str, field_name: str) -> Decimal:
     try:
         qty = Decimal(value or "1")
     except InvalidOperation:
-        raise invalid(field_name, "数量应为数字") from None
+        raise invalid(field_name, f"“{value}”不是数量，请填写数字") from None
     if not qty.is_finite() or qty <= 0 or qty > 10_000:
-        raise invalid(field_name, "数量应大于0")
+        raise invalid(field_name, "数量应大于0且不超过10000")
     return qty
 
 
@@ -54,17 +71,26 @@ def parse_items(codes: list[str], amounts: list[str], qtys: list[str] | None = N
         if not code and not amount:
             continue
         if not code:
-            raise invalid(f"items[{index}].code", "请填写项目编码")
+            raise invalid(f"items[{index}].code", "请填写项目编码（可从列表中选择）")
         qty = parse_qty(qtys[index] if index < len(qtys) else "1", f"items[{index}].qty")
         items.append(FeeItem(code=code.upper(), amount_fen=parse_yuan(amount, f"items[{index}].amount"), qty=qty))
     if not items:
-        raise invalid("items", "请至少填写一项费用")
+        raise invalid("items[0].code", "请至少填写一项费用（项目编码和金额）")
     return tuple(items)
 
 
 def region_names(ctx: AppContext) -> dict[str, str]:
     with ctx.unit_of_work() as session:
         return {row.admdvs: row.name for row in session.scalars(select(RegionRow).order_by(RegionRow.admdvs))}
+
+
+def person_names(ctx: AppContext, psn_nos) -> dict[str, str]:
+    """Names beside person numbers: {psn_no: name} for the numbers a page lists."""
+    wanted = sorted(set(psn_nos))
+    if not wanted:
+        return {}
+    with ctx.unit_of_work() as session:
+        return dict(session.execute(select(PersonRow.psn_no, PersonRow.name).where(PersonRow.psn_no.in_(wanted))).all())
 
 
 def institutions(ctx: AppContext, *, admdvs: str | None = None, level: int | None = None) -> list[InstitutionRow]:
@@ -86,6 +112,15 @@ def catalog_items(ctx: AppContext, admdvs: str, on: date) -> list[tuple[str, str
     if catalog is None:
         return []
     return sorted((code, item.name) for code, item in catalog.items.items())
+
+
+def all_catalog_items(ctx: AppContext, hospitals: list[InstitutionRow]) -> list[tuple[str, str]]:
+    """(code, name) of every listed institution's catalog, for a form not yet tied to one institution."""
+    items: dict[str, str] = {}
+    for hospital in hospitals:
+        for code, name in catalog_items(ctx, hospital.admdvs, date.today()):
+            items.setdefault(code, name)
+    return sorted(items.items())
 
 
 VALIDITY_EXAMPLE_BEGIN = date(2023, 6, 1)  # the example the pages give: 2023-06-01 → 2023-11-30

@@ -49,6 +49,21 @@ def serve(app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def fill_form(page, fields: dict[str, str], rows: list[tuple[str, str]] = ()) -> None:
+    """Fill a page's form as a person would: ``fields`` by CSS selector (a <select> is chosen, an <input>
+    typed), then fee rows (code, amount) top to bottom — for the browser tests and the screenshots."""
+    for selector, value in fields.items():
+        locator = page.locator(selector)
+        if locator.evaluate("el => el.tagName") == "SELECT":
+            locator.select_option(value)
+        else:
+            locator.fill(value)
+    codes, amounts = page.locator("input[name=code]"), page.locator("input[name=amount]")
+    for index, (code, amount) in enumerate(rows):
+        codes.nth(index).fill(code)
+        amounts.nth(index).fill(amount)
+
+
 def launch(playwright):
     path = chromium_path()
     if path is None:

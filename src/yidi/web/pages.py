@@ -11,17 +11,11 @@ from yidi.api import ratelimit
 from yidi.api.auth import signing_key
 from yidi.domain.errors import YidiError
 from yidi.services.users import authenticate
-from yidi.web import agency, desk, oversight, person
-from yidi.web.core import ROLE_HOME, WEB_DIR, PageRoute, csrf_token, ctx_of, current_user, form, redirect, render
+from yidi.web import agency, desk, oversight, person, public
+from yidi.web.core import ROLE_HOME, WEB_DIR, PageRoute, csrf_token, ctx_of, form, redirect, render
 
 router = APIRouter(route_class=PageRoute)
 SESSION_HOURS = 8
-
-
-@router.get("/")
-def home(request: Request):
-    user = current_user(request)
-    return redirect(ROLE_HOME[user.role] if user else "/login")
 
 
 @router.get("/login")
@@ -58,7 +52,7 @@ def login(request: Request):
 @router.post("/logout")
 def logout(request: Request):
     request.session.clear()
-    return redirect("/login")
+    return redirect("/")
 
 
 def register(app: FastAPI) -> None:
@@ -67,7 +61,7 @@ def register(app: FastAPI) -> None:
     app.add_middleware(SessionMiddleware, secret_key=signing_key().hex(), session_cookie="yidi_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax")
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    for module_router in (router, person.router, desk.router, agency.router, oversight.router):
+    for module_router in (router, public.router, person.router, desk.router, agency.router, oversight.router):
         app.include_router(module_router, include_in_schema=False)
 
 

@@ -6,17 +6,18 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 
-from yidi.domain.errors import YidiError
-from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
+from yidi.domain.errors import YidiError, invalid
+from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType, check_new_filing
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
 from yidi.services import manual_claims
 from yidi.services import settlements as settlement_service
 from yidi.services.reference import get_person
 from yidi.api.claims import attachment_response
-from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, redirect, render, require
-from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, institutions, parse_date, parse_items,
-                             region_names)
+from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, kept_rows, redirect, render, require
+from yidi.web.forms import (MAX_FEE_ROWS, all_catalog_items, filing_guide, institutions, parse_date, parse_items,
+                             parse_period, region_names)
+from yidi.web.settlement_page import settlement_facts, zero_fund_reason
 
 router = APIRouter(route_class=PageRoute)
 
@@ -40,9 +41,13 @@ def _own_filing(request: Request, filing_id: str):
 def person_home(request: Request):
     principal, person = _me(request)
     ctx = ctx_of(request)
-    return render(request, "person/home.html", person=person, filings=filing_service.list_filings(ctx, psn_no=person.psn_no),
-                  settlements=settlement_service.list_settlements(ctx, psn_no=person.psn_no), regions=region_names(ctx),
-                  claims=manual_claims.claims_of_person(ctx, person.psn_no))
+    # newest first, by the dates the person knows (start of the filing, day of treatment)
+    filings = sorted(filing_service.list_filings(ctx, psn_no=person.psn_no),
+                     key=lambda f: (f.begndate, f.apply_date, f.filing_id), reverse=True)
+    settlements = sorted(settlement_service.list_settlements(ctx, psn_no=person.psn_no),
+                         key=lambda s: (s.begntime, s.endtime, s.setl_id), reverse=True)
+    return render(request, "person/home.html", person=person, filings=filings, settlements=settlements,
+                  regions=region_names(ctx), claims=manual_claims.claims_of_person(ctx, person.psn_no))
 
 
 # --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
@@ -58,6 +63,23 @@ def filing_step1(request: Request):
     return _step1(request, person, {})
 
 
+def _step2(request: Request, person, values: dict, problem: YidiError | None = None):
+    filing_type = FilingType(values.get("type", ""))
+    regions = {code: name for code, name in region_names(ctx_of(request)).items()
+               if not same_pooling_area(person.insuplc_admdvs, code)}
+    return render(request, "person/filing_step2.html", status_code=problem.http_status if problem else 200,
+                  person=person, values=values, regions=regions, long_term=filing_type in LONG_TERM_TYPES,
+                  type_name=TYPE_NAMES[filing_type], guide=filing_guide(ctx_of(request), person.insuplc_admdvs,
+                                                                        date.today()), problem=problem)
+
+
+def _checked_period(request: Request, person, values: dict, filing_type: FilingType):
+    """The filing's dates as it will be stored (F5), or the refusal to show beside the date fields."""
+    begndate, enddate = parse_period(values.get("begndate"), values.get("enddate"), "begndate", "enddate")
+    rules = ctx_of(request).policy.insured_policy(person.insuplc_admdvs, date.today()).params.filing
+    return begndate, check_new_filing(filing_type, Basis(values.get("basis", "")), begndate, enddate, rules)
+
+
 @router.post("/person/filing/step2")
 def filing_step2(request: Request):
     _, person = _me(request)
@@ -71,33 +93,38 @@ def filing_step2(request: Request):
     if basis is Basis.COMMITMENT and filing_type not in guide["commitment_allowed"]:
         error = YidiError("COMMITMENT_NOT_ALLOWED")
         return _step1(request, person, values, f"{error.message}。{error.hint}")
-    regions = {code: name for code, name in region_names(ctx_of(request)).items()
-               if not same_pooling_area(person.insuplc_admdvs, code)}
-    return render(request, "person/filing_step2.html", person=person, values=values, regions=regions,
-                  long_term=filing_type in LONG_TERM_TYPES, type_name=TYPE_NAMES[filing_type], guide=guide)
+    return _step2(request, person, values)
+
+
+def _step3(request: Request, person, values: dict, problem: YidiError | None = None):
+    regions = region_names(ctx_of(request))
+    area = values.get("mdtrtarea_admvs", "")
+    filing_type = FilingType(values.get("type", ""))
+    _, enddate = _checked_period(request, person, values, filing_type)
+    commitment = ""
+    if values.get("basis") == Basis.COMMITMENT.value:  # the text the filing service stores with the filing (F3)
+        commitment = filing_service.commitment_form(ctx_of(request), person.psn_no, area, filing_type)["text"]
+    return render(request, "person/filing_step3.html", status_code=problem.http_status if problem else 200,
+                  person=person, values=values, area_name=regions[area], commitment=commitment,
+                  type_name=TYPE_NAMES[filing_type], shown_enddate=enddate, problem=problem)
 
 
 @router.post("/person/filing/step3")
 def filing_step3(request: Request):
     _, person = _me(request)
     values = form(request)
-    regions = region_names(ctx_of(request))
-    area = values.get("mdtrtarea_admvs", "")
-    if area not in regions:
-        raise YidiError("UNKNOWN_REGION", {"key": area})
     try:
         filing_type = FilingType(values.get("type", ""))
+        Basis(values.get("basis", ""))
     except ValueError:
         return _step1(request, person, values, "请选择备案类型和备案方式")
-    begndate = parse_date(values.get("begndate"), "begndate")
-    enddate = parse_date(values.get("enddate"), "enddate", required=False)
-    if enddate is None and filing_type not in LONG_TERM_TYPES:  # shown as the filing will be stored (F5)
-        enddate = filing_guide(ctx_of(request), person.insuplc_admdvs, date.today())["end_of"](begndate)
-    commitment = ""
-    if values.get("basis") == Basis.COMMITMENT.value:  # the text the filing service stores with the filing (F3)
-        commitment = filing_service.commitment_form(ctx_of(request), person.psn_no, area, filing_type)["text"]
-    return render(request, "person/filing_step3.html", person=person, values=values, area_name=regions[area],
-                  commitment=commitment, type_name=TYPE_NAMES[filing_type], shown_enddate=enddate)
+    try:
+        if values.get("mdtrtarea_admvs", "") not in region_names(ctx_of(request)):
+            raise invalid("mdtrtarea_admvs", "请选择就医地")
+        _checked_period(request, person, values, filing_type)
+    except YidiError as exc:  # back to the dates, as typed, with the message beside the field
+        return _step2(request, person, values, exc)
+    return _step3(request, person, values)
 
 
 @router.post("/person/filing/submit")
@@ -106,16 +133,23 @@ def filing_submit(request: Request):
     values = form(request)
     basis = values.get("basis", "")
     signature = values.get("signature", "")
+    try:
+        filing_type = FilingType(values.get("type", ""))
+    except ValueError:
+        return _step1(request, person, values, "请选择备案类型和备案方式")
     if basis == Basis.COMMITMENT.value and (values.get("agree") != "yes" or signature != person.name):
-        raise YidiError("COMMITMENT_NOT_SIGNED")
+        return _step3(request, person, values, YidiError("COMMITMENT_NOT_SIGNED"))
     if basis == Basis.PROOF.value and values.get("agree") != "yes":
-        raise YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认已备齐证明材料）"})
-    filing = filing_service.file_filing(ctx_of(request), filing_service.FileCommand(
-        psn_no=person.psn_no, filing_type=values.get("type", ""), basis=basis,
-        mdtrtarea_admvs=values.get("mdtrtarea_admvs", ""), begndate=parse_date(values.get("begndate"), "begndate"),
-        enddate=parse_date(values.get("enddate"), "enddate", required=False), apply_date=date.today(),
-        channel="web", commitment_signature=signature if basis == Basis.COMMITMENT.value else None,
-        actor=principal.username))
+        return _step3(request, person, values, invalid("agree", "请确认已备齐证明材料"))
+    try:
+        begndate, enddate = parse_period(values.get("begndate"), values.get("enddate"), "begndate", "enddate")
+        filing = filing_service.file_filing(ctx_of(request), filing_service.FileCommand(
+            psn_no=person.psn_no, filing_type=filing_type.value, basis=basis,
+            mdtrtarea_admvs=values.get("mdtrtarea_admvs", ""), begndate=begndate, enddate=enddate,
+            apply_date=date.today(), channel="web",
+            commitment_signature=signature if basis == Basis.COMMITMENT.value else None, actor=principal.username))
+    except YidiError as exc:
+        return _step2(request, person, values, exc)
     return redirect(f"/person/filings/{filing.filing_id}?new=1")
 
 
@@ -123,7 +157,7 @@ def filing_submit(request: Request):
 def filing_detail(request: Request, filing_id: str, new: str = ""):
     _, person, filing = _own_filing(request, filing_id)
     ctx = ctx_of(request)
-    return render(request, "person/filing.html", person=person, filing=filing, new=bool(new),
+    return render(request, "person/filing.html", person=person, filing=filing, new=bool(new), values={},
                   history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
                   guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
@@ -134,9 +168,9 @@ def filing_change(request: Request, filing_id: str):
     values = form(request)
     ctx = ctx_of(request)
     action = values.get("action", "change")
-    on = parse_date(values.get("on") or date.today().isoformat(), "on")
     proof = values.get("proof") == "yes"
     try:
+        on = parse_date(values.get("on") or date.today().isoformat(), "on")
         if action == "cancel":
             result = filing_service.cancel_filing(ctx, filing_id, on, proof=proof, actor=principal.username,
                                                   reason=values.get("reason", ""))
@@ -145,13 +179,11 @@ def filing_change(request: Request, filing_id: str):
                                                   mdtrtarea_admvs=values.get("mdtrtarea_admvs") or None,
                                                   actor=principal.username, reason=values.get("reason", ""))
     except YidiError as exc:
-        if exc.code != "FILING_CHANGE_NEEDS_PROOF":
-            raise
-        # F6: say why, and from which day no proof is needed.
+        # The form comes back as typed; a refusal under F6 also says from which day no proof is needed.
         return render(request, "person/filing.html", status_code=exc.http_status, person=person, filing=filing,
                       new=False, history=filing_service.filing_history(ctx, filing_id), regions=region_names(ctx),
-                      guide=filing_guide(ctx, person.insuplc_admdvs, date.today()), refused=exc,
-                      free_from=exc.params.get("free_from"))
+                      guide=filing_guide(ctx, person.insuplc_admdvs, date.today()), problem=exc, values=values,
+                      free_from=exc.params.get("free_from") if exc.code == "FILING_CHANGE_NEEDS_PROOF" else None)
     return redirect(f"/person/filings/{result.filing_id}")
 
 
@@ -160,19 +192,15 @@ def filing_change(request: Request, filing_id: str):
 def _claim_form(request: Request, template: str, person, **extra):
     ctx = ctx_of(request)
     hospitals = institutions(ctx)
-    items = {}
-    for hospital in hospitals:
-        for code, name in catalog_items(ctx, hospital.admdvs, date.today()):
-            items.setdefault(code, name)
     return render(request, template, person=person, hospitals=hospitals, regions=region_names(ctx),
-                  catalog=sorted(items.items()), rows=range(MAX_FEE_ROWS), values=extra.pop("values", {}),
-                  max_kb=manual_claims.max_attachment_bytes() // 1024, **extra)
+                  catalog=all_catalog_items(ctx, hospitals), rows=range(MAX_FEE_ROWS), values=extra.pop("values", {}),
+                  kept=kept_rows(request), max_kb=manual_claims.max_attachment_bytes() // 1024, **extra)
 
 
 def _settle_command(request: Request, person, kind: str, actor: str) -> settlement_service.SettleCommand:
     values = form(request)
-    begin = parse_date(values.get("begntime"), "begntime")
-    end = parse_date(values.get("endtime") or values.get("begntime"), "endtime")
+    begin, end = parse_period(values.get("begntime"), values.get("endtime") or values.get("begntime"),
+                              "begntime", "endtime")
     return settlement_service.SettleCommand(
         psn_no=person.psn_no, fixmedins_code=values.get("fixmedins_code", ""), med_type=values.get("med_type", ""),
         begntime=begin, endtime=end, items=parse_items(form_list(request, "code"), form_list(request, "amount")),
@@ -194,14 +222,15 @@ def _claim_post(request: Request, template: str, kind: str, then):
     try:
         return then(person, values, _settle_command(request, person, kind, principal.username))
     except YidiError as exc:
-        return _claim_form(request, template, person, values=values, problem=exc)
+        return _claim_form(request, template, person, values=values, problem=exc, status_code=exc.http_status)
 
 
 @router.post("/person/estimate")
 def estimate_run(request: Request):
     def show(person, values, command):
         result = settlement_service.estimate(ctx_of(request), command)
-        return _claim_form(request, "person/estimate.html", person, values=values, result=result)
+        return _claim_form(request, "person/estimate.html", person, values=values, result=result,
+                           zero_reason=zero_fund_reason(result, command.med_type))
 
     return _claim_post(request, "person/estimate.html", "direct", show)
 
@@ -222,7 +251,8 @@ def my_settlement(request: Request, setl_id: str):
     principal.require_person(view.psn_no)
     return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
                   regions=region_names(ctx), hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
-                  show_certno=True)
+                  show_certno=True, facts=settlement_facts(ctx, setl_id),
+                  zero_reason=zero_fund_reason(view.row_fields, view.med_type))
 
 
 @router.get("/person/claim")
