@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from tests.api.test_fsi_support import client_for, demo_ctx, file_filing, ok, server  # noqa: F401
@@ -12,6 +14,11 @@ from yidi.services import ledger
 
 LI_CERT = "420102197201012121"  # P003 李五, 武汉 职工, demo balance 3000.00 (illustrative)
 SHANGHAI = "H31000000001"
+
+
+def _yuan(*values) -> tuple:
+    """Money as the interface sends it (numbers or strings) → Decimal yuan, to compare."""
+    return tuple(Decimal(str(v)).quantize(Decimal("0.01")) for v in values)
 
 
 def _balance(ctx) -> int:
@@ -24,7 +31,7 @@ def test_b9_personal_account_1101_balance_2207_acct_pay_2208_refund(demo_ctx, se
     his = client_for(server, SHANGHAI)
     try:
         info = ok(his.person_info("02", LI_CERT))
-        assert info["insuinfo"][0]["balc"] == "3000.00"
+        assert _yuan(info["insuinfo"][0]["balc"]) == _yuan("3000.00")
 
         mdtrt_id = ok(his.register_outpatient("P003", "2023-03-01", insutype="310"))["data"]["mdtrt_id"]
         ok(his.outpatient_info(mdtrt_id, "11", "J06.9", psn_no="P003"))
@@ -33,11 +40,11 @@ def test_b9_personal_account_1101_balance_2207_acct_pay_2208_refund(demo_ctx, se
         data = {"mdtrt_id": mdtrt_id, "psn_no": "P003", "mdtrt_cert_type": "02", "psn_setlway": "01",
                 "acct_used_flag": "1", "insutype": "310"}
         pre = ok(his.call("2206", {"data": data}))["setlinfo"]
-        assert (pre["acct_pay"], pre["psn_cash_pay"]) == ("1200.00", "0.00")  # 3000 × 60% = 1800 from the fund
+        assert _yuan(pre["acct_pay"], pre["psn_cash_pay"]) == _yuan("1200.00", "0.00")  # 3000 × 60% = 1800 from the fund
         assert _balance(demo_ctx) == 300000  # pre-settle changes nothing (S3)
 
         setl = ok(his.call("2207", {"data": data}))["setlinfo"]
-        assert (setl["hifp_pay"], setl["psn_part_amt"], setl["acct_pay"], setl["psn_cash_pay"], setl["balc"]) == (
+        assert _yuan(setl["hifp_pay"], setl["psn_part_amt"], setl["acct_pay"], setl["psn_cash_pay"], setl["balc"]) == _yuan(
             "1800.00", "1200.00", "1200.00", "0.00", "1800.00")
         assert _balance(demo_ctx) == 180000
         with demo_ctx.unit_of_work() as session:
