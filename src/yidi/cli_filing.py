@@ -1,4 +1,5 @@
-"""`yidi filing …` commands a clerk needs beyond `pending` / `decide`: search and history.
+"""`yidi filing …` commands a clerk needs beyond `pending` / `decide`: search, history and a change of insurance
+status.
 
 Registered on cli.py's ``filing_app`` by ``register`` (this module never imports yidi.cli, so it works the
 same under `python -m yidi.cli`).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Optional
 
 import typer
@@ -108,6 +110,30 @@ def history(filing_id: str) -> None:
     print_table(out, "办理记录", ["日期", "事项", "状态", "经办人", "原因", "详情"], rows, ids=("日期",))
 
 
+def insurance_status(psn_no: str = typer.Argument(..., help="人员编号"),
+                     status: str = typer.Argument(..., help="active 参保 / suspended 暂停 / ended 终止"),
+                     on: str = typer.Option(..., "--on", help="变更日期 YYYY-MM-DD")) -> None:
+    """登记参保状态变更 / record a change of insurance status: every standing filing ends the day before
+    (seed 000 一(二): 参保状态未发生变更的，备案长期有效)."""
+    from yidi.domain.errors import YidiError, invalid
+    from yidi.services.filings import change_insurance_status
+
+    ctx = _context()
+    try:
+        try:
+            day = date.fromisoformat(on)
+        except ValueError:
+            raise invalid("on", "日期格式应为 YYYY-MM-DD") from None
+        ended = change_insurance_status(ctx, psn_no, status, day, actor="cli")
+    except YidiError as exc:
+        _fail(exc)
+    finally:
+        ctx.engine.dispose()
+    out.print(f"{psn_no} 参保状态 → {status}（{on}）；终止的备案 / filings ended: "
+              + (", ".join(f.filing_id for f in ended) or "无"))
+
+
 def register(filing_app: typer.Typer) -> None:
     filing_app.command("search")(search)
     filing_app.command("history")(history)
+    filing_app.command("insurance-status")(insurance_status)

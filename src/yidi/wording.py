@@ -16,7 +16,7 @@ from yidi.domain.errors import YidiError
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.filing import TYPE_NAMES
 
-STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消",
+STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消", "ended": "已终止（参保状态变更）",
                 "settled": "已结算", "reversed": "已冲正", "open": "待处理",
                 "assigned": "协查中", "closed": "已办结", "applied": "提交申请", "approved": "审核通过",
                 "terminated_and_refiled": "终止并重新备案", "filed": "提交申请", "decided": "审核"}

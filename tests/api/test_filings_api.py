@@ -162,11 +162,12 @@ def test_f3_commitment_needs_the_tick_and_a_signature(p005):
     assert _count(p005) == before
     signed = p005.post("/api/filings", json={**body, "commitment_signed": True})
     assert signed.status_code == 201 and signed.json()["basis"] == "commitment" and signed.json()["enddate"] is None
-    # F6: within 6 months a commitment filing changes only with proof.
-    body = _error(p005.post(f"/api/filings/{signed.json()['filing_id']}/change",
-                            json={"date": date.today().isoformat(), "mdtrtarea_admvs": "110000"}),
-                  409, "FILING_CHANGE_NEEDS_PROOF")
-    assert "证明材料" in body["message"]
+    # F6: 湖北 sets no time limit on change/cancel (seed 002 二(一), F-R15): P005 (武汉) changes at once without
+    # proof. (Until issue 15 this expected FILING_CHANGE_NEEDS_PROOF — the 6-month lock is 焦作's and 德州's.)
+    changed = p005.post(f"/api/filings/{signed.json()['filing_id']}/change",
+                        json={"date": date.today().isoformat(), "mdtrtarea_admvs": "110000"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["mdtrtarea_admvs"] == "110000" and changed.json()["basis"] == "commitment"
 
 
 def test_person_sees_and_touches_only_own_filings(p005, p001, base_url):

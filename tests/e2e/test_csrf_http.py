@@ -59,9 +59,10 @@ def test_supervision_leads_and_statistics_pages(live_app):
     from yidi.services.supervision import get_lead, list_leads
 
     url, ctx = live_app
-    for begin, end, kind in ((date(2023, 3, 1), date(2023, 3, 10), "direct"),
-                             (date(2023, 3, 5), date(2023, 3, 12), "manual")):
-        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin,
+    # overlapping stays at two Beijing hospitals (at one hospital the second is refused DUPLICATE_CLAIM, B-R14)
+    for begin, end, kind, hospital in ((date(2023, 3, 1), date(2023, 3, 10), "direct", "H11000000001"),
+                                       (date(2023, 3, 5), date(2023, 3, 12), "manual", "H11000000002")):
+        settle(ctx, SettleCommand(psn_no="P001", fixmedins_code=hospital, med_type="21", begntime=begin,
                                   endtime=end, items=(FeeItem("X007", 800_000),), dise_codg="I21.0", kind=kind))
     with httpx.Client(base_url=url) as client:
         token = _token(client.get("/login").text)

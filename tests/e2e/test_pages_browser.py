@@ -32,15 +32,19 @@ def test_person_files_in_three_steps_and_sees_it(page, live_app):
     page.wait_for_url("**/person/filings/*")
     assert "备案已提交" in page.inner_text("main")
     assert page.inner_text("[data-testid=filing-status]") == "有效"  # 武汉: online filings take effect at once
-    # Cancelling within 6 months without proof is refused, with the date from which no proof is needed.
-    page.select_option("#action", "cancel")
-    page.click("form[action$='/change'] button[type=submit]")
-    refused = page.inner_text("[data-testid=refused]")
-    assert "未满6个月" in refused and "起无需证明材料" in refused
-    page.goto(f"{url}/person")
-    assert "异地长期居住" in page.inner_text("main") and "北京市" in page.inner_text("main")
+    # 湖北 sets no time limit on change or cancel (seed 002 二(一), F-R15): the page says so, and a cancel without
+    # proof goes through at once. (Until issue 15 this expected the 6-month refusal, which is 焦作's and 德州's.)
+    assert "参保地未规定长期备案变更或取消的时限" in page.inner_text("main")
     [filing] = list_filings(ctx, psn_no="P005")
     assert filing.channel.value == "web" and filing.status.value == "active"
+    page.goto(f"{url}/person")
+    assert "异地长期居住" in page.inner_text("main") and "北京市" in page.inner_text("main")
+    page.goto(f"{url}/person/filings/{filing.filing_id}")
+    page.select_option("#action", "cancel")
+    page.click("form[action$='/change'] button[type=submit]")
+    page.wait_for_url(f"**/person/filings/{filing.filing_id}")
+    assert page.inner_text("[data-testid=filing-status]") == "已取消"
+    assert list_filings(ctx, psn_no="P005")[0].status.value == "cancelled"
 
 
 def test_desk_settles_zhang_san_and_prints_the_slip(page, live_app):

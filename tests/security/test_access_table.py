@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/filings/{filing_id}/cancel"): {"person", "agency_right"},
     ("POST", "/api/filings/{filing_id}/approve"): RIGHT_AGENCY,
     ("POST", "/api/filings/{filing_id}/reject"): RIGHT_AGENCY,
+    ("POST", "/api/filings/{filing_id}/materials"): RIGHT_AGENCY,  # the clerk records supplied materials (001 二(五))
     ("GET", "/api/commitment-text"): LOGGED_IN,  # the published 个人承诺书 text
     ("GET", "/api/regions"): LOGGED_IN,
     ("GET", "/api/institutions"): LOGGED_IN,
@@ -254,6 +255,7 @@ JSON_BODIES = {
     "cancel": {"date": date.today().isoformat(), "proof": True},
     "approve": {"reason": "材料齐全"},
     "reject": {"reason": "材料不全"},
+    "materials": {"date": date.today().isoformat()},
     "paid": {"payment_ref": "TR0001"},
     "reverse": {"reason": "重复支付"},
     "/api/benefit/estimate": {"insuplc_admdvs": "410800", "insutype": "310", "fixmedins_code": "H11000000001",

@@ -63,3 +63,16 @@ def test_cli_refusals_are_coded_and_exit_2(db):
     assert result.exit_code == 2 and "NOT_FOUND" in result.output
     result = runner.invoke(app, ["filing", "search", "--status", "open"])
     assert result.exit_code == 2 and "INVALID_INPUT" in result.output
+
+
+def test_f5_clerk_records_an_insurance_status_change_and_the_filings_end(db):
+    filing = file_filing(db, FileCommand(psn_no="P001", filing_type="retired_relocated", basis="proof",
+                                         mdtrtarea_admvs="110000", begndate=date(2023, 1, 10),
+                                         apply_date=date(2023, 1, 10), channel="window"))
+    result = runner.invoke(app, ["filing", "insurance-status", "P001", "ended", "--on", "2023-06-01"])
+    assert result.exit_code == 0, result.output
+    assert filing.filing_id in result.output
+    ended = get_filing(db, filing.filing_id)
+    assert (ended.status.value, ended.enddate) == ("ended", date(2023, 5, 31))
+    bad = runner.invoke(app, ["filing", "insurance-status", "P001", "gone", "--on", "2023-06-01"])
+    assert bad.exit_code == 2 and "INVALID_INPUT" in bad.output

@@ -328,3 +328,30 @@ def test_f4_a_pending_filing_withdrawn_or_changed_never_covered_anything(ctx):
     with pytest.raises(YidiError) as refused:
         resolve_coverage("410800", filings, stay, ctx.policy.insured_policy("410800", stay.discharge))
     assert refused.value.code == "NOT_FILED"
+
+
+def test_f5_a_change_of_insurance_status_ends_every_standing_filing(ctx):
+    """Seed 000 一(二): 参保状态未发生变更的，备案长期有效. The change ends the filing the day before; a stay admitted
+    after it is refused FILING_ENDED even once the person is insured again; one admitted before still settles (F7)."""
+    from yidi.services import settlements
+    from yidi.services.filings import change_insurance_status
+    from yidi.services.settlements import SettleCommand, parse_items
+
+    long_term = _file(ctx)
+    temporary = _file(ctx, filing_type="other_temporary", basis="proof", mdtrtarea_admvs="310000",
+                      begndate=date(2023, 5, 1), apply_date=date(2023, 5, 1))
+    ended = change_insurance_status(ctx, "P001", "suspended", date(2023, 6, 1), actor="clerk")
+    assert {f.filing_id for f in ended} == {long_term.filing_id, temporary.filing_id}
+    assert {f.status for f in ended} == {FilingStatus.ENDED} and {f.enddate for f in ended} == {date(2023, 5, 31)}
+    assert [e["event"] for e in filing_history(ctx, long_term.filing_id)][-1] == "insurance_changed"
+    assert change_insurance_status(ctx, "P001", "active", date(2023, 7, 1)) == []  # nothing standing any more
+
+    def stay(begn, end):
+        return SettleCommand(psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begn, endtime=end,
+                             items=parse_items([{"code": "X007", "amount": "12000"}]))
+    refused = _refused(ctx, "FILING_ENDED", lambda: settlements.settle(ctx, stay(date(2023, 8, 1), date(2023, 8, 5))))
+    assert "2023-06-01" in refused.message
+    assert settlements.settle(ctx, stay(date(2023, 5, 25), date(2023, 8, 5))).status == "settled"  # admitted before
+    with pytest.raises(YidiError) as bad:
+        change_insurance_status(ctx, "P001", "retired", date(2023, 9, 1))
+    assert bad.value.code == "INVALID_INPUT" and "status" in bad.value.message

@@ -68,6 +68,30 @@ def test_s4_duplicate_claim_settle_twice_and_manual_after_direct(ctx):
         assert session.scalar(select(func.count()).select_from(SettlementRow)) == 1
 
 
+def test_s4_duplicate_claim_same_outpatient_visit_whatever_the_fee_lines(ctx):
+    """A manual claim (零星报销) for an outpatient visit already settled directly is the same visit — person,
+    institution, date and visit type — even when a fee line differs; so is a stay overlapping a paid stay."""
+    _file(ctx, "P001", "retired_relocated", "110000", date(2023, 1, 10), basis="commitment")
+    paid = svc.settle(ctx, _cmd("P001", "H11000000001", "11", date(2023, 4, 1), date(2023, 4, 1),
+                                ("X001", "100"), ("X006", "300")))
+    for pairs in ((("X001", "100"), ("X006", "300.01")), (("X001", "100"),), (("X008", "50"),)):
+        with pytest.raises(YidiError) as dup:
+            svc.settle(ctx, _cmd("P001", "H11000000001", "11", date(2023, 4, 1), date(2023, 4, 1), *pairs, kind="manual"))
+        assert dup.value.code == "DUPLICATE_CLAIM" and paid.setl_id in dup.value.message
+    # another visit type the same day, or another institution, is another visit
+    svc.settle(ctx, _cmd("P001", "H11000000001", "14", date(2023, 4, 1), date(2023, 4, 1), ("X001", "100"), dise_codg="I10"))
+    svc.settle(ctx, _cmd("P001", "H11000000002", "11", date(2023, 4, 1), date(2023, 4, 1), ("X001", "100"), kind="manual"))
+    # inpatient: a claim for a stay overlapping a paid stay at the same institution is the same stay
+    stay = svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 1), date(2023, 5, 10), ("X007", "8000")))
+    with pytest.raises(YidiError) as overlapping:
+        svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 3), date(2023, 5, 12), ("X007", "7999"),
+                             kind="manual"))
+    assert overlapping.value.code == "DUPLICATE_CLAIM" and stay.setl_id in overlapping.value.message
+    svc.settle(ctx, _cmd("P001", "H11000000001", "21", date(2023, 5, 10), date(2023, 5, 12), ("X007", "100")))  # readmitted on the discharge day
+    with ctx.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementRow)) == 5
+
+
 @pytest.mark.parametrize("change, field", [
     ({"fixmedins_code": "H00000000000"}, None),
     ({"med_type": "99"}, "med_type"),

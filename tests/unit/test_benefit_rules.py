@@ -50,7 +50,8 @@ def test_b2_long_term_at_filed_place_gets_local_standard():
 
 
 def test_b3_jiaozuo_long_term_returning_inpatient_minus_10_chronic_not_reduced():
-    lt = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="commitment")]
+    # proof-based (a 跨省 commitment filer gets two-way benefits only after supplying the materials, 001 二(五))
+    lt = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="proof")]
     r = settle("410800", "310", "410800", 3, "21", items(("X007", "2900")), D(2023, 4, 1), D(2023, 4, 3), lt)
     assert r.ratio_bp == 7500 and r.hifp_pay == Y("1500")  # (2900 − 900) × 75%
     r = settle("410800", "310", "410800", 3, "14", items(("X001", "100")), D(2023, 4, 1), D(2023, 4, 1), lt,
@@ -61,18 +62,21 @@ def test_b3_jiaozuo_long_term_returning_inpatient_minus_10_chronic_not_reduced()
 def test_b3_jiaozuo_temporary_and_wuhan_returning_are_local():
     tmp = [filing("410800", "other_temporary", "110000", D(2023, 3, 1))]
     assert cover("410800", "410800", "21", D(2023, 4, 1), D(2023, 4, 3), tmp).reduction_pp == 0
-    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="commitment")]
+    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="proof")]
     c = cover("420100", "420100", "21", D(2023, 3, 1), D(2023, 3, 3), lt)
     assert c.context is Context.LONG_TERM_RETURNING and c.reduction_pp == 0 and not c.first_selfpay
 
 
-@pytest.mark.parametrize("basis, admission, first_selfpay", [
-    ("commitment", D(2023, 7, 9), True),   # one day before 6 months → temporary (首先自付)
-    ("commitment", D(2023, 7, 10), False),  # 满6个月 on begndate + 6 months → local
-    ("proof", D(2023, 2, 1), False),        # proof: local at once
+@pytest.mark.parametrize("basis, admission, first_selfpay, area", [
+    ("commitment", D(2023, 7, 9), True, "370100"),   # one day before 6 months → temporary (首先自付)
+    ("commitment", D(2023, 7, 10), False, "370100"),  # 满6个月 on begndate + 6 months → local
+    ("proof", D(2023, 2, 1), False, "370100"),        # proof: local at once
+    ("proof", D(2023, 2, 1), False, "110000"),
+    # 跨省 by commitment: temporary until the materials are supplied, 6 months or not (001 二(五))
+    ("commitment", D(2023, 7, 10), True, "110000"),
 ])
-def test_b3_dezhou_commitment_returning_within_six_months_is_temporary(basis, admission, first_selfpay):
-    lt = [filing("371400", "long_term_resident", "110000", D(2023, 1, 10), basis=basis)]
+def test_b3_dezhou_commitment_returning_within_six_months_is_temporary(basis, admission, first_selfpay, area):
+    lt = [filing("371400", "long_term_resident", area, D(2023, 1, 10), basis=basis)]
     c = cover("371400", "371400", "21", admission, admission, lt)
     assert c.first_selfpay is first_selfpay
     assert c.context is (Context.TEMPORARY if first_selfpay else Context.LONG_TERM_RETURNING)
@@ -151,7 +155,7 @@ def test_b8_trauma_settles_under_usual_coverage():
 
 
 def test_b9_outpatient_limit_shared_and_level_free():
-    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="commitment")]
+    lt = [filing("420100", "resident_worker", "310000", D(2023, 2, 3), basis="proof")]
     # 武汉 310: 60%, limit 2000; 1500 used already → 500 left; 1000 × 0.6 = 600 → 500.00
     r = settle("420100", "310", "310000", 3, "11", items(("X001", "1000")), D(2023, 3, 1), D(2023, 3, 1), lt,
                used_fen=Y("1500"))
@@ -204,3 +208,60 @@ def test_b13_emergency_needs_a_filing_and_outside_fees_share_one_deductible():
 
 def test_policy_book_has_all_three_insured_regions():
     assert {"410800", "420100", "371400"} <= set(BOOK.insured)
+
+
+def test_b9_personal_account_pays_the_person_share_up_to_the_balance_where_the_region_allows_it():
+    """Seed 002 三(三) (湖北): 职工 use the personal account at remote institutions; 居民 have no account; 焦作's and
+    德州's documents say nothing of it (parameter ``remote.personal_account``)."""
+    from tests.unit.benefit_helpers import BOOK, filing, items, settle
+    from yidi.domain.account import pay_from_account
+
+    day = date(2023, 3, 1)
+    wuhan = BOOK.insured_policy("420100", day)
+    result = settle("420100", "310", "310000", 3, "11", items(("X001", "3000")), day, day,
+                    [filing("420100", "resident_worker", "310000", date(2023, 1, 10))])
+    assert result.psn_part_amt == 120000
+    assert pay_from_account(result, wuhan, "310", 50000).acct_pay == 50000  # the balance
+    paid = pay_from_account(result, wuhan, "310", 999999)
+    assert paid.acct_pay == 120000 and paid.trace[-1].step == "personal_account" and paid.trace[-1].rule == "B9"
+    assert pay_from_account(result, wuhan, "390", 999999).acct_pay == 0  # 居民: no account
+    for region in ("410800", "371400"):
+        assert pay_from_account(result, BOOK.insured_policy(region, day), "310", 999999).acct_pay == 0
+
+
+def test_b10_chronic_across_provinces_only_the_national_five_inside_the_province_the_whole_list():
+    """Seed 002 三(四): the five settle 跨省; the rest of the region's list (武汉: I25, illustrative) 省内 only."""
+    from tests.unit.benefit_helpers import BOOK, filing
+    from yidi.domain.coverage import Visit, resolve_coverage
+    from yidi.domain.errors import YidiError
+
+    day = date(2023, 3, 1)
+    policy = BOOK.insured_policy("420100", day)
+    filings = [filing("420100", "other_temporary", "310000", date(2023, 1, 10), filing_id="BA1"),
+               filing("420100", "other_temporary", "420000", date(2023, 1, 10), filing_id="BA2")]
+
+    def visit(treatment, disease, manual=False):
+        return Visit("P", treatment, "14", day, day, manual=manual, dise_codg=disease)
+    assert resolve_coverage("420100", filings, visit("310000", "N18"), policy).reduction_pp == 0
+    with pytest.raises(YidiError) as refused:
+        resolve_coverage("420100", filings, visit("310000", "I25"), policy)
+    assert refused.value.code == "CHRONIC_NOT_CROSS_PROVINCE" and "I25 冠心病" in refused.value.message
+    assert "N18 尿毒症透析" in refused.value.message and "I25" not in refused.value.message.split("病种为")[1]
+    resolve_coverage("420100", filings, visit("420500", "I25"), policy)  # 省内 (宜昌): the whole list
+    resolve_coverage("420100", filings, visit("420100", "I25"), policy)  # at home
+    resolve_coverage("420100", filings, visit("310000", "I25", manual=True), policy)  # 手工报销 back home
+
+
+def test_b3_cross_province_commitment_filer_gets_two_way_benefits_only_after_the_materials():
+    """Seed 001 二(五): 以个人承诺方式办理跨省异地长期居住人员备案…可在补齐相关备案材料后在备案地和参保地双向享受医保待遇.
+    Before: at the filed place as a long-term filer, back home as other temporary; 省内 commitment filings two-way."""
+    across = [filing("410800", "retired_relocated", "110000", D(2023, 1, 10), basis="commitment")]
+    assert cover("410800", "110000", "21", D(2023, 3, 1), D(2023, 3, 3), across).context is Context.LONG_TERM_AT_FILED_PLACE
+    home = cover("410800", "410800", "21", D(2023, 3, 1), D(2023, 3, 3), across)
+    assert home.context is Context.TEMPORARY and home.reduction_pp == 20 and "双向待遇" in home.explanation
+    wuhan = cover("420100", "420100", "21", D(2023, 3, 1), D(2023, 3, 3),
+                  [filing("420100", "resident_worker", "310000", D(2023, 1, 10), basis="commitment")])
+    assert wuhan.context is Context.TEMPORARY and wuhan.reduction_pp == 20
+    within = [filing("410800", "retired_relocated", "410100", D(2023, 1, 10), basis="commitment")]
+    c = cover("410800", "410800", "21", D(2023, 3, 1), D(2023, 3, 3), within)
+    assert c.context is Context.LONG_TERM_RETURNING and c.reduction_pp == 10

@@ -326,3 +326,46 @@ def test_f11_not_filed_message_names_the_filing_channels():
     for channel in ("国家医保服务平台APP", "小程序", "窗口", "电话"):
         assert channel in message
     assert "补办" in message
+
+
+# ---------------------------------------------------------------- F5/F6 each region's own document ----
+@pytest.mark.parametrize("region", [WUHAN, DEZHOU])
+def test_f5_the_12_to_24_month_extension_is_jiaozuos_alone(rules, region):
+    """Seed 000 一(二) lets 焦作 extend to 12–24 months; seed 002 二(一) (湖北) gives 6 months and no extension,
+    seed 003 (德州) sets none."""
+    assert check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, date(2024, 6, 1), rules(JIAOZUO)) == date(2024, 6, 1)
+    with pytest.raises(YidiError) as refused:
+        check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, date(2024, 6, 1), rules(region))
+    assert refused.value.code == "INVALID_INPUT" and "enddate" in refused.value.full_message()
+    assert "未规定延长" in refused.value.full_message()
+    # the standard 6 months stay accepted
+    assert check_new_filing(FilingType.REFERRAL, Basis.PROOF, ON, None, rules(region)) == date(2023, 11, 30)
+
+
+def test_f6_hubei_sets_no_commitment_lock_jiaozuo_and_dezhou_do(rules):
+    """Seed 002 sets no time limit on change/cancel; seed 000 一(二) and seed 003 三(一) set 6 months."""
+    filing = make_filing(begndate=date(2023, 1, 10), insured=WUHAN)
+    check_change_or_cancel(filing, date(2023, 1, 11), False, rules(WUHAN))  # the day after filing, no proof
+    for region in (JIAOZUO, DEZHOU):
+        with pytest.raises(YidiError) as refused:
+            check_change_or_cancel(make_filing(insured=region), date(2023, 1, 11), False, rules(region))
+        assert refused.value.code == "FILING_CHANGE_NEEDS_PROOF" and "未满6个月" in refused.value.message
+
+
+# ---------------------------------------------------------------- before a region's first policy version ----
+def test_f5_a_filing_made_before_the_first_policy_version_is_checked_by_that_version(policy):
+    """Seed 000: 本通知自 2023年 1月 1日起执行，之前有关规定与本通知不一致的，均按本通知规定执行; a long-term filing made
+    in 2022 stays valid (长期有效) — its rules are the first loaded version's, not a refusal."""
+    rules = policy.filing_policy(JIAOZUO, date(2022, 6, 1))
+    assert rules.version_id == "410800@2023-01-01"
+    assert check_new_filing(FilingType.RETIRED_RELOCATED, Basis.PROOF, date(2022, 6, 1), None, rules.params.filing) is None
+    assert policy.filing_policy(JIAOZUO, date(2023, 6, 1)).version_id == "410800@2023-01-01"
+
+
+def test_b12_a_stay_discharged_in_a_year_without_a_loaded_policy_names_the_year(policy):
+    with pytest.raises(YidiError) as refused:
+        policy.insured_policy(JIAOZUO, date(2022, 12, 28))
+    assert refused.value.code == "NO_POLICY"
+    assert "2022 年" in refused.value.message and "2023-01-01" in refused.value.message
+    # a stay spanning the change is settled at discharge under the version then in force (B-R13)
+    assert policy.insured_policy(JIAOZUO, date(2023, 1, 5)).version_id == "410800@2023-01-01"

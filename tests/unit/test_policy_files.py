@@ -118,3 +118,25 @@ def test_versions_must_increase(data_dir: Path):
           lambda d: d["versions"].append({"effective_from": date(2022, 1, 1), "source": "test"}))
     _, problems = collect_policy(data_dir)
     assert any(p.path == "versions[1].effective_from" for p in problems)
+
+
+def test_f5_a_source_citing_another_regions_document_is_rejected(data_dir: Path):
+    """Every parameter's source is a sentence of the region's own document, its province's or the national one:
+    putting 焦作's extension (seed 000) into 武汉's file fails `yidi policy check`."""
+    _edit(data_dir / "insured" / "420100.yaml", lambda d: d["versions"][0]["filing"].update(
+        temporary_extension_months={"value": [12, 24], "source": "seed 000 一(二): 恶性肿瘤放化疗等可延长至12-24个月 (F5)"}))
+    proc = _check(data_dir)
+    assert proc.returncode == 1
+    assert "420100.yaml" in proc.stderr and "versions[0].filing.temporary_extension_months.source" in proc.stderr
+    assert "seed 000" in proc.stderr
+    # 焦作's own file may cite its province's seed 004 (河南) and the national seed 001: only 420100 is flagged
+    assert "410800.yaml" not in proc.stderr
+
+
+def test_f5_a_second_document_in_one_citation_is_checked_too(data_dir: Path):
+    _edit(data_dir / "insured" / "371400.yaml", lambda d: d["versions"][0]["filing"]["temporary_validity_months"].update(
+        source="seed 003 二(一), 002 二(一): 有效期6个月"))
+    _, problems = collect_policy(data_dir)
+    assert [(p.file, p.path) for p in problems] == [("371400.yaml", "versions[0].filing.temporary_validity_months.source")]
+    assert "seed 002" in problems[0].reason
+

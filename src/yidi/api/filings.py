@@ -264,6 +264,25 @@ def reject(filing_id: str, body: RejectRequest, principal: Principal = Depends(c
     return filing_view(result)
 
 
+class MaterialsRequest(Body):
+    date: IsoDate = Field(description="材料补齐日：自该日起入院的就诊享受双向待遇 (医保发〔2022〕22号 二(五))")
+    reason: str = Field("补齐备案材料", max_length=500)
+
+
+@router.post("/filings/{filing_id}/materials", summary="登记补齐备案材料 / record the supplied materials (B3, 001 二(五))")
+def materials(filing_id: str, body: MaterialsRequest, principal: Principal = Depends(current_principal),
+              ctx: AppContext = Depends(get_ctx)) -> dict:
+    """The clerk records that a commitment-based long-term filer supplied the filing's materials: the filing
+    becomes proof-based from ``date`` (a successor filing, history kept) and two-way benefits apply from then."""
+    principal.require_role("agency")
+    _load_visible(ctx, principal, filing_id)
+    if body.date > date.today():
+        raise invalid("date", "材料补齐日不能晚于今天")
+    result = service.supply_materials(ctx, filing_id, body.date, actor=principal.username, reason=body.reason,
+                                      clerk_region=principal.admdvs)
+    return filing_view(result)
+
+
 @router.get("/commitment-text", summary="《个人承诺书》全文 / the commitment text to sign (F3)")
 def commitment(mdtrtarea_admvs: Admdvs, psn_no: str | None = Query(None, max_length=30),
                type: str | None = Query(None, max_length=30, description="备案类型；临时类型的承诺书措辞不同"),

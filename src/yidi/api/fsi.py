@@ -289,7 +289,9 @@ def _discharge(data: Fields, required: bool) -> date | None:
 def _settlement_args(call: Call) -> tuple[Fields, dict]:
     data = section(call.input, "mdtrtinfo", "data")
     return data, {"fixmedins_code": call.fixmedins_code, "mdtrt_id": data.text("mdtrt_id", max_len=40),
-                  "endtime": _discharge(data, False), "medfee_sumamt_fen": data.money("medfee_sumamt", required=False)}
+                  "endtime": _discharge(data, False), "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
+                  # 个人账户使用标志: "1" pays the person's share from the personal account (B9)
+                  "use_account": data.text("acct_used_flag", required=False, max_len=1) == "1"}
 
 
 def _check_echoes(data: Fields, visit, inpatient: bool) -> None:

@@ -64,6 +64,7 @@ class BenefitResult:
     catalog_version: str
     splits: tuple[ItemSplit, ...]
     trace: tuple[TraceStep, ...] = field(default_factory=tuple)
+    acct_pay: Fen = 0  # paid from the person's share by the personal account (domain/account.py, B9)
 
     def __post_init__(self) -> None:
         # Invariants asserted on every result (TigerBeetle style): the parts add up to the whole.
@@ -72,6 +73,7 @@ class BenefitResult:
                 == self.medfee_sumamt)
         assert 0 <= self.hifp_pay <= max(0, self.cap_fen - self.cap_used_before_fen)
         assert self.first_selfpay + self.act_pay_dedc + self.hifp_pay + self.pool_prop_selfpay == self.inscp_scp_amt
+        assert 0 <= self.acct_pay <= self.psn_part_amt
 
     def fields_fen(self) -> dict[str, Fen]:
         return {
@@ -116,7 +118,8 @@ def calculate(
     if med_class is MedClass.INPATIENT:
         inpatient = benefits.inpatient.get(insutype)
         if inpatient is None:
-            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.effective_from})
+            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.version_id,
+                                             "year": policy.effective_from.year, "first": ""})
         deductible_fen = inpatient.deductible.value[hospital_level]
         base_ratio_bp = inpatient.ratio.value[hospital_level]
         cap_fen = inpatient.annual_cap.value
@@ -124,7 +127,8 @@ def calculate(
     elif med_class is MedClass.OUTPATIENT:
         outpatient = benefits.outpatient.get(insutype)
         if outpatient is None:
-            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.effective_from})
+            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.version_id,
+                                             "year": policy.effective_from.year, "first": ""})
         deductible_fen, base_ratio_bp, cap_fen = 0, outpatient.ratio.value, outpatient.annual_limit.value
         param_rule = "B9"
     else:
@@ -133,7 +137,7 @@ def calculate(
             # Out of range for this insured region (B1, B10): INVALID_INPUT naming the field, as the
             # scenario contract fixes for "out of range"; the message names the disease and the list.
             listed = "、".join(f"{code} {entry.name}" for code, entry in benefits.chronic.items())
-            raise invalid("dise_codg", f"病种 {dise_codg or '（未填写）'} 不在参保地门诊慢特病跨省直接结算病种范围内"
+            raise invalid("dise_codg", f"病种 {dise_codg or '（未填写）'} 不在参保地门诊慢特病病种范围内"
                                        f"（{listed}）；范围外费用可回参保地按规定手工报销")
         deductible_fen, base_ratio_bp, cap_fen = 0, disease.ratio.value, disease.annual_limit.value
         param_rule = "B10"

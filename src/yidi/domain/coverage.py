@@ -9,7 +9,7 @@ Regional differences come from the insured region's policy parameters only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from yidi.domain.errors import YidiError
@@ -56,6 +56,7 @@ class Visit:
     discharge: date  # endtime = settlement date
     emergency: bool = False
     manual: bool = False  # 零星报销 after a self-paid discharge (S4)
+    dise_codg: str | None = None  # 门诊慢特病 (14): decides whether it settles across provinces (B10)
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,31 @@ def _long_term(policy: InsuredPolicy, filing: Filing | None, why: str, rules: tu
 def resolve_coverage(
     insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
 ) -> Coverage:
-    """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING."""
+    """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
+    CHRONIC_NOT_CROSS_PROVINCE."""
+    _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
     coverage = _resolve(insuplc_admdvs, filings, visit, policy)
     if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
         # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
         coverage = replace(coverage, reduction_pp=0,
                            explanation=coverage.explanation + "；门诊慢特病待遇不降低")
     return coverage
+
+
+def _refuse_chronic_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """B10, seed 002 三(四): the national five 门诊慢特病 settle directly across provinces; the rest of the region's
+    list (``remote: province``) only inside the insured province. A manual claim back home is not direct
+    settlement and is not limited here."""
+    if visit.manual or MED_CLASS_OF.get(visit.med_type) is not MedClass.CHRONIC or same_province(
+            insuplc_admdvs, visit.treatment_admdvs):
+        return
+    chronic = policy.params.benefits.chronic
+    disease = chronic.get(visit.dise_codg or "")
+    if disease is not None and disease.remote.value == "province":
+        across = "、".join(f"{code} {entry.name}" for code, entry in chronic.items()
+                          if entry.remote.value == "cross_province")
+        raise YidiError("CHRONIC_NOT_CROSS_PROVINCE", {"dise_codg": visit.dise_codg, "name": disease.name,
+                                                       "cross_province": across})
 
 
 def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy) -> Coverage:
@@ -111,7 +130,7 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     in_time = [f for f in usable if f.apply_date <= visit.discharge and f.valid_for_stay(visit.admission, visit.discharge)]
 
     if same_pooling_area(insuplc_admdvs, visit.treatment_admdvs):
-        return _returning(in_time, visit, policy, med_class)
+        return _returning(insuplc_admdvs, in_time, visit, policy, med_class)
 
     covering = [f for f in in_time if area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
     long_term = next((f for f in covering if f.is_long_term), None)
@@ -145,14 +164,34 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     if pending:
         raise YidiError("FILING_PENDING", {"apply_date": pending[0].apply_date.isoformat(),
                                            "due_date": (pending[0].approve_due_date or pending[0].apply_date).isoformat()})
+    _refuse_if_ended_by_insurance_change(filings, visit)
     raise YidiError("NOT_FILED", {"mdtrtarea": visit.treatment_admdvs, "date": visit.admission.isoformat()})
 
 
-def _returning(in_time: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:
+def _refuse_if_ended_by_insurance_change(filings: list[Filing], visit: Visit) -> None:
+    """Seed 000 一(二): a filing is valid while 参保状态未发生变更. A visit its filing would have covered, admitted
+    after the status changed, is refused with the cause (FILING_ENDED) rather than a bare NOT_FILED."""
+    ended = [f for f in filings if f.status is FilingStatus.ENDED and f.enddate is not None
+             and f.enddate < visit.admission and area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
+    if ended:
+        last = max(ended, key=lambda f: f.enddate)
+        raise YidiError("FILING_ENDED", {"filing_id": last.filing_id, "date": (last.enddate + timedelta(days=1)).isoformat(),
+                                         "mdtrtarea": visit.treatment_admdvs, "admission": visit.admission.isoformat()})
+
+
+def _returning(insuplc_admdvs: str, in_time: list[Filing], visit: Visit, policy: InsuredPolicy,
+               med_class: MedClass) -> Coverage:
     """B3: treated back in the insured region while a filing is valid (two-way benefits)."""
     remote = policy.params.remote
     long_term = next((f for f in in_time if f.is_long_term), None)
     if long_term is not None:
+        if (long_term.basis is Basis.COMMITMENT and not same_province(insuplc_admdvs, long_term.mdtrtarea_admvs)
+                and remote.cross_province_commitment_returning.value == "other_temporary"):
+            # 001 二(五): two-way benefits only after the materials are supplied (services/filings.supply_materials
+            # turns the filing proof-based from that day).
+            return _temporary(policy, FilingType.OTHER_TEMPORARY, long_term, ("B3",),
+                              "跨省承诺制长期备案尚未补齐备案材料，回参保地就医暂不享受双向待遇，按其他临时外出就医人员待遇",
+                              med_class)
         within_lock = visit.admission < commitment_free_from(long_term, policy.params.filing)
         if (long_term.basis is Basis.COMMITMENT and within_lock
                 and remote.long_term_commitment_returning_within_lock.value == "temporary"):

@@ -101,6 +101,7 @@ class FilingStatus(StrEnum):
     REJECTED = "rejected"  # 未通过
     CHANGED = "changed"  # 已变更 (superseded by a new filing)
     CANCELLED = "cancelled"  # 已取消
+    ENDED = "ended"  # 已终止: the person's insurance status changed (seed 000 一(二))
 
 
 STATUS_NAMES = {
@@ -109,6 +110,7 @@ STATUS_NAMES = {
     FilingStatus.REJECTED: "未通过",
     FilingStatus.CHANGED: "已变更",
     FilingStatus.CANCELLED: "已取消",
+    FilingStatus.ENDED: "已终止（参保状态变更）",
 }
 
 CHANNEL_NAMES = {
@@ -164,7 +166,7 @@ class Filing:
 
     def ever_effective(self) -> bool:
         """Approved at some point: active now, or ended by a change or cancellation."""
-        return self.status in (FilingStatus.ACTIVE, FilingStatus.CHANGED, FilingStatus.CANCELLED)
+        return self.status in (FilingStatus.ACTIVE, FilingStatus.CHANGED, FilingStatus.CANCELLED, FilingStatus.ENDED)
 
     def valid_for_stay(self, admission: date, discharge: date) -> bool:
         """F7 + F8: admitted inside validity (even if it ended before discharge), or a start that falls
@@ -225,12 +227,18 @@ def check_new_filing(
     corresponding = add_months(begndate, rules.temporary_validity_months.value)
     if enddate in (corresponding, corresponding - one_day):
         return enddate
-    low, high = rules.temporary_extension_months.value
+    extension = rules.temporary_extension_months.value
+    months = rules.temporary_validity_months.value
+    if extension is None:
+        # F5: only a region whose own document sets an extension (焦作) accepts a longer period.
+        raise YidiError("INVALID_INPUT", {"field": "enddate", "detail": (
+            f"（参保地临时外出就医备案有效期为{months}个月，即至 {standard_end.isoformat()}，参保地政策未规定延长）")})
+    low, high = extension
     if add_months(begndate, low) - one_day <= enddate <= add_months(begndate, high):
         return enddate
     # scenarios.md: a field out of range is INVALID_INPUT, and the message names the field.
     raise YidiError("INVALID_INPUT", {"field": "enddate", "detail": (
-        f"（临时外出就医备案有效期为6个月，即至 {standard_end.isoformat()}；恶性肿瘤放化疗等规定情形可延长至"
+        f"（临时外出就医备案有效期为{months}个月，即至 {standard_end.isoformat()}；恶性肿瘤放化疗等规定情形可延长至"
         f" {add_months(begndate, low).isoformat()} 至 {add_months(begndate, high).isoformat()} 之间）")})
 
 
@@ -250,7 +258,8 @@ def check_change_or_cancel(filing: Filing, on: date, proof: bool, rules: FilingR
         return
     free_from = commitment_free_from(filing, rules)
     if on < free_from:
-        raise YidiError("FILING_CHANGE_NEEDS_PROOF", {"free_from": free_from.isoformat()})
+        raise YidiError("FILING_CHANGE_NEEDS_PROOF", {"free_from": free_from.isoformat(),
+                                                      "months": rules.commitment_lock_months.value})
 
 
 def end_on(filing: Filing, on: date, status: FilingStatus, replaced_by: str | None = None, reason: str = "") -> Filing:

@@ -28,7 +28,7 @@ def book_with_overlay(overlay: Path, data_dir: Path = DATA_DIR) -> PolicyBook:
     region = str(change["region"])
     base_path = data_dir / "insured" / f"{region}.yaml"
     if not base_path.exists():
-        raise YidiError("NO_POLICY", {"region": region, "date": "（政策变更文件）"})
+        raise YidiError("NO_POLICY", {"region": region, "year": "任何", "date": "政策变更文件", "first": "（未载入任何版本）"})
     base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
     merged = dict(base)
     merged["versions"] = list(base["versions"]) + list(change["versions"])

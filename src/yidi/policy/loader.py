@@ -9,6 +9,7 @@ collected as values (file, path, reason) so that `yidi policy check` can show al
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -19,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from yidi.domain.errors import YidiError
+from yidi.domain.regions import province_of
 from yidi.policy.schema import CatalogItem, CatalogVersion, InsuredPolicyVersion, NationalCaps
 
 DATA_DIR = Path(str(resources.files("yidi.policy") / "data"))
@@ -79,10 +81,24 @@ class PolicyBook:
     region_names: dict[str, str] = field(default_factory=dict)
 
     def insured_policy(self, region: str, on: date) -> InsuredPolicy:
-        policy = self.insured.get(region, _Dated()).at(on)
+        """The version in force on ``on`` (a claim's discharge date, B-R13); NO_POLICY naming the year when
+        none is loaded for that date (e.g. a stay discharged before the region's first version)."""
+        dated = self.insured.get(region, _Dated())
+        policy = dated.at(on)
         if policy is None:
-            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat()})
+            first = f"（已载入的最早版本自 {dated.dates[0].isoformat()} 起施行）" if dated.dates else "（未载入任何版本）"
+            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat(), "year": on.year, "first": first})
         return policy
+
+    def filing_policy(self, region: str, on: date) -> InsuredPolicy:
+        """The version whose filing rules govern a filing applied for on ``on``: the one in force, or — for a filing
+        made before the region's first version — that first version (seed 000 三: 之前有关规定与本通知不一致的，
+        均按本通知规定执行; a long-term filing made earlier stays valid, 长期有效). NO_POLICY only for a region
+        without any policy (docs/policy-readings.md F-R18)."""
+        dated = self.insured.get(region, _Dated())
+        if dated.values and on < dated.dates[0]:
+            return dated.values[0]
+        return self.insured_policy(region, on)
 
     def has_insured_policy(self, region: str) -> bool:
         return region in self.insured
@@ -158,6 +174,12 @@ def check_insured_version(
     if version.filing.commitment_lock_months.value > national.max_commitment_lock_months.value:
         problems.append(PolicyProblem(file, f"{prefix}.filing.commitment_lock_months",
                                       f"超过国家规定的 {national.max_commitment_lock_months.value} 个月 (F6)"))
+    if version.filing.commitment_lock_months.value < 0:
+        problems.append(PolicyProblem(file, f"{prefix}.filing.commitment_lock_months", "月数不能为负数 (F6)"))
+    extension = version.filing.temporary_extension_months.value
+    if extension is not None and not (version.filing.temporary_validity_months.value < extension[0] <= extension[1]):
+        problems.append(PolicyProblem(file, f"{prefix}.filing.temporary_extension_months",
+                                      "延长期限应为 [最短, 最长] 月数，且长于标准有效期 (F5)"))
     if version.filing.temporary_validity_months.value < national.min_temporary_validity_months.value:
         problems.append(PolicyProblem(file, f"{prefix}.filing.temporary_validity_months",
                                       f"少于国家规定的 {national.min_temporary_validity_months.value} 个月 (F5)"))
@@ -177,6 +199,48 @@ def check_insured_version(
     share = version.remote.first_selfpay.share.value
     if not 0 <= share <= 10_000:
         problems.append(PolicyProblem(file, f"{prefix}.remote.first_selfpay.share", "首先自付比例必须在 0%–100% 之间"))
+    return problems
+
+
+NATIONAL_ISSUER = "000000"
+_SEED_CLAUSE = re.compile(r"[^:;：；]*\bseeds?\b[^:;：；]*")
+_SEED_ID = re.compile(r"(?<![\d.])(\d{3})(?![\d.%])")
+
+
+def cited_documents(source: str) -> list[str]:
+    """The seed documents a ``source`` cites: every three-digit id in a clause that says ``seed``
+    ("seed 000 一(二), 002 二(一): …" cites 000 and 002), up to the clause's colon or semicolon."""
+    return [found for clause in _SEED_CLAUSE.findall(source) for found in _SEED_ID.findall(clause)]
+
+
+def _sources(node: Any, path: str) -> list[tuple[str, str]]:
+    """Every (path, source text) in a parsed policy file."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            child = f"{path}.{key}" if path else str(key)
+            if key in ("source", "document") and isinstance(value, str):
+                found.append((child, value))
+            else:
+                found += _sources(value, child)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _sources(value, f"{path}[{index}]")
+    return found
+
+
+def check_own_documents(file: str, region: str, data: dict, issuers: dict[str, str]) -> list[PolicyProblem]:
+    """Every source cites only the national document, the region's province's or the region's own."""
+    allowed = {NATIONAL_ISSUER, province_of(region), region}
+    problems = []
+    for path, text in _sources(data, ""):
+        for seed in cited_documents(text):
+            issuer = issuers.get(seed)
+            if issuer is None:
+                problems.append(PolicyProblem(file, path, f"引用的 seed {seed} 不在文件登记表（national.yaml documents）中"))
+            elif issuer not in allowed:
+                problems.append(PolicyProblem(
+                    file, path, f"引用了 seed {seed}（{issuer} 的文件）；参数只能引用本地区、本省或国家的文件"))
     return problems
 
 
@@ -217,6 +281,7 @@ def collect_policy(data_dir: Path = DATA_DIR, extra_files: list[Path] | None = N
         code: dict(entry["value"]) for code, entry in (national_raw.get("province_max_reduction_pp") or {}).items()
     }
     book = PolicyBook(national=national)
+    issuers = {str(seed): str(entry.get("issuer", "")) for seed, entry in (national_raw.get("documents") or {}).items()}
 
     insured_files = sorted((data_dir / "insured").glob("*.yaml")) + [p for p in (extra_files or []) if "catalog" not in p.name]
     for path in insured_files:
@@ -225,6 +290,7 @@ def collect_policy(data_dir: Path = DATA_DIR, extra_files: list[Path] | None = N
             continue
         region = str(data.get("region", ""))
         name = str(data.get("name", region))
+        problems += check_own_documents(path.name, region, data, issuers)
         book.region_names[region] = name
         dated = _Dated()
         for prefix, merged in _load_dated_versions(path, data, problems):

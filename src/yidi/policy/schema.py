@@ -53,6 +53,9 @@ class ChronicDisease(Strict):
     name: str
     ratio: Figure[Percent]
     annual_limit: Figure[YuanFen]
+    # B10 (seed 002 三(四)): where the disease settles directly away from home — anywhere (the national five,
+    # 跨省) or only inside the insured province (the rest of the region's list, 省内).
+    remote: Figure[Literal["cross_province", "province"]]
 
 
 class Benefits(Strict):
@@ -93,6 +96,13 @@ class RemoteRules(Strict):
     manual_without_filing: Figure[Literal["refuse", "other_temporary"]]
     # B13 / national 经办规程: emergency rescue is treated as filed (emergency type).
     emergency_waives_filing: Figure[bool]
+    # 001 二(五): a long-term filer by commitment across provinces gets two-way benefits only after supplying the
+    # filing's materials; before that, back in the insured region: other-temporary benefits, or two-way anyway.
+    cross_province_commitment_returning: Figure[Literal["other_temporary", "two_way"]]
+    # S4 / B-R19: working days the insured region's clerk has to review a 零星报销 (manual claim).
+    manual_claim_review_working_days: Figure[int]
+    # B9 (seed 002 三(三)): 职工 may pay their share from the personal account at remote institutions.
+    personal_account: Figure[bool]
 
 
 class FilingRules(Strict):
@@ -102,8 +112,11 @@ class FilingRules(Strict):
     # How "N months from begndate" ends: the day before the corresponding day (inclusive count, the
     # common administrative spelling: 2023-06-01 → 2023-11-30) or the corresponding day itself.
     temporary_validity_end: Figure[Literal["day_before_corresponding_day", "corresponding_day"]]
-    temporary_extension_months: Figure[list[int]]  # F5: [min, max] for 恶性肿瘤放化疗 etc.
-    commitment_lock_months: Figure[int]  # F6
+    # F5: [min, max] months for 恶性肿瘤放化疗 etc. (焦作); null where the region's document sets no extension.
+    temporary_extension_months: Figure[tuple[int, int] | None]
+    # F6: months a commitment-based long-term filing stays locked against change/cancel without proof;
+    # 0 where the region's document sets no limit (湖北).
+    commitment_lock_months: Figure[int]
     change_mode: Figure[Literal["amend", "terminate_and_refile"]]  # F6 焦作 vs 德州
     intra_province_temporary_needs_filing: Figure[bool]  # F9
     commitment_allowed_for: Figure[list[FilingTypeName]]  # F3

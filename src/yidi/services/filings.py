@@ -92,7 +92,7 @@ def file_filing(ctx: AppContext, cmd: FileCommand) -> Filing:
         area = require_region(session, cmd.mdtrtarea_admvs)
         if same_pooling_area(person.insuplc_admdvs, area.admdvs):
             raise invalid("mdtrtarea_admvs", "就医地不能是参保地本身")
-        rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.apply_date).params.filing
+        rules = ctx.policy.filing_policy(person.insuplc_admdvs, cmd.apply_date).params.filing
         enddate = check_new_filing(filing_type, basis, cmd.begndate, cmd.enddate, rules)
         signed_text = ""
         if basis is Basis.COMMITMENT:
@@ -157,7 +157,7 @@ def _supersede_long_term(session: Session, ctx: AppContext, psn_no: str, new_bas
         old = to_domain(row)
         if not old.is_long_term or (old.enddate is not None and old.enddate < on):
             continue
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         check_change_or_cancel(old, max(on, old.apply_date), new_basis is Basis.PROOF, rules)
         ended.append(row)
     return ended
@@ -197,7 +197,7 @@ def change_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, mdt
         get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         new_area = mdtrtarea_admvs or old.mdtrtarea_admvs
@@ -237,7 +237,7 @@ def cancel_filing(ctx: AppContext, filing_id: str, on: date, *, proof: bool, act
     with ctx.unit_of_work() as session:
         row = _get_row(session, filing_id, for_update=True)
         old = to_domain(row)
-        rules = ctx.policy.insured_policy(old.insuplc_admdvs, on).params.filing
+        rules = ctx.policy.filing_policy(old.insuplc_admdvs, on).params.filing
         _check_end_date(old, on)
         check_change_or_cancel(old, on, proof, rules)
         return _end(session, row, old, on, FilingStatus.CANCELLED, actor, reason, proof)
@@ -345,3 +345,70 @@ def person_region(ctx: AppContext, psn_no: str) -> str:
     """The insured region of a person (for scope checks before acting on their behalf)."""
     with ctx.unit_of_work() as session:
         return get_person(session, psn_no).insuplc_admdvs
+
+
+INSURANCE_STATUSES = ("active", "suspended", "ended")  # 参保缴费 / 暂停 / 终止
+
+
+def change_insurance_status(ctx: AppContext, psn_no: str, status: str, on: date, *, actor: str = "system",
+                            reason: str = "参保状态变更") -> list[Filing]:
+    """Seed 000 一(二): a long-term filing stays valid "未申请变更备案信息或参保状态未发生变更的". The person's
+    insurance status changes on ``on``: every standing filing (active or pending) ends — it covers nothing
+    admitted from ``on`` (status ``ended``, history kept) — and the person must file again under the new status.
+    Returns the filings ended. Setting the status it already has changes nothing."""
+    if status not in INSURANCE_STATUSES:
+        raise invalid("status", "应为 active（参保）、suspended（暂停）或 ended（终止）之一")
+    with ctx.unit_of_work() as session:
+        person = get_person(session, psn_no, for_update=True)
+        if person.insu_status == status:
+            return []
+        person.insu_status = status
+        standing = session.scalars(select(FilingRow).where(
+            FilingRow.psn_no == psn_no,
+            FilingRow.status.in_([FilingStatus.ACTIVE.value, FilingStatus.PENDING.value])).with_for_update())
+        ended = []
+        for row in standing:
+            old = to_domain(row)
+            done = end_on(old, _last_cover_day_after(old, on), FilingStatus.ENDED, reason=reason)
+            row.status, row.enddate, row.reason = done.status.value, done.enddate, reason
+            _event(session, row.filing_id, "insurance_changed", row.status, actor, on, reason, insu_status=status)
+            ended.append(to_domain(row))
+        audit.record(session, actor, "person.insu_status", psn_no, {"status": status, "on": on.isoformat(),
+                                                                    "filings_ended": [f.filing_id for f in ended]})
+        return ended
+
+
+def supply_materials(ctx: AppContext, filing_id: str, on: date, *, actor: str, reason: str = "补齐备案材料",
+                     clerk_region: str | None = None) -> Filing:
+    """Seed 001 二(五): a long-term filer by commitment "可在补齐相关备案材料后在备案地和参保地双向享受医保待遇". The
+    clerk records on ``on`` that the materials were supplied: the commitment filing ends on ``on`` − 1 and a
+    proof-based successor to the same place starts on ``on`` (history kept), so visits admitted from ``on`` get
+    the two-way benefits and earlier ones keep what they had."""
+    with ctx.unit_of_work() as session:
+        get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
+        row = _get_row(session, filing_id, for_update=True)
+        if clerk_region and not area_covers(clerk_region, row.insuplc_admdvs):
+            raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地的备案"})
+        old = to_domain(row)
+        if old.status is not FilingStatus.ACTIVE:
+            raise YidiError("FILING_NOT_ACTIVE", {"status": old.status.value})
+        if not old.is_long_term or old.basis is not Basis.COMMITMENT:
+            raise invalid("filing", "只有以个人承诺方式办理的长期异地备案需要补齐备案材料")
+        _check_end_date(old, on)
+        successor = FilingRow(
+            filing_id=_new_id(), psn_no=old.psn_no, insuplc_admdvs=old.insuplc_admdvs,
+            filing_type=old.filing_type.value, basis=Basis.PROOF.value, mdtrtarea_admvs=old.mdtrtarea_admvs,
+            begndate=on, enddate=None, apply_date=on, channel=old.channel.value, status=FilingStatus.ACTIVE.value,
+            replaces=old.filing_id, reason=reason, commitment_text=row.commitment_text,
+            commitment_signature=row.commitment_signature)
+        session.add(successor)
+        session.flush()
+        ended = end_on(old, on, FilingStatus.CHANGED, replaced_by=successor.filing_id, reason=reason)
+        row.status, row.enddate, row.replaced_by = ended.status.value, ended.enddate, ended.replaced_by
+        _event(session, old.filing_id, "materials_supplied", row.status, actor, on, reason,
+               successor=successor.filing_id)
+        _event(session, successor.filing_id, "applied", successor.status, actor, on, reason, replaces=old.filing_id,
+               basis=Basis.PROOF.value)
+        audit.record(session, actor, "filing.materials", old.filing_id, {"successor": successor.filing_id,
+                                                                         "on": on.isoformat()})
+        return to_domain(successor)

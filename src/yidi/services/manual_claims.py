@@ -206,7 +206,7 @@ def submit(ctx: AppContext, cmd: SubmitCommand) -> Claim:
             ManualClaimRow.visit_key == key, ManualClaimRow.status == ClaimStatus.SUBMITTED.value)).first()
         if waiting is not None:
             raise YidiError("CLAIM_PENDING", {"claim_id": waiting})
-        rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.submitted_on).params.filing
+        rules = ctx.policy.insured_policy(person.insuplc_admdvs, cmd.submitted_on).params.remote
         row = ManualClaimRow(
             claim_id="LB" + uuid.uuid4().hex[:18].upper(), psn_no=person.psn_no,
             insuplc_admdvs=person.insuplc_admdvs, fixmedins_code=visit.fixmedins_code, mdtrt_id=visit.mdtrt_id,
@@ -215,7 +215,7 @@ def submit(ctx: AppContext, cmd: SubmitCommand) -> Claim:
             trauma_no_third_party=visit.trauma_no_third_party, visit_key=key, bank_name=cmd.bank_name.strip(),
             bank_account=account, account_name=cmd.account_name.strip(), status=ClaimStatus.SUBMITTED.value,
             submitted_on=cmd.submitted_on,
-            due_date=add_working_days(cmd.submitted_on, rules.approval_working_days.value),
+            due_date=add_working_days(cmd.submitted_on, rules.manual_claim_review_working_days.value),
             submitted_by=cmd.actor, reason="", payment_ref="")
         session.add(row)
         session.flush()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import CredentialRow, FilingRow, InstitutionRow, PersonRow, RegionRow, UserRow
 from yidi.domain.errors import YidiError, invalid
+from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.domain.regions import area_covers, is_valid_admdvs, province_of, same_pooling_area
 from yidi.services.context import AppContext
 
@@ -60,7 +61,7 @@ def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = T
         session.flush()
         if persons:
             for person in data["persons"]:
-                session.merge(PersonRow(**person))
+                session.merge(PersonRow(**person | {"acct_balc": yuan_to_fen(person.get("acct_balc", 0))}))
         if data.get("demo_credentials"):
             for inst in data["institutions"]:
                 code = inst["fixmedins_code"]
@@ -70,15 +71,22 @@ def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = T
 
 
 def add_person(session: Session, *, psn_no: str, name: str, certno: str, insuplc_admdvs: str, insutype: str,
-               insu_status: str = "active") -> PersonRow:
+               insu_status: str = "active", acct_balc: str | int = 0) -> PersonRow:
+    """A person; ``acct_balc`` is the personal account balance in yuan (职工 only, B9)."""
     problem = certno_problem(certno)
     if problem:
         raise invalid("certno", problem)
     require_region(session, insuplc_admdvs, "insuplc_admdvs")
     if insutype not in ("310", "390"):
         raise invalid("insutype", "应为 310 职工 或 390 居民")
+    try:
+        balance = yuan_to_fen(acct_balc)
+    except MoneyFormatError as exc:
+        raise invalid("acct_balc", str(exc)) from None
+    if balance < 0 or (balance and insutype != "310"):
+        raise invalid("acct_balc", "个人账户余额不能为负数；城乡居民（390）没有个人账户")
     row = PersonRow(psn_no=psn_no, name=name, certno=certno.upper(), insuplc_admdvs=insuplc_admdvs,
-                    insutype=insutype, insu_status=insu_status)
+                    insutype=insutype, insu_status=insu_status, acct_balc=balance)
     session.add(row)
     return row
 

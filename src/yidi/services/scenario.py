@@ -41,8 +41,10 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "change_filing": ({"filing", "date", "proof"}, {"mdtrtarea_admvs"}),
     "cancel_filing": ({"filing", "date", "proof"}, set()),
     "settle": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
-               {"dise_codg", "emergency", "trauma_no_third_party"}),
+               {"dise_codg", "emergency", "trauma_no_third_party", "acct_used_flag"}),
     "cancel_settlement": ({"settlement"}, {"date"}),
+    "insurance_status": ({"psn_no", "status", "date"}, set()),
+    "supply_materials": ({"filing", "date"}, set()),
     # manual_claim = submit_claim + approve_claim (the story's clerk approves on the submission day)
     "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                      {"dise_codg", "emergency", "trauma_no_third_party"}),
@@ -61,7 +63,7 @@ STAND_IN_ACCOUNT = "6222000000000000000"
 COMMON_KEYS = {"id", "do", "expect", "expect_error", "expect_ok", "note"}
 PERSON_KEYS = {"psn_no", "certno", "insuplc_admdvs", "insutype"}
 # scenarios.md's example always gives a name, but it decides nothing: a person without one is named by psn_no.
-PERSON_OPTIONAL = {"name", "insu_status"}
+PERSON_OPTIONAL = {"name", "insu_status", "acct_balc"}
 
 
 @dataclass
@@ -205,6 +207,7 @@ def settle_command(step: dict, kind: str) -> settlement_service.SettleCommand:
         begntime=_date(step, "begntime"), endtime=_date(step, "endtime"), items=parse_items(step.get("items")),
         dise_codg=_str(step, "dise_codg", required=False), emergency=bool(_bool(step, "emergency")),
         trauma_no_third_party=_bool(step, "trauma_no_third_party", None), kind=kind, actor="scenario",
+        use_account=bool(_bool(step, "acct_used_flag")),
     )
 
 
@@ -254,6 +257,19 @@ class Runner:
                                               proof=bool(_bool(step, "proof")), actor="scenario")
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "enddate": filing.enddate.isoformat() if filing.enddate else None}
+
+    def do_supply_materials(self, step: dict) -> dict:
+        filing = filing_service.supply_materials(self.ctx, self._filing_ref(step), _date(step, "date"),
+                                                 actor="scenario-clerk")
+        self.filings[str(step["id"])] = filing.filing_id
+        return {"filing_id": filing.filing_id, "status": filing.status.value, "basis": filing.basis.value,
+                "begndate": filing.begndate.isoformat()}
+
+    def do_insurance_status(self, step: dict) -> dict:
+        ended = filing_service.change_insurance_status(self.ctx, _str(step, "psn_no"), _str(step, "status"),
+                                                       _date(step, "date"), actor="scenario")
+        return {"psn_no": _str(step, "psn_no"), "insu_status": _str(step, "status"),
+                "filings_ended": [f.filing_id for f in ended]}
 
     # Settle, estimate and cancel are entered where the treatment happened (services/treatment_entry): on one node
     # that is settlements' own use cases; on a federation node (federation/scenario.py) the insured node decides.
@@ -399,7 +415,8 @@ def scenario_persons(data: dict, baseline: list[dict]) -> list[tuple[dict, bool]
                if person["psn_no"] not in taken and person["certno"].upper() not in taken]
     persons += [(dict(psn_no=str(p["psn_no"]), name=str(p.get("name") or p["psn_no"]), certno=str(p["certno"]),
                       insuplc_admdvs=str(p["insuplc_admdvs"]), insutype=str(p["insutype"]),
-                      insu_status=str(p.get("insu_status", "active"))), True) for p in declared]
+                      insu_status=str(p.get("insu_status", "active")), acct_balc=str(p.get("acct_balc", 0))), True)
+                for p in declared]
     return persons
 
 

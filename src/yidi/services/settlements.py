@@ -6,7 +6,6 @@ with year-to-date usage, write the settlement, the usage and the ledger entry to
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -14,11 +13,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from types import SimpleNamespace
 
-from sqlalchemy import BigInteger, Row, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Integer, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import FilingRow, InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.domain.account import pay_from_account
 from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
@@ -42,6 +42,7 @@ class SettleCommand:
     emergency: bool = False
     trauma_no_third_party: bool | None = None
     kind: str = "direct"  # direct (直接结算) / manual (零星报销, S4)
+    use_account: bool = False  # interface acct_used_flag = 1: pay the person's share from the 个人账户 (B9)
     mdtrt_id: str | None = None
     msgid: str | None = None
     actor: str = "system"
@@ -123,15 +124,27 @@ def parse_items(raw: object) -> tuple[FeeItem, ...]:
 
 
 def visit_key(cmd: SettleCommand) -> str:
-    """One visit = one paid claim (S4, V3). A stay is keyed by its admission; an outpatient visit
-    also by its date, type, disease and fee lines (two different same-day visits are allowed)."""
+    """One visit = one paid claim (S4, V3), whatever its fee lines: a stay is keyed by person, institution and
+    admission; an outpatient visit by person, institution, date and visit type (med_type; for 门诊慢特病 the
+    disease, which has its own limit). The database's unique index holds it under concurrency;
+    ``_SELECT_SAME_VISIT`` also catches a stay overlapping a paid one (docs/policy-readings.md B-R14)."""
     med_class = MED_CLASS_OF.get(cmd.med_type)
     base = f"{cmd.psn_no}|{cmd.fixmedins_code}|{med_class}|{cmd.begntime.isoformat()}"
     if med_class is MedClass.INPATIENT:
         return base
-    lines = sorted(f"{i.code}:{i.amount_fen}" for i in cmd.items)
-    digest = hashlib.sha256("|".join(lines).encode()).hexdigest()[:16]
-    return f"{base}|{cmd.endtime.isoformat()}|{cmd.med_type}|{cmd.dise_codg or ''}|{digest}"
+    disease = cmd.dise_codg or "" if med_class is MedClass.CHRONIC else ""
+    return f"{base}|{cmd.med_type}|{disease}"
+
+
+def same_visit_params(cmd: SettleCommand) -> dict:
+    """The bind parameters of ``_SELECT_SAME_VISIT``: the stay's dates (a paid stay overlapping them is the
+    same stay), or the outpatient visit's date and type."""
+    med_class = MED_CLASS_OF.get(cmd.med_type)
+    inpatient = med_class is MedClass.INPATIENT
+    return {"v_psn_no": cmd.psn_no, "v_fixmedins_code": cmd.fixmedins_code,
+            "v_med_types": [t for t, c in MED_CLASS_OF.items() if c is MedClass.INPATIENT] if inpatient else [cmd.med_type],
+            "v_begn": cmd.begntime, "v_end": cmd.endtime if inpatient else cmd.begntime,
+            "v_any_dise": 0 if med_class is MedClass.CHRONIC else 1, "v_dise": cmd.dise_codg or ""}
 
 
 SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院、23 转外诊治住院"
@@ -193,6 +206,16 @@ _SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn
                                                _usage.c.cap_key == bindparam("cap_key"))
 _SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
                                                    _settlements.c.status == "settled").limit(1)
+# The paid claim of the same visit (``visit_key``'s definition): same person and institution, a paid stay admitted
+# the same day or sharing a night with this one (a discharge and a readmission on one day is not an overlap, as in
+# supervision's overlapping_stays), or a paid outpatient visit of the same type on the same date — whatever the lines.
+_SELECT_SAME_VISIT = select(_settlements.c.setl_id).where(
+    _settlements.c.psn_no == bindparam("v_psn_no"), _settlements.c.fixmedins_code == bindparam("v_fixmedins_code"),
+    _settlements.c.status == "settled", _settlements.c.med_type.in_(bindparam("v_med_types", expanding=True)),
+    or_(_settlements.c.begntime == bindparam("v_begn"),  # same admission / visit date
+        and_(_settlements.c.begntime < bindparam("v_end"), _settlements.c.endtime > bindparam("v_begn"))),
+    or_(bindparam("v_any_dise", type_=Integer) == 1,
+        func.coalesce(_settlements.c.dise_codg, "") == bindparam("v_dise"))).order_by(_settlements.c.setl_id).limit(1)
 # The person's filings (one row each; one row of NULLs when there are none) and the year-to-date usage in one
 # statement; for settle also the paid claim of this visit, if any. Run after the person lock is taken, so
 # that under READ COMMITTED it sees the usage the previous settlement of this person committed.
@@ -201,12 +224,19 @@ _FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain rea
                    if column.key not in ("commitment_text", "commitment_signature", "created_at")]
 _SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
                         .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
-_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_PAID.scalar_subquery().label("paid_setl_id"))
+_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_SAME_VISIT.scalar_subquery().label("paid_setl_id"))
 _INSERT_SETTLEMENT = insert(_settlements)
+_TAKE_FROM_ACCOUNT = (update(_persons).where(_persons.c.psn_no == bindparam("a_psn_no"))
+                      .values(acct_balc=_persons.c.acct_balc - bindparam("a_fen", type_=BigInteger)))
 _INSERT_USAGE = insert(_usage)
 _ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
                                    _usage.c.cap_key == bindparam("p_cap_key"))
               .values(used_fen=_usage.c.used_fen + bindparam("add_fen", type_=BigInteger)))
+
+
+def _with_balance(person, acct_balc: int) -> SimpleNamespace:
+    """The person's PERSON_COLUMNS as they stand after the settlement (the interface shows the new balance)."""
+    return SimpleNamespace(**{key: getattr(person, key) for key in PERSON_KEYS} | {"acct_balc": acct_balc})
 
 
 def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> Row:
@@ -225,16 +255,16 @@ class _PersonFacts:
     paid_setl_id: str | None = None  # the paid claim of this visit (settle only)
 
 
-def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, visit_key: str | None = None) -> _PersonFacts:
-    """Filings, usage (and with ``visit_key`` the paid claim of that visit) in one statement."""
+def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, same_visit: bool = False) -> _PersonFacts:
+    """Filings, usage (and with ``same_visit`` the paid claim of this visit) in one statement."""
     params = {"psn_no": psn_no, "year": cmd.endtime.year, "cap_key": str(cap_key_for(cmd.med_type, cmd.dise_codg))}
-    if visit_key is None:
+    if not same_visit:
         rows = session.connection().execute(_SELECT_FILINGS_USED, params).all()
     else:
-        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | {"visit_key": visit_key}).all()
+        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | same_visit_params(cmd)).all()
     first = rows[0]
     return _PersonFacts(filings=[to_domain(row) for row in rows if row.filing_id is not None],
-                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if visit_key is not None else None)
+                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if same_visit else None)
 
 
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
@@ -260,18 +290,21 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
     catalog = ctx.policy.catalog(institution.admdvs, cmd.endtime)
     visit = Visit(psn_no=person.psn_no, treatment_admdvs=institution.admdvs, med_type=cmd.med_type,
                   admission=cmd.begntime, discharge=cmd.endtime, emergency=cmd.emergency,
-                  manual=cmd.kind == "manual")
+                  manual=cmd.kind == "manual", dise_codg=cmd.dise_codg)
     coverage = resolve_coverage(person.insuplc_admdvs, facts.filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
                        cap_used_before_fen=facts.used_fen or 0)
+    if cmd.use_account:
+        result = pay_from_account(result, policy, person.insutype, person.acct_balc)
     return result, coverage
 
 
 def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
     fields: dict = result.fields_yuan()
     fields.update({
+        "acct_pay": fen_to_yuan(result.acct_pay), "psn_cash_pay": fen_to_yuan(result.psn_part_amt - result.acct_pay),
         "ratio": f"{result.ratio_bp / 100:.2f}%".replace(".00%", "%"),
         "policy_version": result.policy_version,
         "catalog_version": result.catalog_version,
@@ -314,13 +347,15 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=Non
             institution = lookups.institution(session, cmd.fixmedins_code)
             # the person lock serialises this person's settlements: the usage read below is then current
             person = locked_person or person_row(session, cmd.psn_no, for_update=True)
-            facts = _person_facts(session, cmd, person.psn_no, key)
+            facts = _person_facts(session, cmd, person.psn_no, same_visit=True)
             if facts.paid_setl_id is not None:
                 raise YidiError("DUPLICATE_CLAIM", {"setl_id": facts.paid_setl_id})
             result, coverage = _compute(ctx, cmd, person, institution, facts)
             if "before_write" in ctx.hooks:
                 ctx.hooks["before_write"](cmd)
             row = _write(session, cmd, key, person, institution, result, coverage, facts.used_fen)
+            if result.acct_pay:
+                person = _with_balance(person, person.acct_balc - result.acct_pay)
             return _view(row, result), person
     except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
         with ctx.unit_of_work() as session:
@@ -351,10 +386,12 @@ def _write(session: Session, cmd: SettleCommand, key: str, person, institution, 
                  "selfpay_prop_bp": s.selfpay_prop_bp, "med_chrgitm_type": s.med_chrgitm_type,
                  "fulamt_ownpay": s.fulamt_ownpay_fen, "overlmt": s.overlmt_fen, "preselfpay": s.preselfpay_fen,
                  "inscp": s.inscp_fen} for s in result.splits],
-        msgid=cmd.msgid, acct_pay=0, cancelled_on=None, **result.fields_fen(),
+        msgid=cmd.msgid, acct_pay=result.acct_pay, cancelled_on=None, **result.fields_fen(),
     )
     connection = session.connection()
     connection.execute(_INSERT_SETTLEMENT, values)
+    if result.acct_pay:  # under the person lock taken by settle_with_person
+        connection.execute(_TAKE_FROM_ACCOUNT, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
     if used_fen is None:
         connection.execute(_INSERT_USAGE, {"psn_no": person.psn_no, "year": cmd.endtime.year,
                                            "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
@@ -373,6 +410,8 @@ def _row_fields(row: SettlementRow) -> dict:
     names = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
              "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt"]
     fields: dict = {name: fen_to_yuan(getattr(row, name)) for name in names}
+    fields.update({"acct_pay": fen_to_yuan(row.acct_pay or 0),
+                   "psn_cash_pay": fen_to_yuan(row.psn_part_amt - (row.acct_pay or 0))})
     fields.update({"ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "policy_version": row.policy_version,
                    "catalog_version": row.catalog_version, "coverage": row.coverage_context,
                    "filing_id": row.filing_id, "review_flag": row.review_flag, "trace": row.trace})
@@ -402,11 +441,12 @@ def cancel(ctx: AppContext, setl_id: str, on: date | None = None, *, reversal: b
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
         if fixmedins_code and row.kind == "manual":  # the agency paid it after review; only the agency reverses it
             raise YidiError("MANUAL_CLAIM_NOT_CANCELLABLE", {"setl_id": setl_id})
-        get_person(session, row.psn_no, for_update=True)
+        person = get_person(session, row.psn_no, for_update=True)
         if row.status != "settled":
             raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": setl_id})
         row.status = "reversed" if reversal else "cancelled"
         row.cancelled_on = on or date.today()
+        person.acct_balc += row.acct_pay or 0  # the personal account gets back what it paid (B9)
         usage = _used(session, row.psn_no, row.cap_year, row.cap_key, for_update=True)
         if usage is not None:
             usage.used_fen -= row.hifp_pay
@@ -433,8 +473,9 @@ def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_co
 
 
 def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
-    """What will I pay? The settlement calculation for a planned treatment, with this year's usage."""
-    return presettle(ctx, cmd)
+    """What will I pay? The settlement calculation for a planned treatment, with this year's usage; a 职工 sees
+    what the personal account would pay (B9) and the cash left."""
+    return presettle(ctx, replace(cmd, use_account=True))
 
 
 @dataclass(frozen=True)
@@ -459,7 +500,8 @@ def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousPr
     if profile.insutype not in ("310", "390"):
         raise invalid("insutype", "应为 310 职工 或 390 居民")
     if not ctx.policy.has_insured_policy(profile.insuplc_admdvs):
-        raise YidiError("NO_POLICY", {"region": profile.insuplc_admdvs, "date": cmd.endtime.isoformat()})
+        raise YidiError("NO_POLICY", {"region": profile.insuplc_admdvs, "date": cmd.endtime.isoformat(),
+                                       "year": cmd.endtime.year, "first": "（未载入任何版本）"})
     if profile.filing_type and profile.filing_type not in {t.value for t in FilingType}:
         raise invalid("filing_type", "应为 " + "、".join(t.value for t in FilingType) + " 之一，或不填（未备案）")
     if profile.basis not in {b.value for b in Basis}:
@@ -477,7 +519,7 @@ def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousPr
             basis=basis, mdtrtarea_admvs=institution.admdvs, begndate=cmd.begntime, enddate=None,
             apply_date=cmd.begntime, channel=Channel.APP, status=FilingStatus.ACTIVE))
     visit = Visit(psn_no="", treatment_admdvs=institution.admdvs, med_type=cmd.med_type, admission=cmd.begntime,
-                  discharge=cmd.endtime, emergency=cmd.emergency)
+                  discharge=cmd.endtime, emergency=cmd.emergency, dise_codg=cmd.dise_codg)
     coverage = resolve_coverage(profile.insuplc_admdvs, filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     result = calculate(policy=policy, catalog=catalog, insutype=profile.insutype, hospital_level=institution.level,

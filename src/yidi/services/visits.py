@@ -422,7 +422,7 @@ def _net_items(rows) -> tuple[FeeItem, ...]:
 
 
 def _command(fee_rows, visit: VisitRow, *, endtime: date | None, medfee_sumamt_fen: int | None,
-             kind: str, msgid: str | None, actor: str) -> settlements.SettleCommand:
+             kind: str, msgid: str | None, actor: str, use_account: bool = False) -> settlements.SettleCommand:
     items = _net_items(fee_rows)
     if not items:
         raise invalid("feedetail", "本次就诊没有有效的费用明细，请先上传费用（2301/2204）")
@@ -436,7 +436,7 @@ def _command(fee_rows, visit: VisitRow, *, endtime: date | None, medfee_sumamt_f
         psn_no=visit.psn_no, fixmedins_code=visit.fixmedins_code, med_type=visit.med_type, begntime=visit.begntime,
         endtime=end, items=items, dise_codg=visit.dise_codg, emergency=visit.emergency,
         trauma_no_third_party=visit.trauma_no_third_party, kind=kind, mdtrt_id=visit.mdtrt_id, msgid=msgid,
-        actor=actor)
+        actor=actor, use_account=use_account)
 
 
 @dataclass
@@ -448,14 +448,14 @@ class SettleOutcome:
 
 
 def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
-              medfee_sumamt_fen: int | None = None, actor: str = "hospital") -> SettleOutcome:
+              medfee_sumamt_fen: int | None = None, actor: str = "hospital", use_account: bool = False) -> SettleOutcome:
     """预结算 (2303 / 2206): the full calculation; nothing is written (S3)."""
     with ctx.unit_of_work() as session:
         visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id)
         _require_class(visit, inpatient)
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind="direct",
-                       msgid=None, actor=actor)
+                       msgid=None, actor=actor, use_account=use_account)
         side = insured_side.for_region(ctx, person.insuplc_admdvs)
         fields, person = side.presettle(bound_context(ctx, session), cmd, person)
         fields["_endtime"] = cmd.endtime
@@ -464,7 +464,7 @@ def presettle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient:
 
 def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bool | None = None, endtime: date | None = None,
            medfee_sumamt_fen: int | None = None, msgid: str | None = None, kind: str = "direct",
-           actor: str = "hospital") -> SettleOutcome:
+           actor: str = "hospital", use_account: bool = False) -> SettleOutcome:
     """结算 (2304 / 2207) or 线上零星报销 of an uploaded visit (kind=manual): writes settlement, usage, ledger."""
     with ctx.unit_of_work() as session:
         visit, person, fee_rows = _stay(session, fixmedins_code, mdtrt_id, lock=True)
@@ -476,7 +476,7 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
             raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
         _require_state(visit, "registered", "discharged")
         cmd = _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=medfee_sumamt_fen, kind=kind,
-                       msgid=msgid, actor=actor)
+                       msgid=msgid, actor=actor, use_account=use_account)
         side = insured_side.for_region(ctx, person.insuplc_admdvs)
         view, person = side.settle(bound_context(ctx, session), cmd, person)
         visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it

@@ -56,9 +56,9 @@ def region_rules(ctx, on: date) -> list[dict]:
         except YidiError:  # no version in force yet
             continue
         filing = guide["rules"]
-        low, high = filing.temporary_extension_months.value
         rules.append({"region": region, "name": names.get(region, region), **guide,
-                      "extension": (low, high), "auto_approve": filing.online_auto_approve.value,
+                      # None where the region's document sets no extension (only 焦作's does, F-R11)
+                      "extension": filing.temporary_extension_months.value, "auto_approve": filing.online_auto_approve.value,
                       "working_days": filing.approval_working_days.value,
                       "refile": filing.change_mode.value == "terminate_and_refile",
                       "proof_ever_required": filing.proof_ever_required.value})
