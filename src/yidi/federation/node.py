@@ -140,7 +140,7 @@ class RemoteInsuredSide:
                 begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
                 medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
                 psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
-                acct_pay=0, answer=fields))
+                acct_pay=yuan_to_fen(fields.get("acct_pay", "0.00")), answer=fields))
             session.flush()
         view = SettlementView(setl_id=answer["setl_id"], status=answer["status"], kind=answer["kind"],
                               psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type,

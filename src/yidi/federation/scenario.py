@@ -46,8 +46,8 @@ class FederatedRunner(Runner):
     def run_step(self, step: dict):
         action = step["do"]
         refers_to = {"change_filing": "filing", "cancel_filing": "filing", "cancel_settlement": "settlement",
-                     "approve_claim": "claim", "reject_claim": "claim"}
-        if action in ("file", "manual_claim", "submit_claim"):  # made at the insured node (its agency decides)
+                     "approve_claim": "claim", "reject_claim": "claim", "supply_materials": "filing"}
+        if action in ("file", "manual_claim", "submit_claim", "insurance_status"):  # made at the insured node (its agency decides)
             node = self._node(self.insured_region.get(str(step.get("psn_no"))))
         elif action in refers_to:  # where the step it refers to was entered
             node = self.entered_at.get(str(step.get(refers_to[action])), self.default)

@@ -475,7 +475,12 @@ def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_co
 def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
     """What will I pay? The settlement calculation for a planned treatment, with this year's usage; a 职工 sees
     what the personal account would pay (B9) and the cash left."""
-    return presettle(ctx, replace(cmd, use_account=True))
+    return presettle(ctx, estimate_command(cmd))
+
+
+def estimate_command(cmd: SettleCommand) -> SettleCommand:
+    """An estimate shows what the personal account would pay (B9), wherever it is computed."""
+    return replace(cmd, use_account=True)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def estimate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
     side = insured_side.for_region(ctx, region)
     if side is insured_side.LOCAL:
         return settlements.estimate(ctx, cmd)
-    return side.presettle(ctx, cmd, _visiting(cmd, region))[0]
+    return side.presettle(ctx, settlements.estimate_command(cmd), _visiting(cmd, region))[0]
 
 
 def cancel(ctx: AppContext, setl_id: str, on: date | None, *, actor: str) -> dict:
