@@ -3,6 +3,8 @@ HMAC-SHA1 compatibility credentials."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from tests.api.test_fsi_support import client_for, demo_ctx, file_filing, his, ok, row_counts, server  # noqa: F401
@@ -63,10 +65,12 @@ def test_reconciliation_3201_3202(demo_ctx, his):
         setl_ids.append(ok(his.settle_inpatient(mdtrt_id, endtime=begin[:8] + "10"))["setlinfo"])
     fund = sum(int(s["fund_pay_sumamt"].replace(".", "")) for s in setl_ids)
     fund_yuan = f"{fund // 100}.{fund % 100:02d}"
-    same = ok(his.reconcile_totals("2023-03-01", "2023-04-30", medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
+    # reconciliation is by settlement date, which is the day the settlement was made (server clock)
+    today = date.today().isoformat()
+    same = ok(his.reconcile_totals(today, today, medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
                                    fixmedins_setl_cnt=2, insutype="310", clr_type="21"))["stmt_totlrslt"]
     assert same["stmt_rslt"] == "0" and same["differences"] == {}
-    off = ok(his.reconcile_totals("2023-03-01", "2023-04-30", medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
+    off = ok(his.reconcile_totals(today, today, medfee_sumamt="24000.00", fund_pay_sumamt=fund_yuan,
                                   fixmedins_setl_cnt=3))["stmt_totlrslt"]
     assert off["stmt_rslt"] == "1" and off["differences"] == {"fixmedins_setl_cnt": 1}
     first, second = setl_ids
@@ -74,13 +78,13 @@ def test_reconciliation_3201_3202(demo_ctx, his):
              "fund_pay_sumamt": first["fund_pay_sumamt"]},
             {"setl_id": second["setl_id"], "medfee_sumamt": "1.00", "fund_pay_sumamt": second["fund_pay_sumamt"]},
             {"setl_id": "SLUNKNOWN", "medfee_sumamt": "5.00", "fund_pay_sumamt": "0.00"}]
-    detail = ok(his.reconcile_details("2023-03-01", "2023-04-30", rows))
+    detail = ok(his.reconcile_details(today, today, rows))
     assert detail["stmt_rslt"] == "1"
     assert {(d["setl_id"], d["reason"]) for d in detail["differing"]} == \
         {(second["setl_id"], "amount"), ("SLUNKNOWN", "only_reported")}
     # after a cancel, ours no longer counts it
     ok(his.cancel_inpatient_settlement(second["setl_id"]))
-    after = ok(his.reconcile_details("2023-03-01", "2023-04-30", rows[:1]))
+    after = ok(his.reconcile_details(today, today, rows[:1]))
     assert after["stmt_rslt"] == "0"
 
 

@@ -20,19 +20,20 @@ from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow
-from yidi.api import ratelimit, signing
+from yidi.api import guards, ratelimit, signing
 from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
 from yidi.api.fsi_output import birthday_of, fee_row, gender_of, now_text, setldetail, setlinfo
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
-from yidi.logs import get_logger
-from yidi.services import audit, idempotency, ops, reconciliation, visits
+from yidi.logs import exception_line, get_logger
+from yidi.services import audit, idempotency, ops, reconciliation, transactions, visits
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
 from yidi.services.reference import cert_no_from, find_person_by_certno, mask_certno
@@ -415,7 +416,7 @@ class Credential:
     access_key: str
     fixmedins_code: str
     admdvs: str
-    secret: str
+    secret: SecretStr  # never printed (repr, logs): read with .get_secret_value() where a signature is checked
     algorithm: str
     demo_only: bool
 
@@ -438,7 +439,7 @@ def credential(ctx: AppContext, access_key: str) -> Credential | None:
         row = session.execute(select(CredentialRow, InstitutionRow.admdvs)
                               .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
                               .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
-    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], row[0].secret,
+    found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1], SecretStr(row[0].secret),
                                                 row[0].algorithm, row[0].demo_only)
     if len(cache) > 10_000:
         cache.clear()
@@ -463,7 +464,7 @@ def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: 
         raise YidiError("AUTH_FAILED", {"detail": f"时间戳超出允许误差±{settings.sign_window_seconds}秒"})
     if signing.sm3_hex(body) != given["_api_body_sm3"].lower():
         raise YidiError("AUTH_FAILED", {"detail": "_api_body_sm3 与报文不符"})
-    if not signing.signature_matches(cred.secret, given, cred.algorithm, given["_api_signature"]):
+    if not signing.signature_matches(cred.secret.get_secret_value(), given, cred.algorithm, given["_api_signature"]):
         raise YidiError("AUTH_FAILED", {"detail": f"签名无效（{cred.algorithm}）"})
     return cred
 
@@ -516,6 +517,9 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
     if isinstance(raw_input, str):  # some vendors send input as a JSON string
         if len(raw_input) > settings.max_input_chars:
             raise invalid("input", f"超过 {settings.max_input_chars} 个字符")
+        refused = guards.json_text_refusal(raw_input.encode("utf-8", "surrogatepass"))  # the body's guards, again
+        if refused is not None:
+            raise refused
         try:
             raw_input = json.loads(raw_input)
         except ValueError:
@@ -537,6 +541,12 @@ def content_digest(call: Call) -> str:
 
 
 def run_write(ctx: AppContext, call: Call) -> dict:
+    """``_write_once``, run again from the start when the database ended it as the loser of a deadlock or a
+    serialisation conflict (e.g. a 2305 and a 2304 of the same visit at once; services/transactions.py)."""
+    return transactions.retrying(lambda: _write_once(ctx, call), what=call.infno)
+
+
+def _write_once(ctx: AppContext, call: Call) -> dict:
     """Do the transaction and store its answer under the msgid — one database transaction.
 
     The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
@@ -592,9 +602,11 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes, path_infn
         return 200, envelope(msgid, admdvs, received, output=TRANSACTIONS[call.infno](ctx, call))
     except YidiError as exc:
         return (exc.http_status if exc.spec.category == "auth" else 200), envelope(msgid, admdvs, received, error=exc)
-    except Exception:  # noqa: BLE001 - a fault is answered with a coded reason, never a bare 500
-        log.exception("fsi.fault", infno=path_infno)
-        fault = YidiError("SERVICE_UNAVAILABLE", {"detail": "系统故障"})
+    except Exception as exc:  # noqa: BLE001 - a fault is answered with a coded reason, never a bare 500
+        # One bounded line with a reference, never a traceback with locals (logs.py).
+        ref = uuid.uuid4().hex[:12]
+        log.error("fsi.fault", ref=ref, infno=path_infno, error=exception_line(exc))
+        fault = YidiError("SERVICE_UNAVAILABLE", {"detail": f"系统故障，参考号 {ref}"})
         return 200, envelope(msgid, admdvs, received, error=fault)
 
 

@@ -16,7 +16,7 @@ from yidi.adapters.orm import PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
-from yidi.services import clearing, finance_reconciliation, funds_scope, ledger, prepayment
+from yidi.services import access, clearing, finance_reconciliation, funds_scope, ledger, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
@@ -26,8 +26,8 @@ router = APIRouter(route_class=PageRoute)
 
 
 def _clerk(request: Request):
-    principal = require(request, "agency", "supervisor")
-    return principal
+    """Funds and search pages read: the same roles as their /api/funds twins (services/access.py)."""
+    return require(request, *access.FUNDS_READERS)
 
 
 @router.get("/agency")
@@ -175,7 +175,7 @@ def agency_statement_csv(request: Request, month: str, filename: str):
 
 @router.post("/agency/funds/run")
 def agency_funds_run(request: Request):
-    principal = _clerk(request)
+    principal = require(request, *access.CLEARING_RUNNERS)  # a write: never the read-only supervisor
     clearing.run_clearing(ctx_of(request), form(request).get("month", ""), actor=principal.username)
     return redirect("/agency/funds")
 
