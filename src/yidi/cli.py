@@ -41,6 +41,8 @@ from yidi.cli_ops import ops_app  # noqa: E402
 app.add_typer(ops_app, name="ops")
 from yidi.cli_audit import audit_app  # noqa: E402
 app.add_typer(audit_app, name="audit")
+from yidi.cli_user import user_app  # noqa: E402
+app.add_typer(user_app, name="user")
 
 err = Console(stderr=True)
 out = Console()

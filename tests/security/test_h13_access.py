@@ -158,3 +158,29 @@ def test_h13_sessions_and_tokens_are_revoked_on_logout_password_change_and_disab
         users.set_active(demo, "desk-beijing", False)
         assert desk.get("/desk").status_code == 303
         assert httpx.get(f"{server.url}/api/me", auth=("desk-beijing", "demo-desk")).status_code == 401
+
+
+def test_h13_cli_disables_a_user_and_their_live_session_ends(tmp_path, monkeypatch):
+    """`yidi user disable` (an operator's action, a separate process's view of the same database) ends a
+    session that is open in a browser at that moment."""
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+    from yidi.services.context import AppContext
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("YIDI_DATABASE_URL", url)
+    get_settings.cache_clear()
+    ctx = AppContext.from_url(url)
+    try:
+        load_demo(ctx)
+        with serving(ctx) as server:
+            browser = page_login(server.url, "clerk-wuhan", "demo-clerk")
+            assert browser.get("/agency").status_code == 200
+            result = CliRunner().invoke(app, ["user", "disable", "clerk-wuhan"])
+            assert result.exit_code == 0, result.output
+            assert browser.get("/agency").status_code == 303
+            assert CliRunner().invoke(app, ["user", "disable", "nobody"]).exit_code == 1
+    finally:
+        ctx.engine.dispose()
+        get_settings.cache_clear()

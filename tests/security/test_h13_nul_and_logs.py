@@ -131,3 +131,19 @@ def test_h13_a_fault_logs_one_bounded_line_with_a_reference_and_no_secret(kind, 
     assert len([line for line in logged.splitlines() if api_ref in line]) == 1
     assert max(len(line) for line in logged.splitlines()) < 2000  # every line bounded
     assert "CONTROL_CHARACTER" not in logged or len(logged.splitlines()) < 200
+
+
+def test_h13_secrets_are_types_that_do_not_print(monkeypatch):
+    """The settings' signing key and a hospital's credential secret print as ********** (repr, str, f-strings),
+    so a log line or a traceback that shows them gives nothing away."""
+    from pydantic import SecretStr
+
+    from yidi.api.fsi import Credential
+    from yidi.config import Settings
+
+    monkeypatch.setenv("YIDI_SECRET_KEY", SECRET_KEY)
+    settings = Settings()
+    assert settings.secret_key.get_secret_value() == SECRET_KEY
+    assert SECRET_KEY not in repr(settings) and SECRET_KEY not in f"{settings}"
+    credential = Credential("demo-H1", "H1", "110000", SecretStr("demo-secret-H1"), "HMAC-SM3", True)
+    assert "demo-secret-H1" not in repr(credential) and "demo-secret-H1" not in f"{credential}"
