@@ -147,3 +147,21 @@ def test_h13_secrets_are_types_that_do_not_print(monkeypatch):
     assert SECRET_KEY not in repr(settings) and SECRET_KEY not in f"{settings}"
     credential = Credential("demo-H1", "H1", "110000", SecretStr("demo-secret-H1"), "HMAC-SM3", True)
     assert "demo-secret-H1" not in repr(credential) and "demo-secret-H1" not in f"{credential}"
+
+
+@pytest.mark.parametrize("content_type, body, refused", [
+    (b"application/json", b'{"psn_no": "P\\u0000"}', True),
+    (b"application/json", b'{"psn_no": "P\\\\u0000"}', False),  # an escaped backslash, then the text u0000
+    (b"text/plain", b' \n{"input": "{\\"a\\": \\"\\\\u0000\\"}"}', False),  # decoded later, where it is checked
+    (b"application/x-www-form-urlencoded", b"username=P001%00&password=x", True),
+    (b"multipart/form-data; boundary=AbC",
+     b'--AbC\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\x00y\r\n--AbC--\r\n', True),
+    (b"multipart/form-data; boundary=AbC",  # a file part may hold any bytes
+     b'--AbC\r\nContent-Disposition: form-data; name="f"; filename="i.pdf"\r\n\r\n\x00\x01\r\n--AbC--\r\n', False),
+])
+def test_h13_the_edge_guard_reads_each_body_kind(content_type, body, refused):
+    from yidi.api.guards import refusal
+
+    scope = {"path": "/x", "query_string": b"", "headers": [(b"content-type", content_type)]}
+    found = refusal(scope, body)
+    assert (found is not None and found.code == "CONTROL_CHARACTER") is refused

@@ -25,6 +25,7 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # \u0000 preceded by an even number of backslashes (``\\u0000`` is the six characters, not a NUL).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _PERCENT_NUL = re.compile(rb"%00")
+_JSON_START = re.compile(rb"\s*[\[{]")
 
 
 def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -85,7 +86,8 @@ def target_refusal(scope: Scope) -> YidiError | None:
 
 def _multipart_text_has_nul(body: bytes, content_type: bytes) -> bool:
     """A NUL in a text part of a multipart form; file parts (with a filename) may hold any bytes."""
-    boundary = content_type.partition(b"boundary=")[2].split(b";")[0].strip().strip(b'"')
+    boundary = re.split(rb"(?i)boundary=", content_type, maxsplit=1)[-1].split(b";")[0].strip().strip(b'"') \
+        if b"boundary=" in content_type.lower() else b""
     if not boundary:
         return b"\x00" in body
     for part in body.split(b"--" + boundary):
@@ -109,11 +111,12 @@ def refusal(scope: Scope, body: bytes) -> YidiError | None:
     found = target_refusal(scope)
     if found is not None or not body:
         return found
-    content_type = (dict(scope.get("headers") or []).get(b"content-type", b"") or b"").lower()
-    if b"json" in content_type or body[:1] in (b"{", b"["):
+    raw_type = dict(scope.get("headers") or []).get(b"content-type", b"") or b""
+    content_type = raw_type.lower()
+    if b"json" in content_type or _JSON_START.match(body):
         return json_text_refusal(body)
-    if b"multipart/" in content_type:
-        return _nul("表单") if _multipart_text_has_nul(body, content_type) else None
+    if b"multipart/" in content_type:  # the boundary is case-sensitive: taken from the header as sent
+        return _nul("表单") if _multipart_text_has_nul(body, raw_type) else None
     if b"\x00" in body or _PERCENT_NUL.search(body):
         return _nul("表单" if b"form" in content_type else "请求体")
     return None
