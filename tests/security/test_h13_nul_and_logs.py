@@ -12,9 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -23,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.api.test_fsi_support import client_for, row_counts, serving
-from tests.fault.server import BEIJING, ServerProcess, demo_context, fresh_pg_database, uploaded_stays
+from tests.fault.server import ServerProcess, demo_context, fresh_pg_database, uploaded_stays
 from yidi.services.demo import load_demo
 
 NUL = "\x00"
@@ -95,30 +92,18 @@ def test_h13_a_fault_logs_one_bounded_line_with_a_reference_and_no_secret(kind, 
         ctx = demo_context(url)
         (mdtrt_id, endtime), = uploaded_stays(ctx, 1)
         log_file = tmp_path / "server.log"
-        server = ServerProcess(url, YIDI_LOG_LEVEL="INFO", YIDI_SECRET_KEY=SECRET_KEY)
-        with open(log_file, "w") as sink:
-            server.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(server.port), "--log-level", "info"], env=server.env, stdout=sink, stderr=sink)
-            try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        assert time.monotonic() < deadline, log_file.read_text()
-                        time.sleep(0.1)
-                nul_attacks(server.url)
-                # a real fault: the table a settlement writes is gone
-                with ctx.engine.begin() as connection:
-                    connection.execute(text("ALTER TABLE usage RENAME TO usage_gone"))
-                    connection.execute(text("ALTER TABLE filings RENAME TO filings_gone"))
-                fault = client_for(server).settle_inpatient(mdtrt_id, "P001", endtime=endtime)
-                api_fault = httpx.get(server.url + "/api/filings", auth=("clerk-jiaozuo", "demo-clerk"))
-            finally:
-                server.stop()
-                ctx.engine.dispose()
+        server = ServerProcess(url, YIDI_LOG_LEVEL="INFO", YIDI_SECRET_KEY=SECRET_KEY).start(log_file)
+        try:
+            nul_attacks(server.url)
+            # a real fault: the tables a settlement and a filing list use are gone
+            with ctx.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE usage RENAME TO usage_gone"))
+                connection.execute(text("ALTER TABLE filings RENAME TO filings_gone"))
+            fault = client_for(server).settle_inpatient(mdtrt_id, "P001", endtime=endtime)
+            api_fault = httpx.get(server.url + "/api/filings", auth=("clerk-jiaozuo", "demo-clerk"))
+        finally:
+            server.stop()
+            ctx.engine.dispose()
     assert fault["infcode"] == -1
     ref = re.search(r"参考号 ([0-9a-f]{12})", fault["err_msg"]).group(1)
     assert api_fault.status_code == 500 and api_fault.json()["code"] == "SYSTEM_ERROR"
