@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     sign_window_seconds: int = 300  # ±300 s clock skew for hospital signatures
     max_input_chars: int = 40_000  # the interface's limit on `input`
     max_body_bytes: int = 1_000_000
+    # 零星报销 attachments (invoice, fee list): PDF/JPEG/PNG up to this size each, at most 6 per claim; a claim
+    # submission may carry a body up to claim_body_bytes (the files travel base64 in JSON or as multipart).
+    claim_attachment_max_bytes: int = 2 * 1024 * 1024
+    claim_body_bytes: int = 18 * 1024 * 1024
     # Signs /api tokens and page sessions. A SecretStr prints as '**********' (repr, logs, tracebacks):
     # whoever reads a log must not be able to forge tokens. Read it with .get_secret_value().
     secret_key: SecretStr = SecretStr("dev-only-change-me")

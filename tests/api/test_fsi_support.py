@@ -79,3 +79,15 @@ def row_counts(ctx: AppContext) -> dict[str, int]:
 def ok(response: dict) -> dict:
     assert response["infcode"] == 0, response["err_msg"]
     return response["output"]
+
+
+def claim_papers() -> dict:
+    """The refund account and the invoice + fee list that every 零星报销 submission carries (minimal PDFs)."""
+    import base64
+
+    pdf = base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()
+    return {"bank_name": "中国银行", "bank_account": "6217852000012345678", "account_name": "参保人",
+            "attachments": [{"kind": "invoice", "filename": "invoice.pdf", "content_type": "application/pdf",
+                             "content_base64": pdf},
+                            {"kind": "fee_list", "filename": "fee_list.pdf", "content_type": "application/pdf",
+                             "content_base64": pdf}]}

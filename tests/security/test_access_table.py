@@ -21,11 +21,12 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from tests.api.test_fsi_support import claim_papers
 from tests.support.live_server import live_server
 from yidi.adapters.orm_web import LeadRow
 from yidi.api.app import create_app
 from yidi.domain.catalog import FeeItem
-from yidi.services import clearing, filings, prepayment, settlements, visits
+from yidi.services import clearing, filings, manual_claims, prepayment, settlements, visits
 from yidi.services.demo import load_demo
 
 ROLES = ("anonymous", "person", "hospital", "agency_other", "agency_right", "supervisor")
@@ -65,6 +66,15 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/fsi/api/call"): NOBODY, ("POST", "/fsi/api/rsfComIfsService/callService"): NOBODY,
     ("POST", "/fsi/api/{infno}"): NOBODY,
     ("POST", "/api/claims/manual"): {"person", "hospital"},
+    # 零星报销 (P001's, insured in 焦作): the person's own, the insured region's clerk; supervision may read
+    ("GET", "/api/claims/queue"): AGENCY_SUP,  # every agency may ask, and gets its own region only
+    ("GET", "/api/claims/manual/{claim_id}"): {"person", "agency_right", "supervisor"},
+    ("GET", "/api/claims/manual/{claim_id}/review"): {"agency_right", "supervisor"},
+    ("GET", "/api/claims/manual/{claim_id}/attachments/{attachment_id}"): {"person", "agency_right", "supervisor"},
+    ("POST", "/api/claims/manual/{claim_id}/approve"): RIGHT_AGENCY,
+    ("POST", "/api/claims/manual/{claim_id}/reject"): RIGHT_AGENCY,
+    ("POST", "/api/claims/manual/{claim_id}/paid"): RIGHT_AGENCY,
+    ("POST", "/api/claims/manual/{claim_id}/reverse"): RIGHT_AGENCY,
     ("GET", "/api/funds/clearing"): AGENCY_SUP,
     ("GET", "/api/funds/clearing/{month}"): AGENCY_SUP,
     ("GET", "/api/funds/clearing/{month}/cities/{admdvs}"): {"agency_right", "supervisor"},
@@ -79,6 +89,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/person/filings/{filing_id}"): P, ("POST", "/person/filings/{filing_id}/change"): P,
     ("GET", "/person/estimate"): P, ("POST", "/person/estimate"): P, ("GET", "/hospitals"): ALL,  # the public list of networked hospitals
     ("GET", "/person/settlements/{setl_id}"): P, ("GET", "/person/claim"): P, ("POST", "/person/claim"): P,
+    ("GET", "/person/claims/{claim_id}"): P, ("GET", "/person/claims/{claim_id}/attachments/{attachment_id}"): P,
     ("GET", "/desk"): H, ("POST", "/desk/read"): H, ("POST", "/desk/admit"): H, ("GET", "/desk/visits/{mdtrt_id}"): H,
     ("POST", "/desk/visits/{mdtrt_id}/fees"): H, ("POST", "/desk/visits/{mdtrt_id}/fees/{feedetl_sn}/delete"): H,
     ("POST", "/desk/visits/{mdtrt_id}/cancel"): H,
@@ -87,6 +98,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/desk/settlements/{setl_id}/slip.pdf"): H, ("GET", "/desk/reconciliation"): H,
     ("GET", "/agency"): {"agency_other", "agency_right"},
     ("POST", "/agency/filings/{filing_id}/decide"): RIGHT_AGENCY,
+    ("GET", "/agency/claims"): {"agency_other", "agency_right"},  # each clerk sees the own region's queue
+    ("GET", "/agency/claims/{claim_id}"): RIGHT_AGENCY, ("POST", "/agency/claims/{claim_id}/decide"): RIGHT_AGENCY,
+    ("GET", "/agency/claims/{claim_id}/attachments/{attachment_id}"): RIGHT_AGENCY,
     ("GET", "/agency/search"): AGENCY_SUP, ("GET", "/agency/funds"): AGENCY_SUP,
     # running the clearing writes the ledger: agencies only, never the read-only supervisor (issue 13)
     ("POST", "/agency/funds/run"): {"agency_other", "agency_right"}, ("GET", "/agency/reconciliation"): AGENCY_SUP,
@@ -116,7 +130,7 @@ def app_routes(app) -> list[tuple[str, str]]:
     return found
 
 
-STAYS, FILINGS = itertools.count(1), itertools.count(1)
+STAYS, FILINGS, CLAIMS = itertools.count(1), itertools.count(1), itertools.count(1)
 
 
 class World:
@@ -153,6 +167,18 @@ class World:
             psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin, endtime=begin,
             items=(FeeItem(code="X004", amount_fen=100000),), setl_date=begin)).setl_id
 
+    def claim(self) -> tuple[str, str]:
+        """A submitted 零星报销 of P001 (one visit each) and the id of its invoice."""
+        begin = date.fromordinal(date(2023, 1, 1).toordinal() + 3 * next(CLAIMS))
+        pdf = b"%PDF-1.4\n%%EOF\n"
+        claim = manual_claims.submit(self.ctx, manual_claims.SubmitCommand(
+            psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin, endtime=begin,
+            items=(FeeItem(code="X004", amount_fen=100000),), bank_name="中国银行", bank_account="6217852000012345678",
+            account_name="张三", submitted_on=date.today(), actor="P001",
+            attachments=(manual_claims.Attachment("invoice", "invoice.pdf", "application/pdf", pdf),
+                         manual_claims.Attachment("fee_list", "fee_list.pdf", "application/pdf", pdf))))
+        return claim.claim_id, str(claim.attachments[0].id)
+
     def lead(self) -> str:
         lead_id = f"L{datetime.now():%H%M%S%f}"
         with self.ctx.unit_of_work() as session:
@@ -176,6 +202,8 @@ def concrete(world: World, path: str) -> str:
         values["setl_id"] = world.settlement()
     if "{lead_id}" in path:
         values["lead_id"] = world.lead()
+    if "{claim_id}" in path:
+        values["claim_id"], values["attachment_id"] = world.claim()
     values.update(month="2024-01", admdvs="410800", infno="2304", filename="市级清算单-2024-01-410800.csv")
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -189,12 +217,14 @@ JSON_BODIES = {
     "cancel": {"date": date.today().isoformat(), "proof": True},
     "approve": {"reason": "材料齐全"},
     "reject": {"reason": "材料不全"},
+    "paid": {"payment_ref": "TR0001"},
+    "reverse": {"reason": "重复支付"},
     "/api/benefit/estimate": {"insuplc_admdvs": "410800", "insutype": "310", "fixmedins_code": "H11000000001",
                               "med_type": "21", "begntime": "2024-03-01", "endtime": "2024-03-05",
                               "items": [{"code": "X004", "amount": "1000.00"}]},
     "/api/claims/manual": {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21",
                            "begntime": "2024-05-01", "endtime": "2024-05-03",
-                           "items": [{"code": "X004", "amount": "1000.00"}]},
+                           "items": [{"code": "X004", "amount": "1000.00"}]} | claim_papers(),
 }
 
 
@@ -202,6 +232,7 @@ JSON_BODIES = {
 FORMS = {
     "/desk/read": {"certno": "410802195501011234"},
     "/agency/filings/{filing_id}/decide": {"decision": "approve"},
+    "/agency/claims/{claim_id}/decide": {"decision": "approve"},
     "/supervision/leads/{lead_id}/assign": {"assigned_admdvs": "110000", "note": "请协查"},
     "/supervision/leads/{lead_id}/close": {"outcome": "unfounded", "note": "排除"},
 }

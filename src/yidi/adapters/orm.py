@@ -260,3 +260,4 @@ from yidi.adapters import orm_web  # noqa: E402,F401
 from yidi.adapters import orm_funds  # noqa: E402,F401
 from yidi.adapters import orm_ops  # noqa: E402,F401
 from yidi.adapters import orm_audit  # noqa: E402,F401
+from yidi.adapters import orm_claims  # noqa: E402,F401

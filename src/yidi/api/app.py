@@ -103,7 +103,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         log.error("unhandled", ref=ref, error=exception_line(exc))
         return error_response(YidiError("SYSTEM_ERROR", {"ref": ref}))
 
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.claim_body_bytes,
+                       upload_paths=frozenset({"/api/claims/manual", "/person/claim"}))
 
     @app.get("/health", tags=["ops"])
     def health() -> dict:

@@ -22,10 +22,12 @@ import yaml
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import filings as filing_service
+from yidi.services import manual_claims
 from yidi.services import settlements as settlement_service
 from yidi.services.context import AppContext
 from yidi.services.reference import add_person, load_reference
 from yidi.services.settlements import parse_items
+from yidi.services.users import Principal
 
 
 class ScenarioFormatError(ValueError):
@@ -40,11 +42,21 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "settle": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                {"dise_codg", "emergency", "trauma_no_third_party"}),
     "cancel_settlement": ({"settlement"}, {"date"}),
+    # manual_claim = submit_claim + approve_claim (the story's clerk approves on the submission day)
     "manual_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                      {"dise_codg", "emergency", "trauma_no_third_party"}),
+    "submit_claim": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
+                     {"dise_codg", "emergency", "trauma_no_third_party", "date"}),
+    "approve_claim": ({"claim"}, {"date"}),
+    "reject_claim": ({"claim", "reason"}, {"date"}),
     "estimate": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                  {"dise_codg", "emergency", "trauma_no_third_party"}),
 }
+# A story has no scanned files: its claims carry these stand-ins (a minimal PDF each) and a stand-in account.
+_STAND_IN_PDF = b"%PDF-1.4\n% yidi scenario stand-in\n%%EOF\n"
+STAND_IN_ATTACHMENTS = (manual_claims.Attachment("invoice", "invoice.pdf", "application/pdf", _STAND_IN_PDF),
+                        manual_claims.Attachment("fee_list", "fee_list.pdf", "application/pdf", _STAND_IN_PDF))
+STAND_IN_ACCOUNT = "6222000000000000000"
 COMMON_KEYS = {"id", "do", "expect", "expect_error", "expect_ok", "note"}
 PERSON_KEYS = {"psn_no", "certno", "insuplc_admdvs", "insutype"}
 # scenarios.md's example always gives a name, but it decides nothing: a person without one is named by psn_no.
@@ -201,6 +213,7 @@ class Runner:
         self.ctx = ctx
         self.filings: dict[str, str] = {}  # step id -> filing id
         self.settlements: dict[str, str] = {}  # step id -> setl id
+        self.claims: dict[str, str] = {}  # step id -> 零星报销 claim id
         self.names: dict[str, str] = {}
 
     def _filing_ref(self, step: dict) -> str:
@@ -249,8 +262,57 @@ class Runner:
     def do_settle(self, step: dict) -> dict:
         return self._settle(step, "direct")
 
+    def _submit_claim(self, step: dict) -> manual_claims.Claim:
+        """The person's submission, with the runner's stand-in invoice and fee list (a story has no files)."""
+        cmd = settle_command(step, "manual")
+        on = _date(step, "date", required=False) or cmd.endtime
+        return manual_claims.submit(self.ctx, manual_claims.SubmitCommand(
+            psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type, begntime=cmd.begntime,
+            endtime=cmd.endtime, items=cmd.items, dise_codg=cmd.dise_codg, emergency=cmd.emergency,
+            trauma_no_third_party=cmd.trauma_no_third_party, bank_name="场景银行", bank_account=STAND_IN_ACCOUNT,
+            account_name=self.names.get(cmd.psn_no, cmd.psn_no), attachments=STAND_IN_ATTACHMENTS,
+            submitted_on=on, actor="scenario"))
+
+    def _clerk(self, claim_id: str) -> Principal:
+        region = manual_claims.claim_region(self.ctx, claim_id)
+        return Principal("scenario-clerk", "agency", region, None, None)
+
+    def _decide(self, claim_id: str, approve: bool, on: date | None, reason: str = "") -> manual_claims.Decision:
+        return manual_claims.decide(self.ctx, self._clerk(claim_id), claim_id, approve=approve, reason=reason, on=on)
+
     def do_manual_claim(self, step: dict) -> dict:
-        return self._settle(step, "manual")
+        claim = self._submit_claim(step)
+        self.claims[str(step["id"])] = claim.claim_id
+        try:
+            decision = self._decide(claim.claim_id, True, claim.submitted_on)
+        except YidiError as refusal:  # what cannot be paid, the clerk rejects, saying why (the story goes on)
+            self._decide(claim.claim_id, False, claim.submitted_on, refusal.full_message())
+            raise
+        self.settlements[str(step["id"])] = decision.claim.setl_id
+        return decision.settlement
+
+    def do_submit_claim(self, step: dict) -> dict:
+        claim = self._submit_claim(step)
+        self.claims[str(step["id"])] = claim.claim_id
+        return {"claim_id": claim.claim_id, "status": claim.status, "due_date": claim.due_date.isoformat(),
+                "medfee_sumamt": fen_to_yuan(claim.medfee_sumamt)}
+
+    def _claim_ref(self, step: dict) -> str:
+        ref = _str(step, "claim")
+        if ref not in self.claims:
+            raise invalid("claim", f"没有 id 为 {ref} 的零星报销申请步骤")
+        return self.claims[ref]
+
+    def do_approve_claim(self, step: dict) -> dict:
+        decision = self._decide(self._claim_ref(step), True, _date(step, "date", required=False))
+        self.settlements[str(step["id"])] = decision.claim.setl_id
+        self.claims[str(step["id"])] = decision.claim.claim_id
+        return {"claim_id": decision.claim.claim_id, "claim_status": decision.claim.status, **decision.settlement}
+
+    def do_reject_claim(self, step: dict) -> dict:
+        decision = self._decide(self._claim_ref(step), False, _date(step, "date", required=False),
+                                _str(step, "reason"))
+        return {"claim_id": decision.claim.claim_id, "status": decision.claim.status, "reason": decision.claim.reason}
 
     def do_estimate(self, step: dict) -> dict:
         return settlement_service.estimate(self.ctx, settle_command(step, "direct"))
@@ -259,8 +321,13 @@ class Runner:
         ref = _str(step, "settlement")
         if ref not in self.settlements:
             raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
-        view = settlement_service.cancel(self.ctx, self.settlements[ref], _date(step, "date", required=False),
-                                         actor="scenario")
+        on = _date(step, "date", required=False)
+        if ref in self.claims:  # a manual claim is undone by the agency that paid it: its 冲正
+            claim_id = self.claims[ref]
+            manual_claims.reverse(self.ctx, self._clerk(claim_id), claim_id, reason="场景：经办机构冲正", on=on)
+            view = settlement_service.get_settlement(self.ctx, self.settlements[ref])
+        else:
+            view = settlement_service.cancel(self.ctx, self.settlements[ref], on, actor="scenario")
         return {"setl_id": view.setl_id, "status": view.status}
 
     def run_step(self, step: dict) -> StepOutcome:

@@ -140,6 +140,16 @@ def visit_key(cmd: SettleCommand) -> str:
 SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院、23 转外诊治住院"
 
 
+def validate(cmd: SettleCommand) -> None:
+    """The command's own checks (fields, dates, amounts), before anything is read."""
+    _validate(cmd)
+
+
+def paid_claim_of_visit(session: Session, key: str) -> str | None:
+    """The settled claim of the visit ``key`` (visit_key), if any."""
+    return session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
+
+
 def _validate(cmd: SettleCommand) -> None:
     # An unsupported med_type is an out-of-range field (INVALID_INPUT names it), as scenarios.md fixes.
     if cmd.med_type not in MED_CLASS_OF:
@@ -403,6 +413,8 @@ def cancel(ctx: AppContext, setl_id: str, on: date | None = None, *, reversal: b
                               .execution_options(populate_existing=True)).first()
         if row is None or (fixmedins_code and row.fixmedins_code != fixmedins_code):
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
+        if fixmedins_code and row.kind == "manual":  # the agency paid it after review; only the agency reverses it
+            raise YidiError("MANUAL_CLAIM_NOT_CANCELLABLE", {"setl_id": setl_id})
         if row.status != "settled":
             raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": setl_id})
         row.status = "reversed" if reversal else "cancelled"

@@ -6,6 +6,7 @@
 - no visit has two paid claims;
 - no settlement pays past its cap;
 - no settlement is dated before the care it pays, or after the day it was recorded;
+- every 零星报销 claim agrees with its settlement (approved/paid: settled; reversed: reversed; else none);
 - the audit log's hash chain is intact: every sealed row still hashes to its seal. ``verify`` first seals
   what is not sealed yet (services/audit.py; the only write it makes, ``seal=False`` to skip it) and
   notes how many rows still await a seal (rows committed while it ran).
@@ -19,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from yidi.adapters.orm import JournalEntryRow, SettlementRow, UsageRow
-from yidi.services import audit, ledger
+from yidi.services import audit, ledger, manual_claims
 from yidi.services.context import AppContext
 
 
@@ -108,6 +109,8 @@ def verify(ctx: AppContext, *, limit: int = 50, seal: bool = True) -> VerifyRepo
         over = [f"usage {row.psn_no}/{row.year}/{row.cap_key} negative: {row.used_fen}"
                 for row in session.scalars(select(UsageRow).where(UsageRow.used_fen < 0).limit(limit))]
         report.add("usage_non_negative", over)
+
+        report.add("manual_claims_booked", manual_claims.consistency_problems(session, limit))
 
         chain_ok, rows, broken = audit.verify_chain(session)
         report.add("audit_chain", [] if chain_ok else [f"hash chain broken at row {broken} (of {rows} checked)"])

@@ -419,6 +419,21 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
         return SettleOutcome(visit, person, fields, view.setl_id)
 
 
+def claim_command(ctx: AppContext, *, mdtrt_id: str, endtime: date | None, actor: str) -> settlements.SettleCommand:
+    """The 零星报销 of an uploaded visit as a settlement command (its fee lines as they stand now); writes nothing.
+    A visit already settled is DUPLICATE_CLAIM."""
+    with ctx.unit_of_work() as session:
+        found = session.get(VisitRow, mdtrt_id)
+        if found is None:
+            raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
+        visit, _person, fee_rows = _stay(session, found.fixmedins_code, mdtrt_id)
+        if visit.state == "settled" and (paid := settlement_of_visit(session, mdtrt_id)) is not None:
+            raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
+        _require_state(visit, "registered", "discharged")
+        return _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=None, kind="manual", msgid=None,
+                        actor=actor)
+
+
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
                       reversal: bool = False, inpatient: bool | None = None, actor: str = "hospital") -> SettlementRow:
     """结算撤销 (2305 / 2208) and 冲正 of a settlement: reversed exactly once; the visit may be settled again."""

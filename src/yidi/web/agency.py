@@ -16,7 +16,8 @@ from yidi.adapters.orm import PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
-from yidi.services import access, clearing, finance_reconciliation, funds_scope, ledger, prepayment
+from yidi.api.claims import attachment_response
+from yidi.services import access, clearing, finance_reconciliation, funds_scope, ledger, manual_claims, prepayment
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, redirect, render, require
@@ -53,6 +54,55 @@ def agency_decide(request: Request, filing_id: str):
                                           on=date.today(), reason=values.get("reason", ""),
                                           clerk_region=principal.admdvs)
     return redirect(f"/agency?done={filing.filing_id}:{filing.status.value}")
+
+
+# --- 零星报销: the queue, the review (calculation, attachments, the person's other business), the decision ---
+
+@router.get("/agency/claims")
+def agency_claims(request: Request, status: str = "submitted", done: str = ""):
+    """零星报销 of the clerk's insured region, the earliest due first (due dates counted as for filings, F4)."""
+    principal = require(request, "agency")
+    ctx = ctx_of(request)
+    claims = manual_claims.queue(ctx, principal, status=status)
+    with ctx.unit_of_work() as session:
+        people = {row.psn_no: row for row in session.scalars(
+            select(PersonRow).where(PersonRow.psn_no.in_([c.psn_no for c in claims] or [""])))}
+    return render(request, "agency/claims.html", claims=claims, people=people, status=status, done=done,
+                  hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
+
+
+@router.get("/agency/claims/{claim_id}")
+def agency_claim(request: Request, claim_id: str):
+    principal = require(request, "agency")
+    ctx = ctx_of(request)
+    review = manual_claims.review(ctx, principal, claim_id)
+    with ctx.unit_of_work() as session:
+        person = session.get(PersonRow, review.claim.psn_no)
+        session.expunge(person)
+    return render(request, "agency/claim.html", review=review, claim=review.claim, person=person,
+                  regions=region_names(ctx), hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
+
+
+@router.post("/agency/claims/{claim_id}/decide")
+def agency_claim_decide(request: Request, claim_id: str):
+    principal = require(request, "agency")
+    values = form(request)
+    ctx = ctx_of(request)
+    if values.get("decision") == "paid":
+        claim = manual_claims.mark_paid(ctx, principal, claim_id, payment_ref=values.get("payment_ref", ""))
+    elif values.get("decision") == "reverse":
+        claim = manual_claims.reverse(ctx, principal, claim_id, reason=values.get("reason", ""))
+    else:
+        claim = manual_claims.decide(ctx, principal, claim_id, approve=values.get("decision") == "approve",
+                                     reason=values.get("reason", "")).claim
+    return redirect(f"/agency/claims?done={claim.claim_id}:{claim.status}")
+
+
+@router.get("/agency/claims/{claim_id}/attachments/{attachment_id}")
+def agency_claim_attachment(request: Request, claim_id: str, attachment_id: int):
+    principal = require(request, "agency")
+    info, content = manual_claims.attachment(ctx_of(request), principal, claim_id, attachment_id)
+    return attachment_response(info, content)
 
 
 def _person_scope(principal, stmt):

@@ -44,6 +44,9 @@ MED_TYPE_NAMES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通�
 SETTLEMENT_STATUS_NAMES = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
 VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
 KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
+CLAIM_STATUS_NAMES = {"submitted": "待审核", "approved": "审核通过（待转账）", "rejected": "已驳回", "paid": "已转账",
+                      "reversed": "已冲正"}
+ATTACHMENT_NAMES = {"invoice": "发票", "fee_list": "费用清单"}
 COVERAGE_NAMES = {"local": "参保地就医", "long_term_at_filed_place": "长期异地居住人员在备案地就医",
                   "long_term_back_home": "长期异地居住人员回参保地就医"}
 ROLE_NAMES = {"person": "参保人", "hospital": "医院医保办", "agency": "经办机构", "supervisor": "监管"}
@@ -64,6 +67,8 @@ templates.env.filters.update({
     "channel_name": lambda s: CHANNEL_NAMES.get(s, s),
     "med_type_name": lambda s: MED_TYPE_NAMES.get(s, s),
     "kind_name": lambda s: KIND_NAMES.get(s, s),
+    "claim_status_name": lambda s: CLAIM_STATUS_NAMES.get(s, s),
+    "attachment_name": lambda s: ATTACHMENT_NAMES.get(s, s),
     "type_name": lambda s: TYPE_NAMES.get(FilingType(s), s) if s in FilingType.__members__.values() else s,
     "coverage_name": lambda s: COVERAGE_NAMES.get(s, s),
     "role_name": lambda s: ROLE_NAMES.get(s, s),
@@ -118,6 +123,12 @@ def form(request: Request) -> dict:
 def form_list(request: Request, key: str) -> list[str]:
     data = getattr(request.state, "form", None)
     return [str(v).strip() for v in data.getlist(key)] if data is not None else []
+
+
+def form_files(request: Request, key: str) -> list:
+    """The files uploaded under ``key`` (multipart forms); empty file inputs are left out."""
+    data = getattr(request.state, "form", None)
+    return [v for v in (data.getlist(key) if data is not None else []) if hasattr(v, "file") and v.filename]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:

@@ -10,9 +10,11 @@ from yidi.domain.errors import YidiError
 from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
+from yidi.services import manual_claims
 from yidi.services import settlements as settlement_service
 from yidi.services.reference import get_person
-from yidi.web.core import PageRoute, ctx_of, form, form_list, redirect, render, require
+from yidi.api.claims import attachment_response
+from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, institutions, parse_date, parse_items,
                              region_names)
 
@@ -39,7 +41,8 @@ def person_home(request: Request):
     principal, person = _me(request)
     ctx = ctx_of(request)
     return render(request, "person/home.html", person=person, filings=filing_service.list_filings(ctx, psn_no=person.psn_no),
-                  settlements=settlement_service.list_settlements(ctx, psn_no=person.psn_no), regions=region_names(ctx))
+                  settlements=settlement_service.list_settlements(ctx, psn_no=person.psn_no), regions=region_names(ctx),
+                  claims=manual_claims.claims_of_person(ctx, person.psn_no))
 
 
 # --- 备案: three steps. Each step posts to the next; earlier answers travel in hidden fields. ---
@@ -162,7 +165,8 @@ def _claim_form(request: Request, template: str, person, **extra):
         for code, name in catalog_items(ctx, hospital.admdvs, date.today()):
             items.setdefault(code, name)
     return render(request, template, person=person, hospitals=hospitals, regions=region_names(ctx),
-                  catalog=sorted(items.items()), rows=range(MAX_FEE_ROWS), values=extra.pop("values", {}), **extra)
+                  catalog=sorted(items.items()), rows=range(MAX_FEE_ROWS), values=extra.pop("values", {}),
+                  max_kb=manual_claims.max_attachment_bytes() // 1024, **extra)
 
 
 def _settle_command(request: Request, person, kind: str, actor: str) -> settlement_service.SettleCommand:
@@ -229,10 +233,40 @@ def claim_form(request: Request):
 
 @router.post("/person/claim")
 def claim_submit(request: Request):
-    def settle(person, values, command):
+    """零星报销: submitted with the invoice, the fee list and the refund account; the insured region's clerk
+    reviews it (nothing is paid now)."""
+    def submit(person, values, command):
         if values.get("agree") != "yes":
             raise YidiError("INVALID_INPUT", {"field": "agree", "detail": "（请确认所填信息真实）"})
-        view = settlement_service.settle(ctx_of(request), command)
-        return redirect(f"/person/settlements/{view.setl_id}")
+        files = [manual_claims.Attachment(kind, upload.filename or kind, upload.content_type or "",
+                                          upload.file.read(manual_claims.max_attachment_bytes() + 1))
+                 for kind in ("invoice", "fee_list") for upload in form_files(request, kind)]
+        claim = manual_claims.submit(ctx_of(request), manual_claims.SubmitCommand(
+            psn_no=person.psn_no, fixmedins_code=command.fixmedins_code, med_type=command.med_type,
+            begntime=command.begntime, endtime=command.endtime, items=command.items, dise_codg=command.dise_codg,
+            trauma_no_third_party=command.trauma_no_third_party, bank_name=values.get("bank_name", ""),
+            bank_account=values.get("bank_account", ""), account_name=values.get("account_name", ""),
+            attachments=tuple(files), submitted_on=date.today(), actor=command.actor))
+        return redirect(f"/person/claims/{claim.claim_id}?new=1")
 
-    return _claim_post(request, "person/claim.html", "manual", settle)
+    return _claim_post(request, "person/claim.html", "manual", submit)
+
+
+def _own_claim(request: Request, claim_id: str):
+    principal, person = _me(request)
+    return person, manual_claims.get_claim(ctx_of(request), principal, claim_id)
+
+
+@router.get("/person/claims/{claim_id}")
+def my_claim(request: Request, claim_id: str, new: str = ""):
+    person, claim = _own_claim(request, claim_id)
+    ctx = ctx_of(request)
+    return render(request, "person/claim_status.html", person=person, claim=claim, new=bool(new),
+                  hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
+
+
+@router.get("/person/claims/{claim_id}/attachments/{attachment_id}")
+def my_claim_attachment(request: Request, claim_id: str, attachment_id: int):
+    principal, _ = _me(request)
+    info, content = manual_claims.attachment(ctx_of(request), principal, claim_id, attachment_id)
+    return attachment_response(info, content)
