@@ -7,6 +7,7 @@ Over real HTTP on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 
 import httpx
@@ -22,6 +23,7 @@ from yidi.services.demo import load_demo
 from yidi.services.verify import verify
 
 FUTURE = "2099-12-31"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
 
 
 def _refused(answer: dict, field: str) -> None:
@@ -46,7 +48,11 @@ def test_h13_future_dates_of_care_are_refused_on_every_door(demo_ctx):
         with httpx.Client(base_url=server.url, auth=("P001", "demo-person")) as person:
             claim = person.post("/api/claims/manual", json={
                 "psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21", "begntime": admitted,
-                "endtime": "2100-01-01", "items": [{"code": "X004", "amount": "3000.00"}]})
+                "endtime": "2100-01-01", "items": [{"code": "X004", "amount": "3000.00"}],
+                "bank_name": "中国银行焦作分行", "bank_account": "6217 8520 0001 2345 678", "account_name": "张三",
+                "attachments": [{"kind": kind, "filename": f"{kind}.pdf", "content_type": "application/pdf",
+                                 "content_base64": base64.b64encode(PDF).decode()}
+                                for kind in ("invoice", "fee_list")]})
             assert claim.status_code == 422 and claim.json()["code"] == "CARE_DATE_IN_FUTURE"
         estimate = httpx.post(f"{server.url}/api/benefit/estimate", json={
             "insuplc_admdvs": "410800", "insutype": "310", "fixmedins_code": "H11000000001", "med_type": "21",
