@@ -100,6 +100,18 @@ def user_disable(username: str, enable: bool = typer.Option(False, "--enable", h
     err.print(f"user {username} {'enabled' if enable else 'disabled'}")
 
 
+@user_app.command("logout")
+def user_logout(username: str) -> None:
+    """注销会话 / end every page session and /api token of a user now (e.g. a lost phone)."""
+    from yidi.services import users
+
+    try:
+        users.revoke_sessions(_context(), username)
+    except YidiError as exc:
+        _fail(exc)
+    err.print(f"every session and token of {username} is revoked")
+
+
 @user_app.command("reset-password")
 def user_reset_password(username: str, password_stdin: bool = typer.Option(False)) -> None:
     """重置密码 / reset a password (a temporary one is generated and shown once)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,7 +22,9 @@ class Settings(BaseSettings):
     # submission may carry a body up to claim_body_bytes (the files travel base64 in JSON or as multipart).
     claim_attachment_max_bytes: int = 2 * 1024 * 1024
     claim_body_bytes: int = 18 * 1024 * 1024
-    secret_key: str = "dev-only-change-me"  # session cookies and CSRF for the pages
+    # Signs /api tokens and page sessions. A SecretStr prints as '**********' (repr, logs, tracebacks):
+    # whoever reads a log must not be able to forge tokens. Read it with .get_secret_value().
+    secret_key: SecretStr = SecretStr("dev-only-change-me")
     # Rate limits (api/ratelimit.py): per hospital access key on /fsi; failed logins per username + address.
     fsi_rate_per_second: float = 200.0  # 0 = unlimited
     fsi_rate_burst: int = 400
@@ -29,6 +32,9 @@ class Settings(BaseSettings):
     # buckets, so each takes 1/N of the rate and burst and the limit holds for the whole server.
     server_workers: int = 1
     login_failures_per_minute: int = 10  # 0 = unlimited
+    # Dates of care (admission, discharge, visit) may lie at most this far after the server's clock
+    # (services/clock.py): clocks of a HIS and the server run a little apart, a stay never ends in the future.
+    care_clock_tolerance_seconds: int = 300
     # Degraded mode (services/ops.py): how long a process reuses its view of outage windows and the queue.
     ops_cache_seconds: float = 5.0
     # Test-only seam (tests/fault): seconds a 2304/2207 sleeps before its write. Read only when

@@ -12,12 +12,18 @@ from tests.support.live_server import live_server
 from yidi.adapters.orm import SettlementRow
 from yidi.api.app import create_app
 from yidi.services import filings as filing_service
+from yidi.services import users
 
 
 @pytest.fixture
 def base_url(ctx):
+    # an estimate naming a person shows that person's filings and usage: it needs their login (issue 13)
+    users.create_user(ctx, username="P001", password="demo-person", role="person", admdvs="410800", psn_no="P001")
     with live_server(create_app(ctx)) as url:
         yield url
+
+
+AS_P001 = ("P001", "demo-person")
 
 
 BILL = {"fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01", "endtime": "2023-03-10",
@@ -28,7 +34,8 @@ def test_estimate_for_a_filed_person(ctx, base_url):
     filing_service.file_filing(ctx, filing_service.FileCommand(
         psn_no="P001", filing_type="retired_relocated", basis="commitment", mdtrtarea_admvs="110000",
         begndate=date(2023, 1, 10), apply_date=date(2023, 1, 10), channel="window", commitment_signature="张三"))
-    response = httpx.post(f"{base_url}/api/benefit/estimate", json={"psn_no": "P001", **BILL}, timeout=30)
+    response = httpx.post(f"{base_url}/api/benefit/estimate", json={"psn_no": "P001", **BILL}, timeout=30,
+                          auth=AS_P001)
     assert response.status_code == 200, response.text
     body = response.json()
     # (12000 − 900) × 85% = 9435.00; psn 2565.00
@@ -52,7 +59,7 @@ def test_anonymous_estimate_names_insured_region_and_filing_type(base_url):
 
 
 @pytest.mark.parametrize("body, status, code, field", [
-    ({"psn_no": "NOBODY", **BILL}, 404, "UNKNOWN_PERSON", None),
+    ({"psn_no": "NOBODY", **BILL}, 403, "FORBIDDEN", None),  # not the logged-in person
     ({"psn_no": "P001", **BILL, "fixmedins_code": "H0"}, 404, "UNKNOWN_INSTITUTION", None),
     ({**BILL}, 422, "INVALID_INPUT", "psn_no"),
     ({"psn_no": "P001", **BILL, "endtime": "2023-02-30"}, 422, "INVALID_INPUT", "endtime"),
@@ -63,7 +70,7 @@ def test_anonymous_estimate_names_insured_region_and_filing_type(base_url):
     ({"insuplc_admdvs": "410800", "insutype": "310", **BILL}, 409, "NOT_FILED", None),
 ])
 def test_estimate_refusals_are_coded_never_500(base_url, body, status, code, field):
-    response = httpx.post(f"{base_url}/api/benefit/estimate", json=body, timeout=30)
+    response = httpx.post(f"{base_url}/api/benefit/estimate", json=body, timeout=30, auth=AS_P001)
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     if field:

@@ -102,7 +102,7 @@ def _settle_p001(ctx, day: date) -> str:
     """张三 (焦作) in 北京 on his demo filing: one day in hospital."""
     return settlements.settle(ctx, settlements.SettleCommand(
         psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=day, endtime=day,
-        items=(FeeItem(code="X004", amount_fen=500_000),))).setl_id
+        items=(FeeItem(code="X004", amount_fen=500_000),), setl_date=day)).setl_id  # history: settled that day
 
 
 def test_agency_sees_the_clearing_statement_downloads_it_and_c4_names_the_settlement_that_changed(page, live_app):

@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -72,11 +73,14 @@ class ServerProcess:
                     "YIDI_LOG_LEVEL": "WARNING", **env}
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "ServerProcess":
+    def start(self, log_file: Path | None = None) -> "ServerProcess":
+        """Start and wait for /health; with ``log_file`` everything the server writes goes there (log level info)."""
+        sink = open(log_file, "w") if log_file is not None else subprocess.DEVNULL  # noqa: SIM115 - closed in stop
+        self._sink = sink
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--port", str(self.port), "--log-level", "info" if log_file is not None else "warning"],
+            env=self.env, stdout=sink, stderr=sink)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -101,6 +105,8 @@ class ServerProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if getattr(self, "_sink", None) not in (None, subprocess.DEVNULL):
+            self._sink.close()
 
     @property
     def pid(self) -> int:

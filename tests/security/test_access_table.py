@@ -41,7 +41,8 @@ P = {"person"}
 H = {"hospital"}
 RIGHT_AGENCY = {"agency_right"}
 ADMIN = {"admin"}  # accounts and hospital access keys (issue 19)
-NATIONAL = {"supervisor"}  # money of the whole country moves with two national or provincial users (issue 19)
+NATIONAL: set[str] = set()  # two national or provincial *agency* users move the country's money (issue 19); never
+# the read-only supervisor (issue 13); the demo callers here are city clerks (tests/ops/test_two_person.py)
 
 # (method, path) -> the roles allowed. Pages and /api alike.
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -52,6 +53,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/redoc"): ALL,
     ("POST", "/api/login"): ALL,
     ("GET", "/api/me"): LOGGED_IN,
+    ("POST", "/api/logout"): LOGGED_IN, ("POST", "/api/password"): LOGGED_IN,
     ("POST", "/api/filings"): {"person", "agency_right"},
     # lists: every agency may ask, and gets its own region only (test_i3_lists_are_scoped_to_the_region)
     ("GET", "/api/filings"): {"person", "agency_other", "agency_right", "supervisor"},
@@ -179,14 +181,14 @@ class World:
         begin = date.fromordinal(date(2024, 1, 1).toordinal() + 3 * next(STAYS))  # one stay per call
         return settlements.settle(self.ctx, settlements.SettleCommand(
             psn_no="P001", fixmedins_code="H11000000001", med_type="21", begntime=begin, endtime=begin,
-            items=(FeeItem(code="X004", amount_fen=100000),))).setl_id
+            items=(FeeItem(code="X004", amount_fen=100000),), setl_date=begin)).setl_id
 
     def approval(self) -> str:
         """A clearing asked for by another national user, for the caller to approve."""
         from yidi.services import approvals
         from yidi.services.users import Principal
 
-        return approvals.request(self.ctx, Principal("another-supervisor", "supervisor"), "clearing.run",
+        return approvals.request(self.ctx, Principal("another-clerk", "agency", "410000"), "clearing.run",
                                  {"month": "2024-01"}).request_id
 
     def user(self) -> str:
@@ -249,6 +251,7 @@ def concrete(world: World, path: str) -> str:
 
 JSON_BODIES = {
     "/api/login": {"username": "nobody", "password": "x"},
+    "/api/password": {"old_password": "x", "new_password": "short"},  # 422 after the login check: nothing changes
     "/api/filings": {"psn_no": "P001", "type": "other_temporary", "basis": "proof", "mdtrtarea_admvs": "310000",
                      "begndate": date.today().isoformat()},
     "change": {"date": date.today().isoformat(), "proof": True, "mdtrtarea_admvs": "320000"},
@@ -305,7 +308,7 @@ class Caller:
         self.csrf = match.group(1)
 
     def request(self, method: str, template: str, path: str) -> httpx.Response:
-        if template in ("/login", "/logout", "/api/login"):
+        if template in ("/login", "/logout", "/api/login", "/api/logout"):
             return self._session_route(template)
         if method == "GET":
             return self.http.get(path)
@@ -319,6 +322,11 @@ class Caller:
         try:
             if template == "/api/login":
                 return fresh.http.post(template, json={"username": "P002", "password": "demo-person"})
+            if template == "/api/logout":  # revokes every session of the user: a user no other caller uses
+                if self.role == "anonymous":
+                    return fresh.http.post(template)
+                token = fresh.http.post("/api/login", json={"username": "P002", "password": "demo-person"})
+                return fresh.http.post(template, headers={"authorization": f"Bearer {token.json()['access_token']}"})
             if template == "/login":
                 return fresh.http.post(template, data={"csrf_token": fresh.csrf, "username": "P002",
                                                        "password": "demo-person"})

@@ -4,9 +4,6 @@ logs of a real server process, and tampering with the append-only audit log dete
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 from datetime import date
 
 import httpx
@@ -90,28 +87,16 @@ def test_i3_certno_masked_in_the_logs_of_a_real_request(tmp_path):
     load_demo(ctx)
     ctx.engine.dispose()
     log_file = tmp_path / "server.log"
-    server = ServerProcess(url, YIDI_LOG_LEVEL="INFO")
-    with open(log_file, "w") as sink:
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(server.port), "--log-level", "info"], env=server.env, stdout=sink, stderr=sink)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, log_file.read_text()
-                    time.sleep(0.1)
-            his = client_for(server)
-            envelope = his.envelope("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERTNO}})
-            envelope[CERTNO] = "a vendor's stray field"  # logged as an unknown envelope field
-            assert his.send(envelope)["infcode"] == 0
-            with httpx.Client(base_url=server.url, auth=("clerk-jiaozuo", "demo-clerk")) as http:
-                assert http.get("/api/filings", params={"certno": CERTNO}).status_code == 200  # access log line
-        finally:
-            server.stop()
+    server = ServerProcess(url, YIDI_LOG_LEVEL="INFO").start(log_file)
+    try:
+        his = client_for(server)
+        envelope = his.envelope("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERTNO}})
+        envelope[CERTNO] = "a vendor's stray field"  # logged as an unknown envelope field
+        assert his.send(envelope)["infcode"] == 0
+        with httpx.Client(base_url=server.url, auth=("clerk-jiaozuo", "demo-clerk")) as http:
+            assert http.get("/api/filings", params={"certno": CERTNO}).status_code == 200  # access log line
+    finally:
+        server.stop()
     logged = log_file.read_text()
     assert "fsi.extra_envelope_fields" in logged and "GET /api/filings?certno=" in logged  # the lines exist
     assert CERTNO not in logged

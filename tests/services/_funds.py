@@ -28,7 +28,8 @@ def settle_at(ctx, psn_no: str, day: date, amount_fen: int = 500_000, *, local: 
     """An inpatient stay of one day; ``local`` settles at the person's home-city hospital instead."""
     hospital = "H41080000001" if local else ROUTES[psn_no][1]
     view = settle(ctx, SettleCommand(psn_no=psn_no, fixmedins_code=hospital, med_type="21", begntime=day,
-                                     endtime=day, items=(FeeItem(code="X004", amount_fen=amount_fen),)))
+                                     endtime=day, items=(FeeItem(code="X004", amount_fen=amount_fen),),
+                                     setl_date=day))  # history replayed: settled on the day of discharge
     return view.setl_id
 
 

@@ -18,4 +18,5 @@ def file_p001_beijing(ctx) -> None:
 def stay(ctx, begin: date, end: date, *, hospital: str = "H11000000001", kind: str = "direct",
          dise: str | None = "I21.0", amount_fen: int = 800_000, psn_no: str = "P001", med_type: str = "21"):
     return settle(ctx, SettleCommand(psn_no=psn_no, fixmedins_code=hospital, med_type=med_type, begntime=begin,
-                                     endtime=end, items=(FeeItem("X007", amount_fen),), dise_codg=dise, kind=kind))
+                                     endtime=end, items=(FeeItem("X007", amount_fen),), dise_codg=dise, kind=kind,
+                                     setl_date=end))  # history replayed: settled on the day of discharge

@@ -257,7 +257,10 @@ class UserRow(Base):
     psn_no: Mapped[str | None] = mapped_column(String(30), nullable=True)
     fixmedins_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     display_name: Mapped[str] = mapped_column(String(60), default="")
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # false: disabled
+    # Every page session and /api token carries the version it was issued under; logout, a password change
+    # or disabling the user increments it, which ends them all at once (services/users.py).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 from yidi.adapters import orm_web  # noqa: E402,F401
 from yidi.adapters import orm_funds  # noqa: E402,F401
 from yidi.adapters import orm_ops  # noqa: E402,F401

@@ -22,7 +22,8 @@ from yidi.api.fsi_gateway import InterfaceGateway
 from yidi.api.guards import BodyGuard
 from yidi.config import get_settings, production_problems
 from yidi.domain.errors import YidiError, invalid
-from yidi.logs import configure_logging, get_logger
+from yidi.logs import configure_logging, exception_line, get_logger
+from yidi.services import transactions
 from yidi.services.context import AppContext
 
 # Routers are optional modules so that each part of the system stays in its own file.
@@ -127,9 +128,11 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        # A bug, never bad input: log it with a reference the operator can grep for.
+        if transactions.is_conflict(exc):  # the database ended this use case as a deadlock's loser
+            return error_response(YidiError("CONCURRENT_CONFLICT", {"attempts": 1}))
+        # A bug, never bad input: one bounded line with a reference the operator can grep for (logs.py).
         ref = uuid.uuid4().hex[:12]
-        log.error("unhandled", ref=ref, error=repr(exc)[:500])
+        log.error("unhandled", ref=ref, error=exception_line(exc))
         return error_response(YidiError("SYSTEM_ERROR", {"ref": ref}))
 
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.claim_body_bytes,

@@ -1,9 +1,11 @@
 """POST /api/benefit/estimate — 费用测算: what will I pay, before treatment (B1–B13). Nothing is written.
 
-No login is needed for the calculation. Either name an existing person (``psn_no``: their filings and
-this year's usage count), or stay anonymous with ``insuplc_admdvs`` + ``insutype`` (+ optional
-``filing_type`` / ``basis``): then no filings exist except the one you name, and nothing is used yet
-this year. Amounts are yuan strings with two decimals; the trace cites rule IDs and policy versions.
+Either stay anonymous with a profile — ``insuplc_admdvs`` + ``insutype`` (+ optional ``filing_type`` /
+``basis``): no login, no filings except the one you name, nothing used yet this year — or name a person
+(``psn_no``): their filings and this year's usage count, which are that person's own data, so the request must
+be logged in as that person, or as the desk of a hospital treating them (an open visit there). Anyone else gets
+FORBIDDEN, the anonymous LOGIN_REQUIRED. Amounts are yuan strings with two decimals; the trace cites rule IDs
+and policy versions.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from yidi.api.auth import optional_principal
 from yidi.api.deps import get_ctx
-from yidi.domain.errors import invalid
-from yidi.services import settlements, treatment_entry
+from yidi.domain.errors import YidiError, invalid
+from yidi.services import access, settlements, treatment_entry
 from yidi.services.context import AppContext
+from yidi.services.users import Principal
 
 router = APIRouter(prefix="/api/benefit", tags=["benefit 待遇测算"])
 
@@ -54,10 +58,16 @@ def _command(body: EstimateRequest, psn_no: str) -> settlements.SettleCommand:
 
 
 @router.post("/estimate", summary="费用测算（不写入任何数据）")
-def estimate(body: EstimateRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
+def estimate(body: EstimateRequest, ctx: AppContext = Depends(get_ctx),
+             principal: Principal | None = Depends(optional_principal)) -> dict:
     if body.psn_no is not None:
         if body.insuplc_admdvs is not None or body.insutype is not None or body.filing_type is not None:
             raise invalid("psn_no", "已指定人员时不能再指定 insuplc_admdvs / insutype / filing_type（以参保记录和备案为准）")
+        if principal is None:
+            raise YidiError("LOGIN_REQUIRED", {"detail": "按人员编号测算会用到本人的备案和本年度已用额度，需本人登录"
+                                                         "（或就诊医院登录）；不登录请按参保地和险种匿名测算"})
+        if not access.may_see_person(ctx, principal, body.psn_no):
+            raise YidiError("FORBIDDEN", {"detail": "只能为本人，或为正在本院就诊的参保人测算"})
         result = treatment_entry.estimate(ctx, _command(body, body.psn_no))  # a visitor: asked of their node
     else:
         profile = settlements.AnonymousProfile(insuplc_admdvs=body.insuplc_admdvs, insutype=body.insutype,

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import PersonRow, VisitRow
-from yidi.api import fsi_auth, fsi_clearing, ratelimit
+from yidi.api import fsi_auth, fsi_clearing, guards, ratelimit
 from yidi.api.fsi_auth import Credential, authenticate  # noqa: F401 - re-exported (claims, bench)
 from yidi.api.fsi_fields import (CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, require_same,
                                  section)
@@ -32,8 +32,8 @@ from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.regions import area_covers
-from yidi.logs import get_logger
-from yidi.services import audit, idempotency, insured_side, ops, replay_guard, visits
+from yidi.logs import exception_line, get_logger
+from yidi.services import audit, idempotency, insured_side, ops, replay_guard, transactions, visits
 from yidi.services.context import AppContext
 from yidi.services.reference import cert_no_from
 
@@ -470,6 +470,9 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
     if isinstance(raw_input, str):  # some vendors send input as a JSON string
         if len(raw_input) > max_chars:
             raise invalid("input", f"超过 {max_chars} 个字符")
+        refused = guards.json_text_refusal(raw_input.encode("utf-8", "surrogatepass"))  # the body's guards, again
+        if refused is not None:
+            raise refused
         try:
             raw_input = json.loads(raw_input)
         except ValueError:
@@ -491,6 +494,12 @@ def content_digest(call: Call) -> str:
 
 
 def run_write(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
+    """``_write_once``, run again from the start when the database ended it as the loser of a deadlock or a
+    serialisation conflict (e.g. a 2305 and a 2304 of the same visit at once; services/transactions.py)."""
+    return transactions.retrying(lambda: _write_once(ctx, call, seen), what=call.infno)
+
+
+def _write_once(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
     """Do the transaction and store its answer under the msgid — one database transaction.
 
     The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
@@ -587,9 +596,11 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
         return 200, envelope(msgid, admdvs, refmsg_time, output=output)
     except YidiError as exc:
         return (exc.http_status if exc.spec.category == "auth" else 200), envelope(msgid, admdvs, refmsg_time, error=exc)
-    except Exception:  # noqa: BLE001 - a fault is answered with a coded reason, never a bare 500
-        log.exception("fsi.fault", infno=path_infno)
-        fault = YidiError("SERVICE_UNAVAILABLE", {"detail": "系统故障"})
+    except Exception as exc:  # noqa: BLE001 - a fault is answered with a coded reason, never a bare 500
+        # One bounded line with a reference, never a traceback with locals (logs.py).
+        ref = uuid.uuid4().hex[:12]
+        log.error("fsi.fault", ref=ref, infno=path_infno, error=exception_line(exc))
+        fault = YidiError("SERVICE_UNAVAILABLE", {"detail": f"系统故障，参考号 {ref}"})
         return 200, envelope(msgid, admdvs, refmsg_time, error=fault)
 
 

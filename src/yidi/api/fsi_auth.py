@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow
@@ -33,7 +34,7 @@ class Credential:
     access_key: str
     fixmedins_code: str
     admdvs: str
-    secret: str
+    secret: SecretStr  # never printed (repr, logs): read with .get_secret_value() where a signature is checked
     algorithm: str
     demo_only: bool
 
@@ -53,7 +54,7 @@ def credential(ctx: AppContext, access_key: str) -> Credential | None:
                               .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
                               .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
     found = None if row is None else Credential(row[0].access_key, row[0].fixmedins_code, row[1],
-                                                credentials.secret_of(row[0]), row[0].algorithm, row[0].demo_only)
+                                                SecretStr(credentials.secret_of(row[0])), row[0].algorithm, row[0].demo_only)
     if len(cache) > 10_000:
         cache.clear()
     cache[access_key] = (time.monotonic(), found)
@@ -66,7 +67,7 @@ def _failed(detail: str) -> YidiError:
 
 def _usable(ctx: AppContext, access_key: str, header: str) -> Credential:
     cred = credential(ctx, access_key)
-    if cred is None or not cred.secret or (cred.demo_only and not ctx.demo_mode):  # no secret: key not readable
+    if cred is None or not cred.secret.get_secret_value() or (cred.demo_only and not ctx.demo_mode):  # no secret: key not readable
         raise _failed(f"{header} 无效或已停用（演示密钥仅在演示模式下可用）")
     return cred
 
@@ -105,7 +106,7 @@ def authenticate(ctx: AppContext, headers: dict[str, str], body: bytes, now_ms: 
     _within_window(int(stamp) / (1000 if len(stamp) == 13 else 1), now, "_api_timestamp")
     if signing.sm3_hex(body) != given["_api_body_sm3"].lower():
         raise _failed("_api_body_sm3 与报文不符")
-    if not signing.signature_matches(cred.secret, given, cred.algorithm, given["_api_signature"]):
+    if not signing.signature_matches(cred.secret.get_secret_value(), given, cred.algorithm, given["_api_signature"]):
         raise _failed(f"签名无效（{cred.algorithm}）")
     if record:
         _not_replayed(ctx, replay_key(headers), now)
@@ -124,7 +125,7 @@ def _authenticate_tif(ctx: AppContext, headers: dict[str, str], now: float, reco
     _within_window(int(stamp), now, "x-tif-timestamp")
     if len(nonce) > NONCE_MAX or not all(" " < ch <= "~" for ch in nonce):
         raise _failed(f"x-tif-nonce 应为不超过{NONCE_MAX}个可见ASCII字符")
-    if not signing.tif_signature_matches(cred.secret, stamp, nonce, given["x-tif-signature"]):
+    if not signing.tif_signature_matches(cred.secret.get_secret_value(), stamp, nonce, given["x-tif-signature"]):
         raise _failed("x-tif-signature 无效（SHA-256(timestamp+token+nonce+timestamp)）")
     if record:
         _not_replayed(ctx, replay_key(headers), now)

@@ -5,7 +5,7 @@ complete settlements a second on two cores). FastAPI's router, dependency resolu
 session/CSRF middleware cost ~0.5 ms of CPU per call (measured: 15.8 → 13.7 ms per four-call flow) and
 do nothing for it: the interface has its own authentication (api/signing.py), its own envelope and its
 own error shape. So this pure-ASGI layer sits outermost and serves those paths itself — the same guards
-as ``BodyGuard`` (size, JSON depth) and the same ``fsi.handle_call`` — and passes every other request to
+as ``BodyGuard`` (size, JSON depth, NUL: ``guards.refusal``) and the same ``fsi.handle_call`` — and passes every other request to
 the application untouched. The FastAPI routes in api/fsi.py stay declared for the OpenAPI document and
 use the same ``answer``.
 
@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yidi.api import fsi, metrics
-from yidi.api.guards import read_body, too_deep
+from yidi.api.guards import read_body, refusal
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.services import audit
@@ -93,9 +93,9 @@ class InterfaceGateway:
         body = await read_body(scope, receive, self.max_bytes)
         if body is None:  # client went away
             return
-        refusal = body if isinstance(body, YidiError) else too_deep(body)
-        if refusal is not None:
-            status, payload = refusal.http_status, render(fsi.envelope("", "", fsi.stamp_text(), error=refusal))
+        refused = body if isinstance(body, YidiError) else refusal(scope, body)
+        if refused is not None:
+            status, payload = refused.http_status, render(fsi.envelope("", "", fsi.stamp_text(), error=refused))
         else:
             headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
             status, payload = await answer(self.ctx, headers, body, path_infno(scope["path"]))

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from yidi.api.auth import current_principal
 from yidi.api.deps import get_ctx
 from yidi.domain.errors import YidiError
-from yidi.services import clearing, finance_reconciliation, funds_scope, prepayment
+from yidi.services import access, clearing, finance_reconciliation, funds_scope, prepayment
 from yidi.services.context import AppContext
 from yidi.services.users import Principal
 
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/funds", tags=["funds 资金"])
 
 
 def funds_reader(principal: Principal = Depends(current_principal)) -> Principal:
-    principal.require_role("agency", "supervisor")
+    principal.require_role(*access.FUNDS_READERS)
     return principal
 
 

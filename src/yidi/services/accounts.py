@@ -16,7 +16,7 @@ from sqlalchemy import select
 from yidi.adapters.orm import InstitutionRow, PersonRow, UserRow
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.regions import area_covers
-from yidi.services import audit
+from yidi.services import audit, users
 from yidi.services.context import AppContext
 from yidi.services.reference import require_region
 from yidi.services.users import ROLES, Principal, hash_password
@@ -95,6 +95,7 @@ def set_active(ctx: AppContext, username: str, active: bool, *, actor: str, admi
             raise YidiError("FORBIDDEN", {"detail": "不能停用自己的账号"})
         if row.active != active:
             row.active = active
+            users.end_sessions(row)
             audit.record(session, actor, "user.enable" if active else "user.disable", username, {})
 
 
@@ -105,6 +106,7 @@ def reset_password(ctx: AppContext, username: str, password: str | None, *, acto
     with ctx.unit_of_work() as session:
         row = _user(session, username, admin_admdvs)
         row.password_hash = hash_password(password)
+        users.end_sessions(row)
         audit.record(session, actor, "user.reset_password", username, {})
     return password
 

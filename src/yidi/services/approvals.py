@@ -3,8 +3,9 @@ clearing of the whole country. One authenticated user asks (``request``), a *dif
 approves (``approve``), and only then the money moves — recorded with both names (the ledger actor is
 ``initiator+approver``) and both steps in the audit log.
 
-Who may ask or approve: a national or provincial role — a supervisor, or an agency account whose region is
-a province code (admdvs ``xx0000``) or empty (national). A city clerk may not clear the country.
+Who may ask or approve: a national or provincial agency account (region a province code ``xx0000``, or empty
+for national). A city clerk may not clear the country, and a supervisor, who reads everything and writes
+nothing (issue 13), may neither ask nor approve.
 """
 
 from __future__ import annotations
@@ -53,14 +54,12 @@ def _now() -> datetime:
 
 
 def may_move_country_money(principal: Principal) -> bool:
-    if principal.role == "supervisor":
-        return True
     return principal.role == "agency" and (principal.admdvs is None or is_province_level(principal.admdvs))
 
 
 def _require(principal: Principal) -> None:
     if not may_move_country_money(principal):
-        raise YidiError("FORBIDDEN", {"detail": "清算全国资金和确认预付金须由国家级或省级经办、监管账号办理"})
+        raise YidiError("FORBIDDEN", {"detail": "清算全国资金和确认预付金须由国家级或省级经办账号两人办理"})
 
 
 def _params(action: str, params: dict) -> dict:

@@ -24,7 +24,7 @@ from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import Fen, MoneyFormatError, fen_to_yuan, yuan_to_fen
-from yidi.services import audit, ledger, lookups
+from yidi.services import audit, clock, ledger, lookups
 from yidi.services.context import AppContext
 from yidi.services.filings import to_domain
 from yidi.services.reference import get_institution, get_person
@@ -47,6 +47,9 @@ class SettleCommand:
     msgid: str | None = None
     actor: str = "system"
     extra: dict = field(default_factory=dict)
+    # The settlement's own date: None = today by the server clock (every edge: /fsi, /api, pages). Only code
+    # that replays history on purpose (tests, data loads) passes a date; dates of care may not lie after it.
+    setl_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ def _validate(cmd: SettleCommand) -> None:
         raise invalid("med_type", f"医疗类别 {cmd.med_type} 不支持异地直接结算，应为 {SUPPORTED_MED_TYPES} 之一")
     if cmd.endtime < cmd.begntime:
         raise invalid("endtime", "出院（结束）日期早于入院（开始）日期")
+    clock.refuse_future_care(on=cmd.setl_date, endtime=cmd.endtime, begntime=cmd.begntime)
     if not cmd.items:
         raise invalid("items", "没有费用明细")
     for index, item in enumerate(cmd.items):
@@ -374,7 +378,7 @@ def _write(session: Session, cmd: SettleCommand, key: str, person, institution, 
         setl_id=setl_id, kind=cmd.kind, status="settled", visit_key=key, mdtrt_id=cmd.mdtrt_id,
         psn_no=person.psn_no, fixmedins_code=institution.fixmedins_code, insuplc_admdvs=person.insuplc_admdvs,
         mdtrtarea_admvs=institution.admdvs, insutype=person.insutype, med_type=cmd.med_type,
-        dise_codg=cmd.dise_codg, begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
+        dise_codg=cmd.dise_codg, begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.setl_date or date.today(),
         hospital_level=institution.level, coverage_context=coverage.context.value,
         temporary_type=coverage.temporary_type.value if coverage.temporary_type else None,
         filing_id=coverage.filing.filing_id if coverage.filing else None,
@@ -434,14 +438,22 @@ def get_settlement(ctx: AppContext, setl_id: str) -> SettlementView:
 
 def cancel(ctx: AppContext, setl_id: str, on: date | None = None, *, reversal: bool = False,
            actor: str = "system", fixmedins_code: str | None = None) -> SettlementView:
-    """撤销 / 冲正 (S3): reverse exactly once — usage given back, a mirror ledger entry posted."""
+    """撤销 / 冲正 (S3): reverse exactly once — usage given back, a mirror ledger entry posted.
+
+    Locks in the order a settlement takes them (person, then the settlement), so a cancel and a settle of
+    the same person never wait for each other in a circle; the settlement is re-read under its lock
+    (``populate_existing``), so a cancel that committed meanwhile is seen and this one refused."""
     with ctx.unit_of_work() as session:
-        row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()).first()
+        psn_no = session.scalar(select(SettlementRow.psn_no).where(SettlementRow.setl_id == setl_id))
+        if psn_no is None:
+            raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
+        person = get_person(session, psn_no, for_update=True)
+        row = session.scalars(select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()
+                              .execution_options(populate_existing=True)).first()
         if row is None or (fixmedins_code and row.fixmedins_code != fixmedins_code):
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
         if fixmedins_code and row.kind == "manual":  # the agency paid it after review; only the agency reverses it
             raise YidiError("MANUAL_CLAIM_NOT_CANCELLABLE", {"setl_id": setl_id})
-        person = get_person(session, row.psn_no, for_update=True)
         if row.status != "settled":
             raise YidiError("SETTLEMENT_ALREADY_CANCELLED", {"setl_id": setl_id})
         row.status = "reversed" if reversal else "cancelled"

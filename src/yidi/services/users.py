@@ -3,6 +3,9 @@
 Roles: person (their own filings and settlements), hospital (their institution), agency (their
 insured region; a province code covers its cities), supervisor (supervision across regions).
 Passwords are argon2 hashes. Session/token mechanics live in the api/web layers; the checks here.
+Revocation is server-side: each user row has a ``session_version`` that every page session and /api token
+carries; ``revoke_sessions`` (logout), ``change_password`` and accounts.set_active/reset_password increment it, and a
+session or token of an older version — or of a disabled user — is no longer accepted.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Principal:
     psn_no: str | None = None
     fixmedins_code: str | None = None
     display_name: str = ""
+    session_version: int = 0  # what a session or token must carry to be valid (see the module docstring)
 
     def can_act_for_region(self, admdvs: str) -> bool:
         """Agency/supervisor scope: their own region, or every city of their province code."""
@@ -54,14 +58,17 @@ def hash_password(password: str) -> str:
 
 
 def principal_of(row: UserRow) -> Principal:
-    return Principal(row.username, row.role, row.admdvs, row.psn_no, row.fixmedins_code, row.display_name)
+    return Principal(row.username, row.role, row.admdvs, row.psn_no, row.fixmedins_code, row.display_name,
+                     row.session_version or 0)
 
 
 def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
+    if "\x00" in (username or "") or "\x00" in (password or ""):
+        raise YidiError("CONTROL_CHARACTER", {"where": "用户名或密码"})  # never reaches the database
     with ctx.unit_of_work() as session:
         row = session.get(UserRow, username or "")
-        if row is None or not row.active:  # a disabled account (services/accounts.py) is refused like a wrong password
-            _hasher.hash(password or "x")  # same cost whether or not the user exists
+        if row is None or row.active is False:
+            _hasher.hash(password or "x")  # same cost whether or not the user exists (or is disabled)
             raise YidiError("LOGIN_FAILED", {"detail": "用户名或密码错误"})
         try:
             _hasher.verify(row.password_hash, password or "")
@@ -70,10 +77,47 @@ def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
         return principal_of(row)
 
 
-def get_principal(ctx: AppContext, username: str) -> Principal | None:
+def get_principal(ctx: AppContext, username: str, session_version: int | None = None) -> Principal | None:
+    """The active user ``username``; None when absent, disabled, or (given ``session_version``) when the
+    session or token was issued under another version, i.e. revoked."""
     with ctx.unit_of_work() as session:
         row = session.get(UserRow, username)
-        return principal_of(row) if row is not None and row.active else None
+        if row is None or row.active is False:
+            return None
+        if session_version is not None and session_version != (row.session_version or 0):
+            return None
+        return principal_of(row)
+
+
+def end_sessions(row: UserRow) -> None:
+    """Every page session and /api token issued to ``row`` before now stops working (in the caller's transaction)."""
+    row.session_version = (row.session_version or 0) + 1
+
+
+def _user(session, username: str) -> UserRow:
+    row = session.get(UserRow, username)
+    if row is None:
+        raise YidiError("NOT_FOUND", {"what": "用户", "key": username})
+    return row
+
+
+def revoke_sessions(ctx: AppContext, username: str) -> None:
+    """Logout: every page session and /api token of this user ends now."""
+    with ctx.unit_of_work() as session:
+        row = session.get(UserRow, username)
+        if row is not None:
+            end_sessions(row)
+
+
+def change_password(ctx: AppContext, username: str, new_password: str) -> None:
+    """A new argon2 hash; every session and token issued before ends."""
+    if len(new_password or "") < 8:
+        raise YidiError("INVALID_INPUT", {"field": "password", "detail": "（至少8个字符）"})
+    with ctx.unit_of_work() as session:
+        row = _user(session, username)
+        row.password_hash = hash_password(new_password)
+        end_sessions(row)
+
 
 
 def create_user(ctx: AppContext, *, username: str, password: str, role: str, admdvs: str | None = None,

@@ -5,6 +5,7 @@
 - year-to-date usage equals the sum of fund payments of settled claims per person, year and cap;
 - no visit has two paid claims;
 - no settlement pays past its cap;
+- no settlement is dated before the care it pays, or after the day it was recorded;
 - every 零星报销 claim agrees with its settlement (approved/paid: settled; reversed: reversed; else none);
 - the audit log's hash chain is intact: every sealed row still hashes to its seal. ``verify`` first seals
   what is not sealed yet (services/audit.py; the only write it makes, ``seal=False`` to skip it) and
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -89,6 +91,20 @@ def verify(ctx: AppContext, *, limit: int = 50, seal: bool = True) -> VerifyRepo
             select(SettlementRow.visit_key, func.count()).where(SettlementRow.status == "settled")
             .group_by(SettlementRow.visit_key).having(func.count() > 1)).all()
         report.add("one_paid_claim_per_visit", [f"visit {key} paid {count} times" for key, count in duplicates[:limit]])
+
+        # A settlement is dated by the server clock when it is made: care after that date, or a settlement date
+        # after the day it was recorded, means a date was taken from the caller (services/clock.py).
+        misdated = session.execute(
+            select(SettlementRow.setl_id, SettlementRow.begntime, SettlementRow.endtime, SettlementRow.setl_date,
+                   SettlementRow.created_at)
+            .where((SettlementRow.endtime > SettlementRow.setl_date) | (SettlementRow.begntime > SettlementRow.setl_date)
+                   | (SettlementRow.setl_date > func.date(SettlementRow.created_at)))
+            .limit(limit * 4)).all()
+        report.add("settlement_dates", [
+            f"settlement {setl_id} dated {setl_date} (recorded {created_at:%Y-%m-%d}) for care {begntime}–{endtime}"
+            for setl_id, begntime, endtime, setl_date, created_at in misdated
+            if endtime > setl_date or begntime > setl_date or setl_date > created_at.date() + timedelta(days=1)
+        ][:limit])
 
         over = [f"usage {row.psn_no}/{row.year}/{row.cap_key} negative: {row.used_fen}"
                 for row in session.scalars(select(UsageRow).where(UsageRow.used_fen < 0).limit(limit))]

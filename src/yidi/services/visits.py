@@ -21,7 +21,7 @@ from yidi.adapters.orm import FeeDetailRow, MessageRow, PersonRow, SettlementRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import audit, insured_side, lookups, settlements
+from yidi.services import audit, clock, insured_side, lookups, settlements
 from yidi.services.context import AppContext
 from yidi.services.idempotency import TOMBSTONE, bound_context
 
@@ -180,6 +180,7 @@ def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str
     """入院办理 (2401) / 门诊挂号 (2201)."""
     if med_type not in MED_CLASS_OF:
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
+    clock.refuse_future_care(begntime=begntime)
     with ctx.unit_of_work() as session:
         lookups.institution(session, fixmedins_code)
         values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=psn_no, fixmedins_code=fixmedins_code,
@@ -227,6 +228,7 @@ def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type
     """门诊就诊信息上传 (2203): med_type, diagnosis."""
     if med_type is not None and med_type not in MED_CLASS_OF:
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
+    clock.refuse_future_care(begntime=begntime)
     with ctx.unit_of_work() as session:
         visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_state(visit, "registered", "discharged")
@@ -245,6 +247,7 @@ def update_info(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, med_type
 def discharge(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, endtime: date, dise_codg: str | None = None,
               actor: str = "hospital") -> VisitRow:
     """出院办理 (2402): the stay's end date (used by 2303/2304 when they do not carry one)."""
+    clock.refuse_future_care(endtime=endtime)  # a discharge is recorded when it happens, not ahead of it
     with ctx.unit_of_work() as session:
         visit = _visit(session, fixmedins_code, mdtrt_id, for_update=True)
         _require_state(visit, "registered", "discharged", "settled")
@@ -510,6 +513,8 @@ def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | N
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
         if inpatient is not None and (MED_CLASS_OF.get(row.med_type) is MedClass.INPATIENT) != inpatient:
             raise invalid("setl_id", "结算类别（门诊/住院）与交易不符")
+        if row.mdtrt_id:  # the visit first, as a settlement of it locks it (visit → person → settlement)
+            session.execute(select(VisitRow.mdtrt_id).where(VisitRow.mdtrt_id == row.mdtrt_id).with_for_update())
         insured_side.for_region(ctx, row.insuplc_admdvs).cancel(bound_context(ctx, session), row, on=None,
                                                                 reversal=reversal, actor=actor)
         if row.mdtrt_id:

@@ -17,7 +17,8 @@ from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.api.claims import attachment_response
-from yidi.services import approvals, clearing, finance_reconciliation, funds_scope, ledger, manual_claims, prepayment
+from yidi.services import (access, approvals, clearing, finance_reconciliation, funds_scope, ledger, manual_claims,
+                           prepayment)
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.web.core import PageRoute, ctx_of, form, form_list, money_text, redirect, render, require
@@ -29,8 +30,8 @@ router = APIRouter(route_class=PageRoute)
 
 
 def _clerk(request: Request):
-    principal = require(request, "agency", "supervisor")
-    return principal
+    """Funds and search pages read: the same roles as their /api/funds twins (services/access.py)."""
+    return require(request, *access.FUNDS_READERS)
 
 
 def _queue(request: Request, principal, done: list[tuple[str, str]], refused: list[tuple[str, object]],
@@ -281,21 +282,21 @@ def agency_statement_csv(request: Request, month: str, filename: str):
 def agency_funds_run(request: Request):
     """Step one of two-person confirmation (services/approvals.py): the clearing runs when another
     national or provincial user approves it below."""
-    principal = _clerk(request)
+    principal = require(request, *access.CLEARING_RUNNERS)  # a write: never the read-only supervisor
     approvals.request(ctx_of(request), principal, "clearing.run", {"month": form(request).get("month", "")})
     return redirect("/agency/funds#approvals")
 
 
 @router.post("/agency/funds/prepay")
 def agency_funds_prepay(request: Request):
-    principal = _clerk(request)
+    principal = require(request, *access.CLEARING_RUNNERS)  # a write: never the read-only supervisor
     approvals.request(ctx_of(request), principal, "prepayment.confirm", {"year": form(request).get("year", "")})
     return redirect("/agency/funds#approvals")
 
 
 @router.post("/agency/funds/approvals/{request_id}/approve")
 def agency_funds_approve(request: Request, request_id: str):
-    principal = _clerk(request)
+    principal = require(request, *access.CLEARING_RUNNERS)  # a write: never the read-only supervisor
     approvals.approve(ctx_of(request), principal, request_id)
     return redirect("/agency/funds#approvals")
 

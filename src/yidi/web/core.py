@@ -1,7 +1,9 @@
 """What every page shares: templates, the signed session, CSRF, who is logged in, error pages.
 
 - Sessions: Starlette's SessionMiddleware (a cookie signed with itsdangerous, secret = settings.secret_key).
-  The session holds only the username and the CSRF token; the role and region are read from the users table.
+  The session holds only the username, the user's session version and the CSRF token; the role and region are
+  read from the users table on every request, and a session of an older version (after logout, a password change
+  or disabling the user) is no longer accepted — revocation is server-side, not up to the browser.
 - CSRF: one random token per session, put in a hidden field of every form and checked on every POST
   (``PageRoute``) with a constant-time comparison. The token is renewed at login.
 - Errors: a ``YidiError`` raised by a service becomes an error page with the code, cause and hint,
@@ -89,9 +91,16 @@ def ctx_of(request: Request) -> AppContext:
 
 
 def current_user(request: Request) -> Principal | None:
+    """The session's user, if the session is still valid server-side: the user exists, is active, and the
+    session's version is the user's current one (logout, a password change or disabling ends it)."""
     if "principal" not in request.state._state:
         username = request.session.get("username")
-        request.state.principal = get_principal(ctx_of(request), username) if username else None
+        principal = None
+        if username:
+            principal = get_principal(ctx_of(request), username, int(request.session.get("sv", 0)))
+            if principal is None:
+                request.session.clear()  # revoked: the browser's cookie is replaced by an empty session
+        request.state.principal = principal
     return request.state.principal
 
 

@@ -20,7 +20,7 @@ from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.services import visits
+from yidi.services import transactions, visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
@@ -112,8 +112,10 @@ def _act(request: Request, mdtrt_id: str, use_case, then, arguments=lambda hospi
     code, cause and hint, and the desk's input kept."""
     principal, hospital = _desk(request)
     try:
-        outcome = use_case(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id,
-                           actor=principal.username, **arguments(hospital))
+        # the whole use case again if the database ended it as a conflict's loser (as /fsi does)
+        outcome = transactions.retrying(lambda: use_case(
+            ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=mdtrt_id, actor=principal.username,
+            **arguments(hospital)), what=getattr(use_case, "__name__", "desk"))
     except YidiError as exc:
         return _visit_page(request, mdtrt_id, status_code=exc.http_status, problem=exc,
                            endtime=form(request).get("endtime"))
@@ -211,8 +213,9 @@ def desk_settlement(request: Request, setl_id: str):
 def desk_cancel(request: Request, setl_id: str):
     """结算撤销 (2305 / 2208): the hospital's own settlement only; the visit reopens so fees can be corrected."""
     principal, hospital = _desk(request)
-    visits.cancel_settlement(ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=None,
-                             setl_id=setl_id, actor=principal.username)
+    transactions.retrying(lambda: visits.cancel_settlement(
+        ctx_of(request), fixmedins_code=hospital.fixmedins_code, mdtrt_id=None, setl_id=setl_id,
+        actor=principal.username), what="desk_cancel")
     return redirect(f"/desk/settlements/{setl_id}")
 
 

@@ -7,12 +7,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from yidi.api import ratelimit
-from yidi.api.auth import signing_key
+from yidi.api.auth import password_principal, signing_key
 from yidi.domain.errors import YidiError
-from yidi.services.users import authenticate
+from yidi.services.users import revoke_sessions
 from yidi.web import admin, agency, desk, oversight, person, public
-from yidi.web.core import ROLE_HOME, WEB_DIR, PageRoute, csrf_token, ctx_of, form, redirect, render
+from yidi.web.core import ROLE_HOME, WEB_DIR, PageRoute, csrf_token, ctx_of, current_user, form, redirect, render
 
 router = APIRouter(route_class=PageRoute)
 SESSION_HOURS = 8
@@ -31,19 +30,16 @@ def _safe_next(url: str) -> str:
 @router.post("/login")
 def login(request: Request):
     values = form(request)
-    client_host = request.client.host if request.client else None
     try:
-        ratelimit.check_login(request.app.state, values.get("username", ""), client_host)
-        principal = authenticate(ctx_of(request), values.get("username", ""), values.get("password", ""))
+        principal = password_principal(request, ctx_of(request), values.get("username", ""),
+                                       values.get("password", ""))
     except YidiError as exc:
-        if exc.code == "RATE_LIMITED":
-            return render(request, "login.html", status_code=exc.http_status, next=values.get("next", ""),
-                          username=values.get("username", ""), error=exc.full_message())
-        ratelimit.login_failed(request.app.state, values.get("username", ""), client_host)
         return render(request, "login.html", status_code=exc.http_status, next=values.get("next", ""),
-                      username=values.get("username", ""), error="用户名或密码错误")
+                      username=values.get("username", ""),
+                      error="用户名或密码错误" if exc.code == "LOGIN_FAILED" else exc.full_message())
     request.session.clear()
     request.session["username"] = principal.username
+    request.session["sv"] = principal.session_version
     request.state.principal = principal
     csrf_token(request)  # a fresh token for the new session
     return redirect(_safe_next(values.get("next", "")) or ROLE_HOME[principal.role])
@@ -51,6 +47,9 @@ def login(request: Request):
 
 @router.post("/logout")
 def logout(request: Request):
+    user = current_user(request)
+    if user is not None:  # server-side: a copy of this cookie no longer works either
+        revoke_sessions(ctx_of(request), user.username)
     request.session.clear()
     return redirect("/")
 
