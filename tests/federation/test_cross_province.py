@@ -274,7 +274,11 @@ def test_federation_estimate_for_a_visitor_is_decided_at_the_insured_node_and_cl
                             admdvs="110000", fixmedins_code="H11000000001", display_name="协和医保办"))
     visit = {"psn_no": "P001", "fixmedins_code": "H11000000001", "med_type": "21", "begntime": "2023-03-01",
              "endtime": "2023-03-10", "items": [{"code": "X007", "amount": "8000.00"}, {"code": "X004", "amount": "4000.00"}]}
-    estimate = httpx.post(f"{beijing_his.base_url}/api/benefit/estimate", json=visit, timeout=30)
+    # an estimate naming a person needs the desk of a hospital treating them (issue 13): admit him first
+    assert httpx.post(f"{beijing_his.base_url}/api/benefit/estimate", json=visit, timeout=30).status_code == 401
+    ok(beijing_his.admit("P001", "21", "2023-03-01", insutype="310"))
+    estimate = httpx.post(f"{beijing_his.base_url}/api/benefit/estimate", json=visit, auth=("desk-beijing", "pw-desk"),
+                          timeout=30)
     assert estimate.status_code == 200, estimate.text
     assert estimate.json()["hifp_pay"] == "9435.00"
     claim = visit | {"bank_name": "银行", "bank_account": "6222000000000000000", "account_name": "张三",

@@ -115,11 +115,19 @@ def test_h13_supervisor_cannot_run_the_monthly_clearing_from_the_pages(demo):
                                                             "csrf_token": csrf_of(supervisor, "/agency/funds")})
         assert answer.status_code == 403 and "FORBIDDEN" in answer.text
         assert clearing.list_runs(demo) == []  # nothing was run
-        clerk = page_login(server.url, "clerk-jiaozuo", "demo-clerk")
-        ran = clerk.post("/agency/funds/run", data={"month": "2024-01",
-                                                     "csrf_token": csrf_of(clerk, "/agency/funds")})
-        assert ran.status_code == 303
-        assert [run["actor"] for run in clearing.list_runs(demo)] == ["clerk-jiaozuo"]
+        # the country's clearing is asked for by one provincial clerk and approved by another (issue 19)
+        henan = page_login(server.url, "clerk-henan", "demo-clerk")
+        asked = henan.post("/agency/funds/run", data={"month": "2024-01",
+                                                      "csrf_token": csrf_of(henan, "/agency/funds")})
+        assert asked.status_code == 303 and clearing.list_runs(demo) == []
+        from yidi.services import approvals
+
+        request_id = approvals.list_requests(demo)[0].request_id
+        reviewer = page_login(server.url, "reviewer-henan", "demo-clerk")
+        approved = reviewer.post(f"/agency/funds/approvals/{request_id}/approve",
+                                 data={"csrf_token": csrf_of(reviewer, "/agency/funds")})
+        assert approved.status_code == 303
+        assert [run["actor"] for run in clearing.list_runs(demo)] == ["clerk-henan+reviewer-henan"]
 
 
 def test_h13_sessions_and_tokens_are_revoked_on_logout_password_change_and_disable(demo):

@@ -83,7 +83,7 @@ def test_h13_outpatient_2206_2207_with_a_future_visit_date_are_refused(demo_ctx)
         moved = his.call("2203", {"mdtrtinfo": {"mdtrt_id": mdtrt_id, "med_type": "11", "begntime": FUTURE},
                                   "diseinfo": []})
         _refused(moved, "begntime")
-        assert ok(his.presettle_outpatient(mdtrt_id))["setlinfo"]["medfee_sumamt"] == "200.00"  # 2206
+        assert ok(his.presettle_outpatient(mdtrt_id))["setlinfo"]["medfee_sumamt"] == 200.00  # 2206 (a JSON number, issue 18)
         ok(his.settle_outpatient(mdtrt_id))  # 2207
 
 

@@ -27,6 +27,7 @@ def _day(value: str | None) -> date | None:
 def encode_command(cmd: SettleCommand) -> dict:
     body = asdict(cmd)
     body["begntime"], body["endtime"] = cmd.begntime.isoformat(), cmd.endtime.isoformat()
+    body["setl_date"] = cmd.setl_date.isoformat() if cmd.setl_date else None
     body["items"] = [{"code": i.code, "amount_fen": i.amount_fen, "qty": str(i.qty), "price_fen": i.price_fen,
                       "name": i.name} for i in cmd.items]
     return body
@@ -36,6 +37,7 @@ def decode_command(body: dict) -> SettleCommand:
     items = tuple(FeeItem(code=i["code"], amount_fen=int(i["amount_fen"]), qty=Decimal(i["qty"]),
                           price_fen=i["price_fen"], name=i["name"]) for i in body["items"])
     return SettleCommand(**{**body, "begntime": _day(body["begntime"]), "endtime": _day(body["endtime"]),
+                            "setl_date": _day(body["setl_date"]) if body.get("setl_date") else None,
                             "items": items})
 
 

@@ -137,7 +137,7 @@ class RemoteInsuredSide:
                 psn_no=cmd.psn_no, insuplc_admdvs=person.insuplc_admdvs, insutype=answer["person"]["insutype"],
                 fixmedins_code=cmd.fixmedins_code,
                 mdtrtarea_admvs=institution.admdvs, mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type,
-                begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.endtime,
+                begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.setl_date or date.today(),
                 medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
                 psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
                 acct_pay=yuan_to_fen(fields.get("acct_pay", "0.00")), answer=fields))
