@@ -17,6 +17,7 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 import nats
+from nats.js.errors import NoKeysError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -100,7 +101,11 @@ class Bridge:
         async def read() -> dict[str, dict]:
             kv = await self.js.key_value(bucket)
             out = {}
-            for key in await kv.keys():
+            try:
+                keys = await kv.keys()
+            except NoKeysError:  # empty — or, on a loaded server, the listing's consumer saw nothing in time
+                return out
+            for key in keys:
                 entry = await kv.get(key)
                 out[key] = json.loads(entry.value)
             return out

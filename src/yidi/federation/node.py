@@ -9,6 +9,7 @@ services/insured_side.py), while intra-province business never leaves the node.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date
 from functools import partial
@@ -175,12 +176,18 @@ class Node:
                               queue=f"node-{self.province}")
         return self
 
-    def load_registry(self) -> dict[str, dict]:
-        """Regions and institutions from the hub's KV bucket into this node's database; the routes."""
-        items = self.bridge.kv_items(self.names.registry_bucket)
-        complete = items.pop(COMPLETE_KEY, None)
-        if complete is None or complete["entries"] != len(items):
-            raise RegistryNotReady(f"{self.names.registry_bucket}: {len(items)} entries, the hub is still writing")
+    def load_registry(self, wait_seconds: float = 30.0) -> dict[str, dict]:
+        """Regions and institutions from the hub's KV bucket into this node's database; the routes. Waits (up to
+        ``wait_seconds``) while the registry is not there whole: the hub may still be writing it."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            items = self.bridge.kv_items(self.names.registry_bucket)
+            complete = items.pop(COMPLETE_KEY, None)
+            if complete is not None and complete["entries"] == len(items):
+                break
+            if time.monotonic() > deadline:
+                raise RegistryNotReady(f"{self.names.registry_bucket}: {len(items)} entries, the hub is still writing")
+            time.sleep(0.2)
         with self.ctx.unit_of_work() as session:
             for key, value in items.items():  # regions first: institutions refer to them
                 if key.startswith("region."):
