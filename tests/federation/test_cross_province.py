@@ -287,3 +287,18 @@ def test_federation_estimate_for_a_visitor_is_decided_at_the_insured_node_and_cl
                           timeout=30)
     assert response.status_code == 403 and "参保地（410800）" in response.text, response.text
     assert _count(beijing, SettlementRow) == 0 and _count(beijing, TreatmentSettlementRow) == 0
+
+
+def test_federation_node_readiness_checks_its_nats_connection(federation):
+    """/health/ready on a province node: ready while its NATS connection is up; NATS_UNAVAILABLE (503) once the
+    connection is gone — the probe an operator's load balancer reads (issue 19)."""
+    import httpx
+
+    beijing = federation.nodes["11"].ctx
+    with serving(beijing) as live:
+        ready = httpx.get(f"{live.url}/health/ready", timeout=10)
+        assert ready.status_code == 200 and ready.json()["nats"] == "connected"
+        link = beijing.federation
+        link.bridge.run(link.bridge.nc.close())
+        down = httpx.get(f"{live.url}/health/ready", timeout=10)
+        assert down.status_code == 503 and down.json()["code"] == "NATS_UNAVAILABLE"

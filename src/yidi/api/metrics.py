@@ -176,6 +176,15 @@ def database_ready(ctx: AppContext) -> str | None:
         return type(exc).__name__
 
 
+def nats_ready(ctx: AppContext) -> str | None:
+    """None on a single node, or when a federation node's NATS connection is up; else the reason."""
+    federation = getattr(ctx, "federation", None)
+    if federation is None:
+        return None
+    connection = federation.bridge.nc
+    return None if connection.is_connected else ("reconnecting" if connection.is_reconnecting else "closed")
+
+
 def register(app: FastAPI) -> None:
     ctx: AppContext = app.state.ctx
     database = CollectorRegistry(auto_describe=False)
@@ -190,10 +199,17 @@ def register(app: FastAPI) -> None:
     def live() -> dict:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/health/ready", tags=["ops"], summary="就绪探针 / readiness (the database answers)")
+    @app.get("/health/ready", tags=["ops"], summary="就绪探针 / readiness (the database answers; NATS on a node)")
     def ready() -> JSONResponse:
         problem = database_ready(ctx)
         if problem:
             refusal = YidiError("DATABASE_UNAVAILABLE", {"detail": problem})
             return JSONResponse({"status": "unavailable", **refusal.to_dict()}, status_code=refusal.http_status)
-        return JSONResponse({"status": "ok", "database": ctx.engine.dialect.name})
+        nats_problem = nats_ready(ctx)
+        if nats_problem:
+            refusal = YidiError("NATS_UNAVAILABLE", {"detail": nats_problem})
+            return JSONResponse({"status": "unavailable", **refusal.to_dict()}, status_code=refusal.http_status)
+        body = {"status": "ok", "database": ctx.engine.dialect.name}
+        if getattr(ctx, "federation", None) is not None:
+            body["nats"] = "connected"
+        return JSONResponse(body)

@@ -92,6 +92,7 @@ CATALOG: dict[str, ErrorSpec] = {
         # Operations (issue 19): the server, accounts, imports, two-person confirmation, backups.
         ErrorSpec("METHOD_NOT_ALLOWED", "input", 405, "该地址不支持 {method} 请求：{path}", "请按 /docs 接口文档使用正确的请求方法。"),
         ErrorSpec("DATABASE_UNAVAILABLE", "system", 503, "数据库暂时不可用（{detail}）", "请检查数据库服务和 YIDI_DATABASE_URL；数据库恢复后服务自动就绪。"),
+        ErrorSpec("NATS_UNAVAILABLE", "system", 503, "省级节点与 NATS 的连接中断（{detail}）", "本省内业务照常；跨省业务暂不可用。请检查 NATS 服务和 YIDI_NATS_URL，连接恢复后自动就绪。"),
         ErrorSpec("PRODUCTION_CONFIG_MISSING", "system", 500, "生产模式（YIDI_ENV=production）缺少必需的配置：{missing}", "请在环境文件中设置上述变量后重新启动（见 docs/operations.md）。"),
         ErrorSpec("ALREADY_EXISTS", "input", 409, "{what} {key} 已存在", "请换一个编号，或修改已有的记录。"),
         ErrorSpec("IMPORT_REJECTED", "input", 422, "导入文件有 {count} 处错误，未导入任何数据", "请按逐行报告更正文件后重新导入（可先加 --dry-run 检查）。"),

@@ -117,7 +117,8 @@ class Bridge:
 
     def close(self) -> None:
         try:
-            self.run(self.nc.drain(), timeout=10)
+            if not self.nc.is_closed:  # already closed (e.g. by the server going away for good): nothing to drain
+                self.run(self.nc.drain(), timeout=10)
         finally:
             self._pool.shutdown(wait=True)
             self.loop.call_soon_threadsafe(self.loop.stop)
