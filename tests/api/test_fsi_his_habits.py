@@ -256,6 +256,7 @@ def _stay_again(demo_ctx, his) -> str:
 
 def test_3203_clearing_application_and_3260_3262_treatment_side(demo_ctx, his):
     setl = _settled(demo_ctx, his)
+    clr_ym = date.today().strftime("%Y%m")  # cleared in the month it was settled (setl_date: server clock)
     application = {"clr_type": "21", "clr_way": "1", "setlym": TODAY[:7].replace("-", ""), "psntime": "1",
                    "medfee_sumamt": "12000.00", "med_sumfee": "12000.00", "fund_appy_sum": "9435.00",
                    "cash_payamt": "2565.00", "acct_pay": 0, "begndate": TODAY, "enddate": TODAY,
@@ -271,17 +272,17 @@ def test_3203_clearing_application_and_3260_3262_treatment_side(demo_ctx, his):
         == "withdrawn"
     ok(his.call("3203", {"data": application}))  # applied again after the withdrawal
 
-    fetched = ok(his.call("3260", {"data": {"clr_ym": "202303", "page_num": "1", "page_size": "50"}}))
+    fetched = ok(his.call("3260", {"data": {"clr_ym": clr_ym, "page_num": "1", "page_size": "50"}}))
     assert [(row["setl_id"], row["cnfm_flag"], row["clr_amt"]) for row in fetched["data"]] == \
         [(setl["setl_id"], "0", 9435.0)]
     assert fetched["clr_stas"] == "0" and fetched["sumamt"]["clr_amt"] == 9435.0
-    confirmed = ok(his.call("3261", {"data": {"clr_ym": "202303", "clr_optins": "410800"}}))["result"]
+    confirmed = ok(his.call("3261", {"data": {"clr_ym": clr_ym, "clr_optins": "410800"}}))["result"]
     assert confirmed["cnfm_cnt"] == 1 and confirmed["clr_amt"] == 9435.0
-    assert ok(his.call("3260", {"data": {"clr_ym": "202303"}}))["data"][0]["cnfm_flag"] == "1"
-    _refused(his.call("3261", {"data": {"clr_ym": "202303", "setl_id": setl["setl_id"]}}), "INVALID_INPUT", "已确认")
-    rolled = ok(his.call("3262", {"data": {"clr_ym": "202303"}, "detail": [{"setl_id": setl["setl_id"]}]}))["result"]
+    assert ok(his.call("3260", {"data": {"clr_ym": clr_ym}}))["data"][0]["cnfm_flag"] == "1"
+    _refused(his.call("3261", {"data": {"clr_ym": clr_ym, "setl_id": setl["setl_id"]}}), "INVALID_INPUT", "已确认")
+    rolled = ok(his.call("3262", {"data": {"clr_ym": clr_ym}, "detail": [{"setl_id": setl["setl_id"]}]}))["result"]
     assert rolled["rollback_cnt"] == 1
-    assert ok(his.call("3260", {"data": {"clr_ym": "202303"}}))["data"][0]["cnfm_flag"] == "0"
+    assert ok(his.call("3260", {"data": {"clr_ym": clr_ym}}))["data"][0]["cnfm_flag"] == "0"
     _refused(his.call("3260", {"data": {"clr_ym": "2023-13"}}), "INVALID_INPUT", "clr_ym")
 
 
