@@ -167,9 +167,9 @@ class BodyGuard:
 async def _reject(scope: Scope, send: Send, error: YidiError) -> None:
     """The refusal in the caller's own dialect: the interface envelope on /fsi, ``{code, message}`` elsewhere."""
     if scope.get("path", "").startswith("/fsi/"):
-        from yidi.api.fsi import envelope, now_text
+        from yidi.api.fsi import envelope, stamp_text
 
-        body = envelope("", "", now_text(), error=error)
+        body = envelope("", "", stamp_text(), error=error)
     else:
         body = error.to_dict()
     payload = json.dumps(body, ensure_ascii=False).encode()
