@@ -173,6 +173,21 @@ def _pick(mapping: dict, value: str, row: int, column: str, what: str, report: R
     return None
 
 
+def _required(value: str, max_len: int, row: int, column: str, report: Report) -> bool:
+    """A required text of at most ``max_len`` characters; False, with the row's problem noted, otherwise."""
+    if value and len(value) <= max_len:
+        return True
+    report.problems.append(Problem(row, column, f"不能为空，且不超过{max_len}个字符"))
+    return False
+
+
+def _first_seen(key, shown: str, row: int, column: str, seen: dict, report: Report) -> None:
+    """A key the file may give once: a repeat names the row that gave it first."""
+    if key in seen:
+        report.problems.append(Problem(row, column, f"{shown} 与第 {seen[key]} 行重复"))
+    seen.setdefault(key, row)
+
+
 def _cells(values: list, columns: dict[str, int]) -> Callable[[str], str]:
     """A row's cell by field name, as text ("" for a column the file lacks or a short row)."""
     return lambda name: _text(values[columns[name]]) if columns.get(name, len(values)) < len(values) else ""
@@ -209,13 +224,9 @@ def _check_persons(ctx: AppContext, rows, columns, report: Report) -> None:
         get = _cells(values, columns)
         psn_no, name, certno = get("psn_no"), get("name"), get("certno").upper()
         before = len(report.problems)
-        if not psn_no or len(psn_no) > 30:
-            report.problems.append(Problem(number, "人员编号", "不能为空，且不超过30个字符"))
-        elif psn_no in seen_psn:
-            report.problems.append(Problem(number, "人员编号", f"{psn_no} 与第 {seen_psn[psn_no]} 行重复"))
-        seen_psn.setdefault(psn_no, number)
-        if not name or len(name) > 50:
-            report.problems.append(Problem(number, "姓名", "不能为空，且不超过50个字符"))
+        if _required(psn_no, 30, number, "人员编号", report):
+            _first_seen(psn_no, psn_no, number, "人员编号", seen_psn, report)
+        _required(name, 50, number, "姓名", report)
         raw_certno = values[columns["certno"]] if columns["certno"] < len(values) else None
         if isinstance(raw_certno, (int, float)):
             report.problems.append(Problem(number, "证件号码", "单元格是数字，末几位可能已丢失；请把该列设为文本格式后重新导出"))
@@ -252,13 +263,9 @@ def _check_institutions(ctx: AppContext, rows, columns, report: Report) -> None:
         get = _cells(values, columns)
         code, name = get("fixmedins_code"), get("name")
         before = len(report.problems)
-        if not code or len(code) > 20:
-            report.problems.append(Problem(number, "定点医药机构编号", "不能为空，且不超过20个字符"))
-        elif code in seen:
-            report.problems.append(Problem(number, "定点医药机构编号", f"{code} 与第 {seen[code]} 行重复"))
-        seen.setdefault(code, number)
-        if not name or len(name) > 100:
-            report.problems.append(Problem(number, "定点医药机构名称", "不能为空，且不超过100个字符"))
+        if _required(code, 20, number, "定点医药机构编号", report):
+            _first_seen(code, code, number, "定点医药机构编号", seen, report)
+        _required(name, 100, number, "定点医药机构名称", report)
         level = _pick(LEVELS, get("level"), number, "医院等级", "医院等级", report)
         kind = _pick(KINDS, get("kind"), number, "机构类型", "机构类型", report)
         networked = _pick(YES_NO, get("networked"), number, "异地联网状态", "异地联网状态", report)
@@ -280,13 +287,9 @@ def _check_mappings(ctx: AppContext, rows, columns, report: Report) -> None:
         before = len(report.problems)
         if code not in institutions:
             report.problems.append(Problem(number, "定点医药机构编号", f"{code or '（空）'} 不在机构目录中（先导入机构）"))
-        if not own or len(own) > 40:
-            report.problems.append(Problem(number, "医药机构目录编码", "不能为空，且不超过40个字符"))
-        elif (code, own) in seen:
-            report.problems.append(Problem(number, "医药机构目录编码", f"{own} 与第 {seen[(code, own)]} 行重复"))
-        seen.setdefault((code, own), number)
-        if not catalog or len(catalog) > 40:
-            report.problems.append(Problem(number, "医保目录编码", "不能为空，且不超过40个字符"))
+        if _required(own, 40, number, "医药机构目录编码", report):
+            _first_seen((code, own), own, number, "医药机构目录编码", seen, report)
+        _required(catalog, 40, number, "医保目录编码", report)
         if len(report.problems) == before:
             report.records.append({"fixmedins_code": code, "medins_list_codg": own, "med_list_codg": catalog,
                                    "name": get("name")[:100]})
