@@ -15,7 +15,6 @@ from sqlalchemy import func, or_, select
 from yidi.adapters.orm import FilingRow, PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
-from yidi.domain.money import fen_to_yuan
 from yidi.api.claims import attachment_response
 from yidi.services import (access, approvals, clearing, finance_reconciliation, funds_scope, ledger, manual_claims,
                            prepayment)

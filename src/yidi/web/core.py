@@ -24,7 +24,6 @@ from fastapi.templating import Jinja2Templates
 
 from yidi.domain.errors import YidiError
 from yidi.domain.filing import TYPE_NAMES, FilingType
-from yidi.domain.money import fen_to_yuan
 from yidi.services.context import AppContext
 from yidi.services.reference import mask_certno
 from yidi.services.users import Principal, get_principal
