@@ -23,6 +23,17 @@ import httpx
 from yidi.api.signing import signed_headers, tif_headers
 
 
+# One running sequence per institution and range for the whole process: two clients of one institution made one
+# after the other (a warm-up run, then the measured one) must not both start at 0001 within the same second.
+_SEQUENCES: dict[tuple[str, int, int], itertools.count] = {}
+_SEQUENCES_LOCK = threading.Lock()
+
+
+def _sequence_for(fixmedins_code: str, seq_range: tuple[int, int]) -> itertools.count:
+    with _SEQUENCES_LOCK:
+        return _SEQUENCES.setdefault((fixmedins_code, *seq_range), itertools.count(1))
+
+
 class HospitalClient:
     def __init__(self, base_url: str, access_key: str, secret: str, fixmedins_code: str,
                  algorithm: str = "HMAC-SM3", *, mdtrtarea_admvs: str | None = None, timeout: float = 30.0,
@@ -41,12 +52,11 @@ class HospitalClient:
         # The 4-digit sequence is per institution and second: terminals of one institution that send at the
         # same time must use disjoint ranges (e.g. terminal k of 8 uses (k*1250, (k+1)*1250)).
         self._seq_start, self._seq_size = seq_range[0], seq_range[1] - seq_range[0]
-        self._seq = itertools.count(1)
-        self._lock = threading.Lock()
+        self._seq = _sequence_for(fixmedins_code, seq_range)
 
     # ---------------------------------------------------------------- plumbing --
     def new_msgid(self) -> str:
-        with self._lock:
+        with _SEQUENCES_LOCK:
             seq = self._seq_start + next(self._seq) % self._seq_size
         return f"{self.fixmedins_code}{datetime.now():%Y%m%d%H%M%S}{seq:04d}"
 
