@@ -148,7 +148,7 @@ def _require_free_port(host: str, port: int) -> None:
                       f"例如 yidi serve --port {port + 1}，或先停止占用该端口的程序。")
         else:
             err.print(f"[red]无法在 {host}:{port} 上监听[/red]：{exc.strerror}；请用 --host / --port 指定其他地址。")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 def _multiprocess_metrics_dir() -> None:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yidi.cli_guard import refuse
 from yidi.domain.errors import YidiError
 
 user_app = typer.Typer(help="用户账号 / user accounts: add, list, disable, reset-password", no_args_is_help=True)
@@ -37,8 +38,7 @@ def _context():
 
 
 def _fail(exc: YidiError) -> None:
-    err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-    raise typer.Exit(1)
+    refuse(exc)
 
 
 def _password_from_stdin(flag: bool) -> str | None:

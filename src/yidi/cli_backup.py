@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from yidi.cli_guard import refuse
 from yidi.domain.errors import YidiError
 
 err = Console(stderr=True)
@@ -22,8 +23,7 @@ def backup(target: Path = typer.Argument(..., help="备份文件（新文件）�
     try:
         result = run_backup(database_url or get_settings().database_url, target)
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1)
+        refuse(exc)
     err.print(f"backup written: {result.path} ({result.kind}, {result.size} bytes)")
 
 
@@ -39,8 +39,7 @@ def restore(source: Path = typer.Argument(..., help="yidi backup 生成的备份
     try:
         kind = run_restore(source, url, replace=replace)
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1)
+        refuse(exc)
     err.print(f"restored {source} ({kind}); check it with: YIDI_DATABASE_URL=… yidi verify")
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yidi.cli_guard import refuse
 from yidi.domain.errors import YidiError
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 
@@ -31,8 +32,7 @@ def _context():
 
 
 def _fail(exc: YidiError) -> None:
-    err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-    raise typer.Exit(1)
+    refuse(exc)
 
 
 def _fen(text: str, name: str) -> int:
@@ -40,7 +40,7 @@ def _fen(text: str, name: str) -> int:
         return yuan_to_fen(text)
     except MoneyFormatError as exc:
         err.print(f"[red]INVALID_INPUT[/red] {name}: {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 def _json(document) -> None:
@@ -105,7 +105,7 @@ def run(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
     if statement is None:
         if not user:
             err.print(f"{month} 尚未清算：清算须两人办理，请加 --user <发起人> 发起，再由另一用户 yidi clearing approve")
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         _request("clearing.run", {"month": month}, user)
         return
     _show_statement(statement, csv_dir, xlsx, json_output)
@@ -193,7 +193,7 @@ def show(month: str = typer.Option(..., help="清算月份 YYYY-MM"),
         _fail(exc)
     if statement is None:
         err.print(f"{month} 尚未清算")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     _json(statement.to_dict()) if json_output else _print_statement(statement)
 
 
@@ -209,7 +209,7 @@ def prepay(year: int = typer.Option(..., help="预付年度，如 2024（按上�
     if confirm:
         if not user:
             err.print("确认预付金须两人办理：请加 --user <发起人>，再由另一用户 yidi clearing approve")
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         _request("prepayment.confirm", {"year": year}, user)
         return
     with _progress_bar() as progress:

@@ -41,7 +41,7 @@ def simulate(
     from yidi.engine.repricing import reprice_dataset
     from yidi.engine.simulate import simulate as run, svg_chart, write_csv
     from yidi.engine.tables import PolicyTables
-    from yidi.cli_guard import readable, writable
+    from yidi.cli_guard import refuse, readable, writable
     from yidi.policy.loader import load_policy_book
 
     readable(policy_change), readable(claims, directory=True), writable(out_dir, directory=True)  # before any work
@@ -69,8 +69,7 @@ def simulate(
                 totals = run(claim_table, labels, baseline, changed)
             seconds = time.perf_counter() - started
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1) from None
+        refuse(exc)
     rows = totals.rows()
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out_dir / "simulation.csv")

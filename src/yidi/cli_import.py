@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yidi.cli_guard import refuse
 from yidi.domain.errors import YidiError
 
 import_app = typer.Typer(help="导入基础数据 / import regions, persons, institutions from CSV or Excel",
@@ -41,8 +42,7 @@ def _run(kind: str, path: Path, dry_run: bool) -> None:
     try:
         report = imports.apply(ctx, kind, path, actor=operator())
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1)
+        refuse(exc)
     out.print(f"[green]已导入[/green] {NAMES[kind]} {report.rows} 行：新增 {report.added}，更新 {report.updated}")
 
 
@@ -94,10 +94,9 @@ def import_catalog(path: Path = typer.Argument(..., help="就医地目录表 .cs
         report = policy_files.check_catalog(path, admdvs, day, source)
     except ValueError:
         err.print("[red]INVALID_INPUT[/red] --effective-from 应为 YYYY-MM-DD")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1)
+        refuse(exc)
     _policy_outcome(report, dry_run, f"目录 {admdvs} 导入")
 
 
@@ -110,6 +109,5 @@ def import_policy(path: Path = typer.Argument(..., help="带生效日期版本�
     try:
         report = policy_files.check_policy_file(path)
     except YidiError as exc:
-        err.print(f"[red]{exc.code}[/red] {exc.full_message()}")
-        raise typer.Exit(1)
+        refuse(exc)
     _policy_outcome(report, dry_run, "政策文件导入")

@@ -50,9 +50,9 @@ def test_user_add_list_disable_reset_password(ctx, cli):
     assert added.exit_code == 0, added.output
     password = added.stdout.strip().splitlines()[-1]
     assert len(password) >= 10
-    assert cli("user", "add", "clerk-zz", "--role", "agency", "--admdvs", "410800").exit_code == 1  # ALREADY_EXISTS
+    assert cli("user", "add", "clerk-zz", "--role", "agency", "--admdvs", "410800").exit_code == 2  # ALREADY_EXISTS
     no_region = cli("user", "add", "clerk-yy", "--role", "agency")
-    assert no_region.exit_code == 1 and "admdvs" in no_region.output
+    assert no_region.exit_code == 2 and "区划" in no_region.output
     assert "clerk-zz" in cli("user", "list").stdout
     with serving(ctx) as server:
         assert login(server.url, "clerk-zz", password).status_code == 200
@@ -65,7 +65,7 @@ def test_user_add_list_disable_reset_password(ctx, cli):
         assert login(server.url, "clerk-zz", password).status_code == 401
         assert login(server.url, "clerk-zz", "a-new-password-123").status_code == 200
         short = cli("user", "reset-password", "clerk-zz", "--password-stdin", stdin="short\n")
-        assert short.exit_code == 1 and "INVALID_INPUT" in short.output
+        assert short.exit_code == 2 and "INVALID_INPUT" in short.output
     actions = [(action, target) for actor, action, target in audit_actions(ctx) if actor.startswith("cli:")]
     assert actions == [("user.add", "clerk-zz"), ("user.disable", "clerk-zz"), ("user.enable", "clerk-zz"),
                        ("user.reset_password", "clerk-zz")]
@@ -116,8 +116,8 @@ def test_credential_issue_rotate_revoke_over_real_calls(ctx, cli):
     assert new_secret not in listed and "有效" in listed
     assert cli("credential", "revoke", access_key).exit_code == 0
     assert call(access_key, new_secret)["err_msg"].startswith("AUTH_FAILED")
-    assert cli("credential", "rotate", access_key).exit_code == 1  # a revoked key is not rotated back to life
-    assert cli("credential", "issue", "H99999999999").exit_code == 1
+    assert cli("credential", "rotate", access_key).exit_code == 2  # a revoked key is not rotated back to life
+    assert cli("credential", "issue", "H99999999999").exit_code == 2
     assert [a for _, a, _ in audit_actions(ctx) if a.startswith("credential.")] == [
         "credential.issue", "credential.rotate", "credential.revoke"]
     with ctx.unit_of_work() as session:

@@ -75,7 +75,7 @@ def test_backup_restore_round_trip_ends_with_verify_green(ctx, tmp_path):
     assert made.returncode == 0, made.stderr
     assert dump.stat().st_size > 0 and dump.stat().st_mode & 0o077 == 0  # personal data: owner only
     again = yidi("backup", str(dump), url=source_url, cwd=tmp_path)
-    assert again.returncode == 1 and "BACKUP_FAILED" in again.stderr  # never overwrites a backup
+    assert again.returncode == 2 and "BACKUP_FAILED" in again.stderr  # never overwrites a backup
 
     with fresh_database(ctx, tmp_path) as target_url:
         restored = yidi("restore", str(dump), url=target_url, cwd=tmp_path)
@@ -86,7 +86,7 @@ def test_backup_restore_round_trip_ends_with_verify_green(ctx, tmp_path):
         assert "FAIL" not in checked.stdout and "audit" in checked.stdout
         # a second restore into the now non-empty copy is refused unless --replace
         refused = yidi("restore", str(dump), url=target_url, cwd=tmp_path)
-        assert refused.returncode == 1 and "--replace" in refused.stderr
+        assert refused.returncode == 2 and "--replace" in refused.stderr
         replaced = yidi("restore", str(dump), "--replace", url=target_url, cwd=tmp_path)
         assert replaced.returncode == 0, replaced.stderr
         assert counts(target_url) == before
@@ -96,9 +96,9 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("not a backup")
     result = yidi("restore", str(junk), url=f"sqlite:///{tmp_path}/x.db", cwd=tmp_path)
-    assert result.returncode == 1 and "BACKUP_FAILED" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "BACKUP_FAILED" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_restore_of_a_missing_file_says_so(tmp_path):
     result = yidi("restore", str(tmp_path / "nothing-here.dump"), url=f"sqlite:///{tmp_path}/x.db", cwd=tmp_path)
-    assert result.returncode == 1 and "不存在" in result.stderr
+    assert result.returncode == 2 and "不存在" in result.stderr

@@ -88,7 +88,7 @@ def test_cli_catalog_and_policy_need_the_policy_folder(ctx, cli, tmp_path, monke
     get_settings.cache_clear()
     missing = cli("import", "catalog", str(table), "--admdvs", "110000", "--effective-from", "2025-01-01",
                   "--source", "京医保发〔2024〕1号")
-    assert missing.exit_code == 1 and "yidi policy init" in missing.output
+    assert missing.exit_code == 2 and "yidi policy init" in missing.output
     folder = tmp_path / "policy"
     assert cli("policy", "init", str(folder)).exit_code == 0
     monkeypatch.setenv("YIDI_POLICY_DIR", str(folder))

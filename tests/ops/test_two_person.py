@@ -93,22 +93,22 @@ def test_cli_asks_and_another_user_approves(ctx, cli):  # noqa: F811
     settle_at(ctx, "P001", date(2024, 3, 3))
     users(ctx)
     unsigned = cli("clearing", "run", "--month", "2024-03")
-    assert unsigned.exit_code == 1 and "--user" in unsigned.output
+    assert unsigned.exit_code == 2 and "--user" in unsigned.output
     runner = CliRunner(env={"COLUMNS": "200"})
     from yidi.cli import app
 
     wrong = runner.invoke(app, ["clearing", "run", "--month", "2024-03", "--user", "prov-a"], input="nope\n")
-    assert wrong.exit_code == 1 and "LOGIN_FAILED" in wrong.output
+    assert wrong.exit_code == 2 and "LOGIN_FAILED" in wrong.output
     asked = runner.invoke(app, ["clearing", "run", "--month", "2024-03", "--user", "prov-a"], input=f"{PASSWORD}\n")
     assert asked.exit_code == 0, asked.output
     request_id = asked.stdout.strip().splitlines()[-1]
     assert request_id in runner.invoke(app, ["clearing", "requests"]).stdout
     self_approval = runner.invoke(app, ["clearing", "approve", request_id, "--user", "prov-a"], input=f"{PASSWORD}\n")
-    assert self_approval.exit_code == 1 and "APPROVAL_SAME_PERSON" in self_approval.output
+    assert self_approval.exit_code == 2 and "APPROVAL_SAME_PERSON" in self_approval.output
     done = runner.invoke(app, ["clearing", "approve", request_id, "--user", "prov-b", "--json"], input=f"{PASSWORD}\n")
     assert done.exit_code == 0, done.output
     assert '"month": "2024-03"' in done.stdout
-    assert runner.invoke(app, ["clearing", "prepay", "--year", "2024", "--confirm"]).exit_code == 1
+    assert runner.invoke(app, ["clearing", "prepay", "--year", "2024", "--confirm"]).exit_code == 2
 
 
 class Browser:

@@ -188,7 +188,7 @@ def test_h13_cli_disables_a_user_and_their_live_session_ends(tmp_path, monkeypat
             result = CliRunner().invoke(app, ["user", "disable", "clerk-wuhan"])
             assert result.exit_code == 0, result.output
             assert browser.get("/agency").status_code == 303
-            assert CliRunner().invoke(app, ["user", "disable", "nobody"]).exit_code == 1
+            assert CliRunner().invoke(app, ["user", "disable", "nobody"]).exit_code == 2
     finally:
         ctx.engine.dispose()
         get_settings.cache_clear()
