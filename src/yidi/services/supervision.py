@@ -25,6 +25,7 @@ from yidi.domain.supervision import FeeLine, SettlementFact, SupervisionParams, 
 from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.recoveries import post_recovery
+from yidi.services.scope import RegionScope
 from yidi.services.users import Principal
 
 OUTCOMES = {"confirmed": "查实", "unfounded": "排除"}
@@ -41,10 +42,7 @@ def _in_scope(stmt, column_a, column_b, admdvs: str | None):
     """A region sees leads/claims where it is the insured region or the treatment region."""
     if not admdvs:
         return stmt
-    if admdvs.endswith("0000"):
-        prefix = admdvs[:2] + "%"
-        return stmt.where(or_(column_a.like(prefix), column_b.like(prefix)))
-    return stmt.where(or_(column_a == admdvs, column_b == admdvs))
+    return stmt.where(RegionScope(admdvs).where(column_a, column_b))
 
 
 def load_facts(ctx: AppContext, admdvs: str | None = None) -> list[SettlementFact]:
