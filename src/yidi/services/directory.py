@@ -47,6 +47,14 @@ def region_names(ctx: AppContext) -> dict[str, str]:
         return {row.admdvs: row.name for row in session.scalars(select(RegionRow).order_by(RegionRow.admdvs))}
 
 
+def require_known_region(ctx: AppContext, code: str) -> str:
+    """``code`` if the directory knows the region; UNKNOWN_REGION (未知地区) otherwise."""
+    with ctx.unit_of_work() as session:
+        if session.get(RegionRow, code) is None:
+            raise YidiError("UNKNOWN_REGION", {"key": code})
+    return code
+
+
 def person_names(ctx: AppContext, psn_nos: Iterable[str]) -> dict[str, str]:
     """Names beside person numbers: {psn_no: name} for the numbers a page lists."""
     wanted = sorted(set(psn_nos))

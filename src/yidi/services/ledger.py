@@ -204,6 +204,12 @@ def check(ctx: AppContext) -> LedgerCheck:
         return LedgerCheck(trial_balance(session), tuple(unbalanced_entries(session)))
 
 
+def verify_books(ctx: AppContext) -> tuple[list[str], int]:
+    """(problems found by ``verify``, trial balance in fen), read in one transaction (``yidi clearing verify``)."""
+    with ctx.unit_of_work() as session:
+        return verify(session), trial_balance(session)
+
+
 def balance(session: Session, account_code: str, *, until: date | None = None) -> int:
     """Balance of one account (debit positive), optionally only entries dated on or before ``until``."""
     stmt = select(func.coalesce(func.sum(PostingRow.amount_fen), 0)).where(PostingRow.account == account_code)
