@@ -202,12 +202,8 @@ def verify() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """迁移数据库到最新版本 / migrate the database (Alembic)."""
-    from yidi.config import get_settings
-
-    from sqlalchemy.engine import make_url
-
     ctx = _context(migrate=True)
-    shown = make_url(get_settings().database_url).render_as_string(hide_password=True)  # never print a password
+    shown = ctx.engine.url.render_as_string(hide_password=True)  # never print a password
     err.print(f"database at head: {shown}")
     ctx.engine.dispose()
 
@@ -367,7 +363,7 @@ def filing_pending(region: str = typer.Option(..., help="insured region admdvs")
     from yidi.services.filings import pending_queue
 
     from yidi.domain.filing import TYPE_NAMES
-    from yidi.web.forms import person_names, region_names
+    from yidi.services.directory import person_names, region_names
 
     ctx = _context()
     known_region(ctx, region)

@@ -30,14 +30,12 @@ def seal() -> None:
 def verify() -> None:
     """核对审计哈希链 / seal, then recompute every sealed row's hash; exit 1 when the chain is broken."""
     from yidi.cli import _context
-    from yidi.services import audit
-    from yidi.services.verify import seal_audit_log
+    from yidi.services.verify import check_audit_chain, seal_audit_log
 
     ctx = _context(migrate=False)
     sealed_now = seal_audit_log(ctx)
-    with ctx.unit_of_work() as session:
-        ok, checked, broken = audit.verify_chain(session)
-        waiting = audit.unsealed_count(session)
+    chain = check_audit_chain(ctx)
+    ok, checked, broken, waiting = chain.ok, chain.checked, chain.broken, chain.waiting
     ctx.engine.dispose()
     if not ok:
         err.print(f"[red]FAIL[/red] hash chain broken at audit row {broken} (of {checked} checked)")

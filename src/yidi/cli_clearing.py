@@ -295,10 +295,7 @@ def verify() -> None:
     """检查总账 / every entry balances, no entry mixes 基金 and 经费 (exit 1 on problems)."""
     from yidi.services import ledger
 
-    ctx = _context()
-    with ctx.unit_of_work() as session:
-        problems = ledger.verify(session)
-        total = ledger.trial_balance(session)
+    problems, total = ledger.verify_books(_context())
     for problem in problems:
         err.print(f"[red]{problem}[/red]")
     out.print(f"试算平衡合计 {fen_to_yuan(total)} 元；{len(problems)} 个问题")

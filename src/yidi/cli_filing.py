@@ -50,7 +50,7 @@ def search(region: Optional[str] = typer.Option(None, help="参保地 insured re
     from yidi.services.filings import list_filings
 
     from yidi.cli_guard import known_region
-    from yidi.web.forms import person_names, region_names
+    from yidi.services.directory import person_names, region_names
 
     ctx = _context()
     try:

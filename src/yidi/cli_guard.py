@@ -47,12 +47,9 @@ def parse_day(text: str, option: str) -> date:
 
 def known_region(ctx, code: str) -> str:
     """A region code the directory knows; otherwise UNKNOWN_REGION (said as 未知地区)."""
-    from yidi.adapters.orm import RegionRow
+    from yidi.services.directory import require_known_region
 
-    with ctx.unit_of_work() as session:
-        if session.get(RegionRow, code) is None:
-            raise YidiError("UNKNOWN_REGION", {"key": code})
-    return code
+    return require_known_region(ctx, code)
 
 
 OS_REASONS = {13: "没有权限", 1: "没有权限", 2: "文件或目录不存在", 21: "这是一个目录", 20: "路径中有一段不是目录",

@@ -28,14 +28,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-
-from yidi.adapters.orm import VisitRow
 from yidi.api.fsi import authenticate as authenticate_hospital
 from yidi.domain.claims import MAX_ATTACHMENTS
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import insured_side, manual_claims
-from yidi.services.scenario import parse_items
+from yidi.services import claim_intake, manual_claims
 from yidi.services.users import Principal
 
 
@@ -89,43 +85,15 @@ def _attachments(raw: list[ClaimFile]) -> tuple[manual_claims.Attachment, ...]:
     return tuple(files)
 
 
-def _insured_here(ctx, psn_no: str) -> None:
-    """零星报销 is made at the person's insured node, whose agency reviews and pays it (S4): on a federation node
-    (docs/federation.md) a person insured in another province is refused here, saying where to apply."""
-    if ctx.federation is None:
-        return
-    with ctx.unit_of_work() as session:
-        region = insured_side.person_region(ctx, session, psn_no)
-    if not ctx.federation.owns(region):
-        raise YidiError("FORBIDDEN", {"detail": f"零星报销由参保地（{region}）经办机构受理，请向参保地申请"})
-
-
 def submit_manual_claim(ctx, principal: Principal, claim: ManualClaim) -> dict:
-    principal.require_role("person", "hospital")
-    common = dict(bank_name=claim.bank_name, bank_account=claim.bank_account, account_name=claim.account_name,
-                  attachments=_attachments(claim.attachments), submitted_on=date.today(), actor=principal.username)
-    if claim.mdtrt_id:
-        with ctx.unit_of_work() as session:
-            visit = session.scalars(select(VisitRow).where(VisitRow.mdtrt_id == claim.mdtrt_id)).first()
-            owner = (visit.psn_no, visit.fixmedins_code) if visit else None
-        if owner is None or (principal.role == "person" and owner[0] != principal.psn_no) or \
-                (principal.role == "hospital" and owner[1] != principal.fixmedins_code):
-            raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": claim.mdtrt_id})
-        _insured_here(ctx, owner[0])
-        submitted = manual_claims.submit(ctx, manual_claims.SubmitCommand(
-            psn_no=owner[0], mdtrt_id=claim.mdtrt_id, endtime=claim.endtime, **common))
-        return submitted.to_dict()
-    for name in ("psn_no", "fixmedins_code", "med_type", "begntime", "endtime"):
-        if getattr(claim, name) in (None, ""):
-            raise invalid(name, "缺少该字段")
-    principal.require_person(claim.psn_no)
-    if principal.role == "hospital" and claim.fixmedins_code != principal.fixmedins_code:
-        raise YidiError("FORBIDDEN", {"detail": f"只能为本机构 {principal.fixmedins_code} 上传"})
-    _insured_here(ctx, claim.psn_no)
-    submitted = manual_claims.submit(ctx, manual_claims.SubmitCommand(
-        psn_no=claim.psn_no, fixmedins_code=claim.fixmedins_code, med_type=claim.med_type, begntime=claim.begntime,
-        endtime=claim.endtime, items=parse_items(claim.items), dise_codg=claim.dise_codg, **common))
-    return submitted.to_dict()
+    """The request as services.claim_intake reads it (who may submit for which visit is decided there)."""
+    request = claim_intake.ClaimRequest(
+        bank_name=claim.bank_name, bank_account=claim.bank_account, account_name=claim.account_name,
+        attachments=_attachments(claim.attachments), mdtrt_id=claim.mdtrt_id, psn_no=claim.psn_no,
+        fixmedins_code=claim.fixmedins_code, med_type=claim.med_type, begntime=claim.begntime,
+        endtime=claim.endtime, dise_codg=claim.dise_codg,
+        items=tuple(claim.items) if claim.items is not None else None)
+    return claim_intake.submit_claim(ctx, principal, request).to_dict()
 
 
 def review_dict(review: manual_claims.Review) -> dict:

@@ -31,6 +31,7 @@ from yidi.domain.filing import (
     FilingStatus,
     FilingType,
 )
+from yidi.services import access
 from yidi.services import filings as service
 from yidi.services.context import AppContext
 from yidi.services.reference import list_institutions, list_regions
@@ -38,7 +39,7 @@ from yidi.services.users import Principal
 
 router = APIRouter(prefix="/api", tags=["备案 / filings"])
 
-AGENCY_ROLES = ("agency", "supervisor")
+AGENCY_ROLES = access.FILING_READERS
 
 
 def _iso_date(value: Any) -> Any:
@@ -108,25 +109,9 @@ def filing_view(filing: Filing) -> dict:
     }
 
 
-def _visible(principal: Principal, filing: Filing) -> bool:
-    if principal.role == "person":
-        return principal.psn_no is not None and filing.psn_no == principal.psn_no
-    if principal.role in AGENCY_ROLES:
-        return principal.can_act_for_region(filing.insuplc_admdvs)
-    return False
-
-
-def _load_visible(ctx: AppContext, principal: Principal, filing_id: str) -> Filing:
-    filing = service.get_filing(ctx, filing_id)
-    if not _visible(principal, filing):
-        raise YidiError("NOT_FOUND", {"what": "备案", "key": filing_id})
-    return filing
-
-
-def _may_write(principal: Principal, filing: Filing) -> None:
-    """Persons change their own filings; clerks those of their region; supervisors only read."""
-    if principal.role == "supervisor" or not _visible(principal, filing):
-        raise YidiError("FORBIDDEN", {"detail": "只能办理本人或本参保地的备案"})
+# Who sees and who may change a filing: services.access (visible_filing, require_filing_write).
+_load_visible = access.visible_filing
+_may_write = access.require_filing_write
 
 
 def _person_date(principal: Principal, on: date, field_name: str) -> None:

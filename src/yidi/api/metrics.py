@@ -17,16 +17,15 @@ instead); each worker writes its counters there and ``/metrics`` sums them, whic
 from __future__ import annotations
 
 import os
-import time
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
 
 from yidi import __version__
 from yidi.domain.errors import YidiError
+from yidi.services import monitoring
 from yidi.services.context import AppContext
 
 CALLS = Counter("yidi_fsi_calls_total", "Hospital interface calls by transaction and outcome (ok or error code)",
@@ -88,11 +87,6 @@ class DatabaseCollector:
         self.ctx = ctx
 
     def collect(self):
-        from yidi.adapters.orm import AuditRow, SettlementRow
-        from yidi.adapters.orm_audit import AuditSealRow
-        from yidi.adapters.orm_ops import DeferredSettlementRow
-        from datetime import date
-
         up = GaugeMetricFamily("yidi_database_up", "1 when the database answered this scrape")
         settled = GaugeMetricFamily("yidi_settlements_today", "Settlements dated today by kind and status",
                                     labels=["kind", "status"])
@@ -108,48 +102,30 @@ class DatabaseCollector:
         lag = GaugeMetricFamily("yidi_audit_seal_lag_seconds",
                                 "Age of the newest audit row minus age of the newest sealed one")
         try:
-            with self.ctx.unit_of_work() as session:
-                for kind, status, count, fund_fen, medfee_fen in session.execute(
-                        select(SettlementRow.kind, SettlementRow.status, func.count(),
-                               func.coalesce(func.sum(SettlementRow.fund_pay_sumamt), 0),
-                               func.coalesce(func.sum(SettlementRow.medfee_sumamt), 0))
-                        .where(SettlementRow.setl_date == date.today())
-                        .group_by(SettlementRow.kind, SettlementRow.status)):
-                    settled.add_metric([kind, status], count)
-                    fund.add_metric([kind, status], int(fund_fen))
-                    medfee.add_metric([kind, status], int(medfee_fen))
-                for state, count in session.execute(select(DeferredSettlementRow.state, func.count())
-                                                    .group_by(DeferredSettlementRow.state)):
-                    queue.add_metric([state], count)
-                newest = session.execute(select(AuditRow.id, AuditRow.at).order_by(AuditRow.id.desc()).limit(1)).first()
-                sealed_id = session.scalar(select(func.max(AuditSealRow.audit_id)))
-                sealed_at = session.scalar(select(AuditRow.at).where(AuditRow.id == sealed_id)) if sealed_id else None
-            backlog = max(0, (newest.id if newest else 0) - (sealed_id or 0))
-            unsealed.add_metric([], backlog)
-            seconds = 0.0
-            if newest and backlog:
-                seconds = max(0.0, (newest.at - sealed_at).total_seconds()) if sealed_at else \
-                    max(0.0, time.time() - newest.at.timestamp())
-            lag.add_metric([], seconds)
-            up.add_metric([], 1)
+            figures = monitoring.database_figures(self.ctx)
         except Exception:  # noqa: BLE001 - a scrape must answer even when the database does not
             up.add_metric([], 0)
             yield up
             yield from self._pool()
             return
+        for row in figures.settlements_today:
+            settled.add_metric([row.kind, row.status], row.count)
+            fund.add_metric([row.kind, row.status], row.fund_fen)
+            medfee.add_metric([row.kind, row.status], row.medfee_fen)
+        for state, count in figures.deferred:
+            queue.add_metric([state], count)
+        unsealed.add_metric([], figures.audit_unsealed_rows)
+        lag.add_metric([], figures.audit_seal_lag_seconds)
+        up.add_metric([], 1)
         yield from (up, settled, fund, medfee, queue, unsealed, lag)
         yield from self._pool()
 
     def _pool(self):
-        pool = self.ctx.engine.pool
         gauge = GaugeMetricFamily("yidi_db_pool_connections", "This process's database connection pool",
                                   labels=["pid", "state"])
         pid = str(os.getpid())
-        for state, reader in (("checked_out", "checkedout"), ("idle", "checkedin"), ("overflow", "overflow"),
-                              ("size", "size")):
-            method = getattr(pool, reader, None)
-            if method is not None:
-                gauge.add_metric([pid, state], max(0, int(method())))
+        for state, count in monitoring.pool_figures(self.ctx).items():
+            gauge.add_metric([pid, state], count)
         yield gauge
 
 
@@ -166,14 +142,7 @@ def _process_registry() -> CollectorRegistry:
     return REGISTRY
 
 
-def database_ready(ctx: AppContext) -> str | None:
-    """None when the database answers a query; else the reason (for the readiness probe)."""
-    try:
-        with ctx.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return type(exc).__name__
+database_ready = monitoring.database_ready  # the readiness probe's database check
 
 
 def nats_ready(ctx: AppContext) -> str | None:

@@ -9,9 +9,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from yidi.adapters.orm import VisitRow
+from yidi.domain.errors import YidiError
+from yidi.domain.filing import Filing
+from yidi.services import filings
 from yidi.services.context import AppContext
 from yidi.services.users import Principal
 
+# Reading filings of the insured region (a supervisor reads everywhere, writes nothing).
+FILING_READERS = ("agency", "supervisor")
 # Reading clearing statements, prepayments and reconciliations (scoped by services/funds_scope.py).
 FUNDS_READERS = ("agency", "supervisor")
 # Running the monthly clearing writes the ledger: agency batch work; a supervisor reads and writes nothing.
@@ -37,3 +42,28 @@ def may_see_person(ctx: AppContext, principal: Principal, psn_no: str) -> bool:
     if principal.role == "hospital":
         return treats(ctx, principal.fixmedins_code, psn_no)
     return False
+
+
+# --- filings (备案): who sees one, who may change it ---
+
+def sees_filing(principal: Principal, filing: Filing) -> bool:
+    """A person their own filings; a clerk or supervisor those of persons insured within their scope."""
+    if principal.role == "person":
+        return principal.psn_no is not None and filing.psn_no == principal.psn_no
+    if principal.role in FILING_READERS:
+        return principal.can_act_for_region(filing.insuplc_admdvs)
+    return False
+
+
+def visible_filing(ctx: AppContext, principal: Principal, filing_id: str) -> Filing:
+    """The filing if the principal may see it; NOT_FOUND otherwise, as if it did not exist."""
+    filing = filings.get_filing(ctx, filing_id)
+    if not sees_filing(principal, filing):
+        raise YidiError("NOT_FOUND", {"what": "备案", "key": filing_id})
+    return filing
+
+
+def require_filing_write(principal: Principal, filing: Filing) -> None:
+    """Persons change their own filings; clerks those of their region; supervisors only read (FORBIDDEN)."""
+    if principal.role == "supervisor" or not sees_filing(principal, filing):
+        raise YidiError("FORBIDDEN", {"detail": "只能办理本人或本参保地的备案"})

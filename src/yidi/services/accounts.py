@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from yidi.adapters.orm import InstitutionRow, PersonRow, UserRow
 from yidi.domain.errors import YidiError, invalid
-from yidi.domain.regions import area_covers
 from yidi.services import audit, users
 from yidi.services.context import AppContext
 from yidi.services.reference import require_region
+from yidi.services.scope import admin_scope
 from yidi.services.users import ROLES, Principal, hash_password
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,59}$")
@@ -39,7 +39,7 @@ def _check_password(password: str) -> None:
 
 
 def _in_scope(admin_admdvs: str | None, admdvs: str | None) -> bool:
-    return not admin_admdvs or (admdvs is not None and area_covers(admin_admdvs, admdvs))
+    return admin_scope(admin_admdvs).covers(admdvs)
 
 
 def add_user(ctx: AppContext, new: NewUser, password: str | None, *, actor: str,

@@ -29,9 +29,9 @@ from yidi.adapters.orm_funds import ClearingLineRow, ClearingRunRow
 from yidi.domain.clearing import FlowAmount, ProvinceTransfer, month_bounds, net_positions, province_transfers
 from yidi.domain.errors import YidiError
 from yidi.domain.money import fen_to_yuan
-from yidi.domain.regions import area_covers
 from yidi.services import audit, ledger
 from yidi.services.context import AppContext
+from yidi.services.scope import RegionScope
 
 Progress = analytics.Progress
 
@@ -51,7 +51,7 @@ class ClearingStatement:
     def part_for(self, region: str) -> ClearingStatement:
         """The flows ``region`` pays (insured there) or receives (treated there); a province covers its cities."""
         flows = [flow for flow in self.flows
-                 if area_covers(region, flow.insuplc_admdvs) or area_covers(region, flow.mdtrtarea_admvs)]
+                 if RegionScope(region).covers_any(flow.insuplc_admdvs, flow.mdtrtarea_admvs)]
         return ClearingStatement(self.month, self.period_end, flows, self.watermark_posting_id, self.replayed,
                                  self.region_names, region=region)
 
@@ -99,7 +99,7 @@ class ClearingStatement:
     def cities(self) -> list[str]:
         """The cities with a statement: every city with a flow; in a region's part, that region's own cities."""
         ends = {flow.insuplc_admdvs for flow in self.flows} | {flow.mdtrtarea_admvs for flow in self.flows}
-        return sorted(city for city in ends if self.national or area_covers(self.region, city))
+        return sorted(city for city in ends if RegionScope(self.region).covers(city))
 
     def flow_dict(self, flow: FlowAmount) -> dict:
         return {"insuplc_admdvs": flow.insuplc_admdvs, "insuplc_name": self.name(flow.insuplc_admdvs),

@@ -26,9 +26,9 @@ from yidi.adapters.orm import CredentialRow, InstitutionRow
 from yidi.api.signing import ALGORITHMS
 from yidi.config import get_settings, secret_text
 from yidi.domain.errors import YidiError, invalid
-from yidi.domain.regions import area_covers
 from yidi.services import audit
 from yidi.services.context import AppContext
+from yidi.services.scope import admin_scope
 
 
 def cipher() -> MultiFernet:
@@ -75,7 +75,7 @@ def _scope(session, admin_admdvs: str | None, fixmedins_code: str) -> Institutio
     institution = session.get(InstitutionRow, fixmedins_code or "")
     if institution is None:
         raise YidiError("UNKNOWN_INSTITUTION", {"key": fixmedins_code})
-    if admin_admdvs and not area_covers(admin_admdvs, institution.admdvs):
+    if not admin_scope(admin_admdvs).covers(institution.admdvs):
         raise YidiError("FORBIDDEN", {"detail": f"无权管理区域 {institution.admdvs} 的机构密钥"})
     return institution
 
@@ -141,7 +141,7 @@ def list_credentials(ctx: AppContext, *, fixmedins_code: str | None = None,
                  "admdvs": admdvs, "algorithm": row.algorithm, "active": row.active, "issued_at": row.issued_at,
                  "revoked_at": row.revoked_at}
                 for row, name, admdvs in session.execute(stmt)
-                if not admin_admdvs or area_covers(admin_admdvs, admdvs)]
+                if admin_scope(admin_admdvs).covers(admdvs)]
 
 
 def rekey(ctx: AppContext, *, actor: str) -> tuple[int, list[str]]:

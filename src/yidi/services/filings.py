@@ -26,10 +26,11 @@ from yidi.domain.filing import (
     parse_channel,
     initial_status,
 )
-from yidi.domain.regions import area_covers, province_of, same_pooling_area
+from yidi.domain.regions import area_covers, same_pooling_area
 from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.reference import certno_problem, get_person, require_region
+from yidi.services.scope import RegionScope
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ def decide_filing(ctx: AppContext, filing_id: str, *, approve: bool, actor: str,
         raise invalid("reason", "驳回备案需填写原因")
     with ctx.unit_of_work() as session:
         row = _get_row(session, filing_id, for_update=True)
-        if clerk_region and not area_covers(clerk_region, row.insuplc_admdvs):
+        if not RegionScope.of_region(clerk_region).covers(row.insuplc_admdvs):
             raise YidiError("FORBIDDEN", {"detail": "只能审核本参保地的备案"})
         if row.status != FilingStatus.PENDING.value:
             raise YidiError("FILING_ALREADY_DECIDED", {"status": row.status})
@@ -301,9 +302,7 @@ def list_filings(ctx: AppContext, *, psn_no: str | None = None, status: str | No
         if status:
             stmt = stmt.where(FilingRow.status == status)
         if insuplc_admdvs:
-            stmt = stmt.where(FilingRow.insuplc_admdvs.like(insuplc_admdvs[:2] + "%")
-                              if insuplc_admdvs == province_of(insuplc_admdvs)
-                              else FilingRow.insuplc_admdvs == insuplc_admdvs)
+            stmt = stmt.where(RegionScope(insuplc_admdvs).where(FilingRow.insuplc_admdvs))
         if mdtrtarea_admvs:
             stmt = stmt.where(FilingRow.mdtrtarea_admvs == mdtrtarea_admvs)
         if certno:
@@ -387,7 +386,7 @@ def supply_materials(ctx: AppContext, filing_id: str, on: date, *, actor: str, r
     with ctx.unit_of_work() as session:
         get_person(session, _get_row(session, filing_id).psn_no, for_update=True)
         row = _get_row(session, filing_id, for_update=True)
-        if clerk_region and not area_covers(clerk_region, row.insuplc_admdvs):
+        if not RegionScope.of_region(clerk_region).covers(row.insuplc_admdvs):
             raise YidiError("FORBIDDEN", {"detail": "只能办理本参保地的备案"})
         old = to_domain(row)
         if old.status is not FilingStatus.ACTIVE:

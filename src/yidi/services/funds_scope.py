@@ -10,8 +10,8 @@ totals (run totals, province transfers, statement sums).
 from __future__ import annotations
 
 from yidi.domain.errors import YidiError
-from yidi.domain.regions import area_covers
 from yidi.services.clearing import ClearingStatement
+from yidi.services.scope import RegionScope
 from yidi.services.users import Principal
 
 
@@ -21,7 +21,7 @@ def is_national(principal: Principal) -> bool:
 
 def touches(principal: Principal, *admdvs: str) -> bool:
     """The agency's region is one end (a province agency covers its cities; a city agency its province's lines)."""
-    return any(principal.can_act_for_region(code) or area_covers(code, principal.admdvs or "") for code in admdvs)
+    return any(principal.can_act_for_region(code) or RegionScope(code).covers(principal.admdvs) for code in admdvs)
 
 
 def runs(principal: Principal, all_runs: list[dict]) -> list[dict]:

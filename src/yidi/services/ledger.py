@@ -27,6 +27,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import JournalEntryRow, PostingRow, SettlementRow
+from yidi.services.context import AppContext
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,26 @@ def unbalanced_entries(session: Session) -> list[str]:
     stmt = (select(PostingRow.entry_id).group_by(PostingRow.entry_id)
             .having(func.sum(PostingRow.amount_fen) != 0))
     return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """The ledger's own check: the trial balance (zero when it balances) and any entry that does not."""
+
+    trial_balance_fen: int
+    unbalanced_entries: tuple[str, ...]
+
+
+def check(ctx: AppContext) -> LedgerCheck:
+    """Trial balance and unbalanced entries, read in one transaction (the agency's reconciliation page)."""
+    with ctx.unit_of_work() as session:
+        return LedgerCheck(trial_balance(session), tuple(unbalanced_entries(session)))
+
+
+def verify_books(ctx: AppContext) -> tuple[list[str], int]:
+    """(problems found by ``verify``, trial balance in fen), read in one transaction (``yidi clearing verify``)."""
+    with ctx.unit_of_work() as session:
+        return verify(session), trial_balance(session)
 
 
 def balance(session: Session, account_code: str, *, until: date | None = None) -> int:

@@ -17,6 +17,7 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.domain.regions import area_covers, is_valid_admdvs, province_of, same_pooling_area
 from yidi.services.context import AppContext
+from yidi.services.scope import RegionScope
 
 DEMO_DATA = Path(str(resources.files("yidi.demo") / "data" / "reference.yaml"))
 
@@ -139,8 +140,7 @@ def list_institutions(ctx: AppContext, *, admdvs: str | None = None, level: int 
     with ctx.unit_of_work() as session:
         stmt = select(InstitutionRow).where(InstitutionRow.networked.is_(True)).order_by(InstitutionRow.fixmedins_code)
         if admdvs:
-            stmt = stmt.where(InstitutionRow.admdvs.like(admdvs[:2] + "%") if admdvs == province_of(admdvs)
-                              else InstitutionRow.admdvs == admdvs)
+            stmt = stmt.where(RegionScope(admdvs).where(InstitutionRow.admdvs))
         if level is not None:
             stmt = stmt.where(InstitutionRow.level == level)
         return [{"fixmedins_code": r.fixmedins_code, "name": r.name, "admdvs": r.admdvs, "level": r.level,

@@ -17,6 +17,7 @@ from yidi.adapters.orm import SettlementRow
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.regions import same_province
 from yidi.services.context import AppContext
+from yidi.services.scope import RegionScope
 
 NATIONAL_TARGET_BP = 7_000  # I4: ≥ 70 % (seed 001 一)
 CLASS_NAMES = {MedClass.INPATIENT.value: "住院", MedClass.OUTPATIENT.value: "普通门诊", MedClass.CHRONIC.value: "门诊慢特病"}
@@ -57,8 +58,7 @@ class FlowMonth:
 def _scoped(stmt, admdvs: str | None, date_from: date | None, date_to: date | None):
     stmt = stmt.where(SettlementRow.status == "settled")
     if admdvs:
-        column = SettlementRow.insuplc_admdvs
-        stmt = stmt.where(column.like(admdvs[:2] + "%") if admdvs.endswith("0000") else column == admdvs)
+        stmt = stmt.where(RegionScope(admdvs).where(SettlementRow.insuplc_admdvs))
     if date_from:
         stmt = stmt.where(SettlementRow.setl_date >= date_from)
     if date_to:
@@ -111,3 +111,43 @@ def fund_by_month(flows: list[FlowMonth]) -> list[tuple[str, int]]:
     for flow in flows:
         months[flow.month] += flow.fund_fen
     return sorted(months.items())
+
+
+@dataclass(frozen=True)
+class SettlementTotal:
+    """Standing (settled) settlements of one month, insured region, treatment region, institution and kind."""
+
+    month: str  # YYYY-MM
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    fixmedins_code: str
+    kind: str
+    count: int
+    medfee_fen: int
+    fund_fen: int
+
+
+def settlement_totals(ctx: AppContext, scope: RegionScope, *, date_from: date | None = None,
+                      date_to: date | None = None) -> list[SettlementTotal]:
+    """Totals of settled settlements whose insured or treatment region is within ``scope``, by month, region
+    pair, institution and kind, in that order (the agency's reconciliation page)."""
+    totals: dict[tuple[str, str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    with ctx.unit_of_work() as session:
+        stmt = select(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
+                      SettlementRow.fixmedins_code, SettlementRow.kind, func.count(),
+                      func.sum(SettlementRow.medfee_sumamt), func.sum(SettlementRow.fund_pay_sumamt)
+                      ).where(SettlementRow.status == "settled",
+                              scope.where(SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs))
+        if date_from:
+            stmt = stmt.where(SettlementRow.setl_date >= date_from)
+        if date_to:
+            stmt = stmt.where(SettlementRow.setl_date <= date_to)
+        # Grouped by day in SQL (portable), folded into months here.
+        stmt = stmt.group_by(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
+                             SettlementRow.fixmedins_code, SettlementRow.kind)
+        for day, insured, treatment, hospital, kind, count, medfee, fund in session.execute(stmt):
+            entry = totals[(day.strftime("%Y-%m"), insured, treatment, hospital, kind)]
+            entry[0] += int(count)
+            entry[1] += int(medfee or 0)
+            entry[2] += int(fund or 0)
+    return [SettlementTotal(*key, *values) for key, values in sorted(totals.items())]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -25,6 +26,7 @@ from yidi.domain.supervision import FeeLine, SettlementFact, SupervisionParams, 
 from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.recoveries import post_recovery
+from yidi.services.scope import RegionScope
 from yidi.services.users import Principal
 
 OUTCOMES = {"confirmed": "查实", "unfounded": "排除"}
@@ -37,14 +39,60 @@ class RunSummary:
     new_leads: int
 
 
+@dataclass(frozen=True)
+class Lead:
+    """A supervision lead (线索) as stored: the rule that found it, the person or hospital, the regions, the
+    settlements it names and the evidence; ``status`` open / assigned / closed."""
+
+    lead_id: str
+    rule: str
+    rule_ids: str
+    title: str
+    psn_no: str | None
+    fixmedins_code: str | None
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    setl_ids: list[str]  # a copy, in the order the rule named them (as the JSON column stores them)
+    evidence: dict[str, Any]
+    status: str
+    found_on: date
+
+
+@dataclass(frozen=True)
+class Investigation:
+    """One 协查 of a lead: who asked which region, and (once closed) the outcome and any recovered amount."""
+
+    id: int
+    lead_id: str
+    requested_by: str
+    requesting_admdvs: str
+    assigned_admdvs: str
+    assigned_on: date
+    note: str
+    outcome: str | None
+    outcome_note: str
+    recovered_fen: int
+    recovery_setl_id: str | None
+    closed_by: str | None
+    closed_on: date | None
+
+
+def _lead(row: LeadRow) -> Lead:
+    return Lead(row.lead_id, row.rule, row.rule_ids, row.title, row.psn_no, row.fixmedins_code, row.insuplc_admdvs,
+                row.mdtrtarea_admvs, list(row.setl_ids or []), dict(row.evidence or {}), row.status, row.found_on)
+
+
+def _investigation(row: InvestigationRow) -> Investigation:
+    return Investigation(row.id, row.lead_id, row.requested_by, row.requesting_admdvs, row.assigned_admdvs,
+                         row.assigned_on, row.note, row.outcome, row.outcome_note, row.recovered_fen,
+                         row.recovery_setl_id, row.closed_by, row.closed_on)
+
+
 def _in_scope(stmt, column_a, column_b, admdvs: str | None):
     """A region sees leads/claims where it is the insured region or the treatment region."""
     if not admdvs:
         return stmt
-    if admdvs.endswith("0000"):
-        prefix = admdvs[:2] + "%"
-        return stmt.where(or_(column_a.like(prefix), column_b.like(prefix)))
-    return stmt.where(or_(column_a == admdvs, column_b == admdvs))
+    return stmt.where(RegionScope(admdvs).where(column_a, column_b))
 
 
 def load_facts(ctx: AppContext, admdvs: str | None = None) -> list[SettlementFact]:
@@ -104,7 +152,7 @@ def run_rules(ctx: AppContext, *, on: date, actor: str, admdvs: str | None = Non
 
 
 def list_leads(ctx: AppContext, *, admdvs: str | None = None, status: str | None = None,
-               rule: str | None = None, limit: int = 500) -> list[LeadRow]:
+               rule: str | None = None, limit: int = 500) -> list[Lead]:
     """Leads visible to a region: as insured region, as treatment region, or assigned to it for 协查."""
     with ctx.unit_of_work() as session:
         stmt = select(LeadRow).order_by(LeadRow.found_on.desc(), LeadRow.rule, LeadRow.lead_id)
@@ -116,20 +164,21 @@ def list_leads(ctx: AppContext, *, admdvs: str | None = None, status: str | None
             stmt = stmt.where(LeadRow.status == status)
         if rule:
             stmt = stmt.where(LeadRow.rule == rule)
-        return list(session.scalars(stmt.limit(limit)))
+        return [_lead(row) for row in session.scalars(stmt.limit(limit))]
 
 
-def get_lead(ctx: AppContext, lead_id: str) -> tuple[LeadRow, list[InvestigationRow]]:
+def get_lead(ctx: AppContext, lead_id: str) -> tuple[Lead, list[Investigation]]:
     with ctx.unit_of_work() as session:
         lead = session.get(LeadRow, lead_id)
         if lead is None:
             raise YidiError("NOT_FOUND", {"what": "线索", "key": lead_id})
         investigations = list(session.scalars(select(InvestigationRow).where(InvestigationRow.lead_id == lead_id)
                                               .order_by(InvestigationRow.id)))
-        return lead, investigations
+        return _lead(lead), [_investigation(row) for row in investigations]
 
 
-def can_see(principal: Principal, lead: LeadRow, investigations: list[InvestigationRow]) -> bool:
+def can_see(principal: Principal, lead: Lead | LeadRow,
+            investigations: list[Investigation] | list[InvestigationRow]) -> bool:
     if principal.role == "supervisor" and principal.admdvs is None:
         return True
     return any(principal.can_act_for_region(code) for code in
@@ -137,7 +186,7 @@ def can_see(principal: Principal, lead: LeadRow, investigations: list[Investigat
 
 
 def assign(ctx: AppContext, lead_id: str, *, principal: Principal, assigned_admdvs: str, on: date,
-           note: str = "") -> InvestigationRow:
+           note: str = "") -> Investigation:
     """协查: the insured region asks the treatment region (or the other way round) to investigate."""
     principal.require_role("agency", "supervisor")
     if not is_valid_admdvs(assigned_admdvs or ""):
@@ -159,11 +208,11 @@ def assign(ctx: AppContext, lead_id: str, *, principal: Principal, assigned_admd
         lead.status = "assigned"
         session.flush()
         audit.record(session, principal.username, "supervision.assign", lead_id, {"to": assigned_admdvs})
-        return row
+        return _investigation(row)
 
 
 def close(ctx: AppContext, lead_id: str, *, principal: Principal, outcome: str, on: date, recovered_fen: int = 0,
-          recovery_setl_id: str | None = None, note: str = "") -> InvestigationRow:
+          recovery_setl_id: str | None = None, note: str = "") -> Investigation:
     """Record the outcome. A confirmed lead may carry a recovered amount, tied to one of its claims;
     the money goes back to that claim's insured region (C5)."""
     principal.require_role("agency", "supervisor")
@@ -207,4 +256,4 @@ def close(ctx: AppContext, lead_id: str, *, principal: Principal, outcome: str, 
         if recovered_fen:  # C5: the recovered money goes back to the insured region, in the same transaction
             post_recovery(session, recovery_setl_id, recovered_fen, "recovery", on=on, actor=principal.username,
                           memo=f"监管线索 {lead_id} 追回")
-    return row
+        return _investigation(row)

@@ -17,8 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from yidi.adapters.orm import UserRow
 from yidi.domain.errors import YidiError
-from yidi.domain.regions import area_covers
 from yidi.services.context import AppContext
+from yidi.services.scope import scope_of
 
 ROLES = ("person", "hospital", "agency", "supervisor", "admin")  # admin: accounts and credentials (/admin)
 _hasher = PasswordHasher()
@@ -36,9 +36,7 @@ class Principal:
 
     def can_act_for_region(self, admdvs: str) -> bool:
         """Agency/supervisor scope: their own region, or every city of their province code."""
-        if self.role == "supervisor" and self.admdvs is None:
-            return True
-        return self.admdvs is not None and area_covers(self.admdvs, admdvs)
+        return scope_of(self).covers(admdvs)
 
     def require_role(self, *roles: str) -> None:
         if self.role not in roles:

@@ -117,3 +117,20 @@ def verify(ctx: AppContext, *, limit: int = 50, seal: bool = True) -> VerifyRepo
         report.notes["audit_rows_sealed"] = str(rows)
         report.notes["audit_rows_awaiting_seal"] = str(audit.unsealed_count(session))
     return report
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The audit log's hash chain: intact or not, sealed rows checked, the first broken row, rows awaiting a seal."""
+
+    ok: bool
+    checked: int
+    broken: int | None
+    waiting: int
+
+
+def check_audit_chain(ctx: AppContext) -> ChainCheck:
+    """Recompute every sealed row's hash in chain order (``yidi audit verify``), in one transaction."""
+    with ctx.unit_of_work() as session:
+        ok, checked, broken = audit.verify_chain(session)
+        return ChainCheck(ok, checked, broken, audit.unsealed_count(session))

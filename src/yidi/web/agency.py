@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, or_, select
-
-from yidi.adapters.orm import FilingRow, PersonRow, SettlementRow
 from yidi.domain.clearing import month_bounds
 from yidi.domain.errors import YidiError, invalid
 from yidi.api.claims import attachment_response
-from yidi.services import (access, approvals, clearing, finance_reconciliation, funds_scope, ledger, manual_claims,
-                           prepayment)
+from yidi.services import (access, approvals, casework, clearing, directory, finance_reconciliation, funds_scope,
+                           ledger, manual_claims, prepayment, statistics)
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
+from yidi.services.scope import RegionScope, scope_of
+from yidi.services.settlement_reads import settlement_in_scope
 from yidi.web.core import PageRoute, ctx_of, form, form_list, money_text, redirect, render, require
 from yidi.web.public import PROOF
 from yidi.wording import for_people
@@ -42,11 +40,9 @@ def _queue(request: Request, principal, done: list[tuple[str, str]], refused: li
     pending = filing_service.list_filings(ctx, status="pending", insuplc_admdvs=principal.admdvs, limit=1000)
     pending.sort(key=lambda f: (f.approve_due_date or date.max, f.apply_date, f.filing_id))
     psn_nos = sorted({f.psn_no for f in pending})
-    with ctx.unit_of_work() as session:
-        people = {row.psn_no: row for row in session.scalars(
-            select(PersonRow).where(PersonRow.psn_no.in_(psn_nos or [""])))}
-        signed = {row.filing_id: (row.commitment_signature, row.commitment_text) for row in session.scalars(
-            select(FilingRow).where(FilingRow.filing_id.in_([f.filing_id for f in pending] or [""])))}
+    people = directory.persons(ctx, psn_nos)
+    signed = {filing_id: (commitment.signature, commitment.text) for filing_id, commitment
+              in casework.signed_commitments(ctx, [f.filing_id for f in pending]).items()}
     others = {psn_no: sorted(filing_service.list_filings(ctx, psn_no=psn_no), key=lambda f: f.begndate, reverse=True)
               for psn_no in psn_nos}
     claims = {psn_no: sorted(settlement_service.list_settlements(ctx, psn_no=psn_no), key=lambda s: s.begntime,
@@ -112,9 +108,7 @@ def agency_claims(request: Request, status: str = "submitted", done: str = ""):
     principal = require(request, "agency")
     ctx = ctx_of(request)
     claims = manual_claims.queue(ctx, principal, status=status)
-    with ctx.unit_of_work() as session:
-        people = {row.psn_no: row for row in session.scalars(
-            select(PersonRow).where(PersonRow.psn_no.in_([c.psn_no for c in claims] or [""])))}
+    people = directory.persons(ctx, [c.psn_no for c in claims])
     return render(request, "agency/claims.html", claims=claims, people=people, status=status, done=done,
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
 
@@ -124,9 +118,7 @@ def agency_claim(request: Request, claim_id: str):
     principal = require(request, "agency")
     ctx = ctx_of(request)
     review = manual_claims.review(ctx, principal, claim_id)
-    with ctx.unit_of_work() as session:
-        person = session.get(PersonRow, review.claim.psn_no)
-        session.expunge(person)
+    person = directory.person(ctx, review.claim.psn_no)
     return render(request, "agency/claim.html", review=review, claim=review.claim, person=person,
                   regions=region_names(ctx), hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)})
 
@@ -153,14 +145,6 @@ def agency_claim_attachment(request: Request, claim_id: str, attachment_id: int)
     return attachment_response(info, content)
 
 
-def _person_scope(principal, stmt):
-    if principal.role == "supervisor" and principal.admdvs is None:
-        return stmt
-    code = principal.admdvs or ""
-    return stmt.where(PersonRow.insuplc_admdvs.like(code[:2] + "%") if code.endswith("0000")
-                      else PersonRow.insuplc_admdvs == code)
-
-
 @router.get("/agency/search")
 def agency_search(request: Request, q: str = ""):
     """Persons of the clerk's region by name, certificate number or person number, with their filings and
@@ -170,22 +154,16 @@ def agency_search(request: Request, q: str = ""):
     people, filings, settlements = [], [], []
     q = q.strip()
     if q:
-        with ctx.unit_of_work() as session:
-            stmt = _person_scope(principal, select(PersonRow).where(or_(
-                PersonRow.psn_no == q, PersonRow.certno == q.upper(), PersonRow.name.like(f"%{q}%"))))
-            people = list(session.scalars(stmt.limit(50)))
+        people = casework.find_persons(ctx, scope_of(principal), q)
         for person in people:
             filings += filing_service.list_filings(ctx, psn_no=person.psn_no)
             settlements += settlement_service.list_settlements(ctx, psn_no=person.psn_no)
         if not people:  # a filing or settlement number
             filings = [f for f in filing_service.list_filings(ctx, insuplc_admdvs=principal.admdvs, limit=5000)
                        if f.filing_id == q.upper()]
-            with ctx.unit_of_work() as session:
-                row = session.get(SettlementRow, q.upper())
-                in_scope = row is not None and (principal.can_act_for_region(row.insuplc_admdvs)
-                                                or principal.can_act_for_region(row.mdtrtarea_admvs))
-            if in_scope:
-                settlements = [settlement_service.get_settlement(ctx, row.setl_id)]
+            found = settlement_in_scope(ctx, scope_of(principal), q.upper())
+            if found is not None:
+                settlements = [settlement_service.get_settlement(ctx, found.setl_id)]
     filings.sort(key=lambda f: (f.begndate, f.filing_id), reverse=True)
     settlements.sort(key=lambda s: (s.begntime, s.setl_id), reverse=True)
     names = person_names(ctx, [f.psn_no for f in filings] + [s.psn_no for s in settlements])
@@ -201,8 +179,7 @@ def _last_month(today: date) -> str:
 
 def _own_city(principal) -> str | None:
     """The insured city whose books a clerk keeps; None for a province-level or national account."""
-    code = principal.admdvs
-    return code if code and not code.endswith("0000") else None
+    return scope_of(principal).city
 
 
 @router.get("/agency/funds")
@@ -315,34 +292,13 @@ def agency_reconciliation(request: Request, date_from: str = "", date_to: str = 
     c4 = None if province_account else finance_reconciliation.reconcile(ctx, month, _own_city(principal))
     start = parse_date(date_from, "date_from", required=False)
     end = parse_date(date_to, "date_to", required=False)
-    rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    with ctx.unit_of_work() as session:
-        stmt = select(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
-                      SettlementRow.fixmedins_code, SettlementRow.kind, func.count(),
-                      func.sum(SettlementRow.medfee_sumamt), func.sum(SettlementRow.fund_pay_sumamt)
-                      ).where(SettlementRow.status == "settled")
-        code = principal.admdvs
-        if code:
-            like = code[:2] + "%"
-            stmt = stmt.where(or_(SettlementRow.insuplc_admdvs.like(like), SettlementRow.mdtrtarea_admvs.like(like))
-                              if code.endswith("0000") else
-                              or_(SettlementRow.insuplc_admdvs == code, SettlementRow.mdtrtarea_admvs == code))
-        if start:
-            stmt = stmt.where(SettlementRow.setl_date >= start)
-        if end:
-            stmt = stmt.where(SettlementRow.setl_date <= end)
-        stmt = stmt.group_by(SettlementRow.setl_date, SettlementRow.insuplc_admdvs, SettlementRow.mdtrtarea_admvs,
-                             SettlementRow.fixmedins_code, SettlementRow.kind)
-        for day, insured, treatment, hospital, kind, count, medfee, fund in session.execute(stmt):
-            entry = rows[(day.strftime("%Y-%m"), insured, treatment, hospital, kind)]
-            entry[0] += int(count)
-            entry[1] += int(medfee or 0)
-            entry[2] += int(fund or 0)
-        balance = ledger.trial_balance(session)
-        unbalanced = ledger.unbalanced_entries(session)
-    report = [(*key, *values) for key, values in sorted(rows.items())]
+    # the region's settlements as insured or treatment region (a province-level account: its cities too)
+    report = [(t.month, t.insuplc_admdvs, t.mdtrtarea_admvs, t.fixmedins_code, t.kind, t.count, t.medfee_fen,
+               t.fund_fen) for t in statistics.settlement_totals(ctx, RegionScope.of_region(principal.admdvs),
+                                                                 date_from=start, date_to=end)]
     totals = [sum(r[5] for r in report), sum(r[6] for r in report), sum(r[7] for r in report)]
-    return render(request, "agency/reconciliation.html", report=report, totals=totals, balance=balance,
-                  unbalanced=unbalanced, regions=region_names(ctx),
+    books = ledger.check(ctx)
+    return render(request, "agency/reconciliation.html", report=report, totals=totals,
+                  balance=books.trial_balance_fen, unbalanced=list(books.unbalanced_entries), regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
                   date_from=date_from, date_to=date_to, month=month, c4=c4, scope=_own_city(principal))

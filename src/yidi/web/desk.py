@@ -13,15 +13,13 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
-
-from yidi.adapters.orm import FeeDetailRow, SettlementRow, VisitRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.services import transactions, visits
-from yidi.services.reference import find_person_by_certno, get_institution, get_person
+from yidi.services import desk as desk_reads
+from yidi.services import directory, transactions, visits
+from yidi.services.reference import find_person_by_certno
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
                             region_names)
@@ -30,14 +28,9 @@ from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
 
-OPEN_STATES = ("registered", "discharged")  # a visit that can still take fees and be settled
-
-
 def _desk(request: Request):
     principal = require(request, "hospital")
-    with ctx_of(request).unit_of_work() as session:
-        hospital = get_institution(session, principal.fixmedins_code or "")
-    return principal, hospital
+    return principal, directory.institution(ctx_of(request), principal.fixmedins_code or "")
 
 
 @router.get("/desk")
@@ -47,10 +40,7 @@ def desk_home(request: Request):
 
 def _home_page(request: Request, status_code: int = 200, **extra):
     _, hospital = _desk(request)
-    with ctx_of(request).unit_of_work() as session:
-        open_visits = list(session.scalars(select(VisitRow).where(
-            VisitRow.fixmedins_code == hospital.fixmedins_code, VisitRow.state.in_(OPEN_STATES))
-            .order_by(VisitRow.begntime.desc(), VisitRow.created_at.desc()).limit(50)))
+    open_visits = desk_reads.open_visits(ctx_of(request), hospital.fixmedins_code)
     return render(request, "desk/home.html", status_code=status_code, hospital=hospital, open_visits=open_visits,
                   names=person_names(ctx_of(request), [v.psn_no for v in open_visits]), **extra)
 
@@ -89,20 +79,13 @@ def desk_admit(request: Request):
 def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra):
     _, hospital = _desk(request)
     ctx = ctx_of(request)
-    with ctx.unit_of_work() as session:
-        visit = session.get(VisitRow, mdtrt_id)
-        if visit is None or visit.fixmedins_code != hospital.fixmedins_code:
-            raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
-        person = get_person(session, visit.psn_no)
-        fees = list(session.scalars(select(FeeDetailRow).where(FeeDetailRow.mdtrt_id == mdtrt_id)
-                                    .order_by(FeeDetailRow.id)))
-        settlements = list(session.scalars(select(SettlementRow).where(SettlementRow.mdtrt_id == mdtrt_id)
-                                           .order_by(SettlementRow.created_at)))
+    detail = desk_reads.visit_detail(ctx, hospital.fixmedins_code, mdtrt_id)
+    visit = detail.visit
     return render(request, "desk/visit.html", status_code=status_code, hospital=hospital, visit=visit,
-                  person=person, fees=[f for f in fees if f.active], revoked=[f for f in fees if not f.active],
-                  open=visit.state in OPEN_STATES, rows=range(MAX_FEE_ROWS),
+                  person=detail.person, fees=list(detail.fees), revoked=list(detail.revoked),
+                  open=visit.open, rows=range(MAX_FEE_ROWS),
                   catalog=catalog_items(ctx, hospital.admdvs, visit.begntime), regions=region_names(ctx),
-                  settlements=settlements, endtime=extra.pop("endtime", None) or visit.endtime,
+                  settlements=list(detail.settlements), endtime=extra.pop("endtime", None) or visit.endtime,
                   kept=kept_rows(request) if extra.get("problem") else {}, **extra)
 
 
@@ -140,8 +123,7 @@ def _fee_lines(request: Request, mdtrt_id: str, hospital) -> dict:
     across uploads (withdrawn rows keep their numbers, so a number is never given twice; W = entered at the
     desk, apart from the numbers a hospital system sends through the interface)."""
     items = parse_items(form_list(request, "code"), form_list(request, "amount"), form_list(request, "qty"))
-    with ctx_of(request).unit_of_work() as session:
-        taken = session.scalar(select(func.count()).select_from(FeeDetailRow).where(FeeDetailRow.mdtrt_id == mdtrt_id))
+    taken = desk_reads.fee_lines_taken(ctx_of(request), mdtrt_id)
     names = dict(catalog_items(ctx_of(request), hospital.admdvs, date.today()))
     return {"admdvs": hospital.admdvs, "lines": [
         visits.FeeLine(feedetl_sn=f"W{taken + number:04d}", med_list_codg=item.code,
@@ -194,10 +176,7 @@ def _own_settlement(request: Request, setl_id: str):
     view = settlement_service.get_settlement(ctx, setl_id)
     if view.fixmedins_code != hospital.fixmedins_code:
         raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
-    with ctx.unit_of_work() as session:
-        person = get_person(session, view.psn_no)
-        mdtrt_id = session.get(SettlementRow, setl_id).mdtrt_id
-    return hospital, view, person, mdtrt_id
+    return hospital, view, directory.person(ctx, view.psn_no), settlement_facts(ctx, setl_id).mdtrt_id
 
 
 @router.get("/desk/settlements/{setl_id}")

@@ -6,14 +6,15 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
-
-from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
 from yidi.domain.catalog import FeeItem
 from yidi.domain.filing import FilingType, temporary_enddate
 from yidi.domain.errors import invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.services.context import AppContext
+# The directory the pages list (region and person names, institutions) is read by services.directory; the
+# names are kept here too because every page module imports its form helpers from this one place.
+from yidi.services.directory import institutions, person_names, region_names  # noqa: F401 (re-exported)
+from yidi.services.lookups import Institution
 from yidi.wording import field_label
 
 MAX_FEE_ROWS = 8
@@ -79,33 +80,6 @@ def parse_items(codes: list[str], amounts: list[str], qtys: list[str] | None = N
     return tuple(items)
 
 
-def region_names(ctx: AppContext) -> dict[str, str]:
-    with ctx.unit_of_work() as session:
-        return {row.admdvs: row.name for row in session.scalars(select(RegionRow).order_by(RegionRow.admdvs))}
-
-
-def person_names(ctx: AppContext, psn_nos) -> dict[str, str]:
-    """Names beside person numbers: {psn_no: name} for the numbers a page lists."""
-    wanted = sorted(set(psn_nos))
-    if not wanted:
-        return {}
-    with ctx.unit_of_work() as session:
-        return dict(session.execute(select(PersonRow.psn_no, PersonRow.name).where(PersonRow.psn_no.in_(wanted))).all())
-
-
-def institutions(ctx: AppContext, *, admdvs: str | None = None, level: int | None = None) -> list[InstitutionRow]:
-    """Networked institutions (异地联网定点医药机构); a province code finds its cities' institutions too."""
-    with ctx.unit_of_work() as session:
-        stmt = select(InstitutionRow).where(InstitutionRow.networked.is_(True)).order_by(
-            InstitutionRow.admdvs, InstitutionRow.level.desc(), InstitutionRow.fixmedins_code)
-        if admdvs:
-            stmt = stmt.where(InstitutionRow.admdvs.like(admdvs[:2] + "%") if admdvs.endswith("0000")
-                              else InstitutionRow.admdvs == admdvs)
-        if level:
-            stmt = stmt.where(InstitutionRow.level == level)
-        return list(session.scalars(stmt))
-
-
 def catalog_items(ctx: AppContext, admdvs: str, on: date) -> list[tuple[str, str]]:
     """(code, name) of the treatment region's catalog, for the fee-line pickers."""
     catalog = ctx.policy.catalog(admdvs, on)
@@ -114,7 +88,7 @@ def catalog_items(ctx: AppContext, admdvs: str, on: date) -> list[tuple[str, str
     return sorted((code, item.name) for code, item in catalog.items.items())
 
 
-def all_catalog_items(ctx: AppContext, hospitals: list[InstitutionRow]) -> list[tuple[str, str]]:
+def all_catalog_items(ctx: AppContext, hospitals: list[Institution]) -> list[tuple[str, str]]:
     """(code, name) of every listed institution's catalog, for a form not yet tied to one institution."""
     items: dict[str, str] = {}
     for hospital in hospitals:

@@ -5,29 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
-
-from yidi.adapters.orm import SettlementRow
-
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.supervision import RULE_NAMES
 from yidi.services import statistics, supervision
+from yidi.services.settlement_reads import settlement_lines
 from yidi.services.supervision import OUTCOMES
 from yidi.web.core import PageRoute, ctx_of, form, money_text, redirect, render, require
 from yidi.web.forms import institutions, parse_date, parse_yuan, person_names, region_names
 
 router = APIRouter(route_class=PageRoute)
-
-
-def _claims_of(ctx, setl_ids) -> dict[str, SettlementRow]:
-    """The settlements a lead names (detached, read-only), for their dates and amounts."""
-    wanted = sorted(set(setl_ids))
-    if not wanted:
-        return {}
-    with ctx.unit_of_work() as session:
-        rows = list(session.scalars(select(SettlementRow).where(SettlementRow.setl_id.in_(wanted))))
-        session.expunge_all()
-    return {row.setl_id: row for row in rows}
 
 
 def lead_groups(leads, claims: dict, names: dict, hospital_names: dict) -> list[dict]:
@@ -56,7 +42,7 @@ def leads(request: Request, status: str = "", rule: str = "", ran: str = ""):
     principal = require(request, "supervisor", "agency")
     ctx = ctx_of(request)
     rows = supervision.list_leads(ctx, admdvs=principal.admdvs, status=status or None, rule=rule or None)
-    claims = _claims_of(ctx, [s for lead in rows for s in lead.setl_ids])
+    claims = settlement_lines(ctx, [s for lead in rows for s in lead.setl_ids])
     hospital_names = {h.fixmedins_code: h.name for h in institutions(ctx)}
     groups = lead_groups(rows, claims, person_names(ctx, [lead.psn_no for lead in rows if lead.psn_no]),
                          hospital_names)
@@ -84,7 +70,7 @@ def lead_detail(request: Request, lead_id: str):
     return render(request, "oversight/lead.html", lead=lead, investigations=investigations, rule_names=RULE_NAMES,
                   outcomes=OUTCOMES, regions=region_names(ctx),
                   hospital_names={h.fixmedins_code: h.name for h in institutions(ctx)},
-                  fen_to_yuan=fen_to_yuan, claims=_claims_of(ctx, lead.setl_ids),
+                  fen_to_yuan=fen_to_yuan, claims=settlement_lines(ctx, lead.setl_ids),
                   names=person_names(ctx, [lead.psn_no] if lead.psn_no else []))
 
 

@@ -10,9 +10,8 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType, check_new_filing
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
-from yidi.services import manual_claims
+from yidi.services import directory, manual_claims
 from yidi.services import settlements as settlement_service
-from yidi.services.reference import get_person
 from yidi.api.claims import attachment_response
 from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, all_catalog_items, filing_guide, institutions, parse_date, parse_items,
@@ -24,10 +23,7 @@ router = APIRouter(route_class=PageRoute)
 
 def _me(request: Request):
     principal = require(request, "person")
-    with ctx_of(request).unit_of_work() as session:
-        person = get_person(session, principal.psn_no or "")
-        session.expunge(person)
-    return principal, person
+    return principal, directory.person(ctx_of(request), principal.psn_no or "")
 
 
 def _own_filing(request: Request, filing_id: str):

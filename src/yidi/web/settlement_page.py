@@ -4,34 +4,13 @@ words read from the stored trace (the rule IDs stay in the trace, where a clerk 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-
-from yidi.adapters.orm import SettlementRow
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
-from yidi.services.context import AppContext
+# The stored facts are read by the service; imported here for the page modules and the slip.
+from yidi.services.settlement_reads import SettlementFacts, settlement_facts  # noqa: F401 (re-exported)
 
 CAP_NAMES = {MedClass.INPATIENT: "住院最高支付限额", MedClass.OUTPATIENT: "年度门诊限额",
              MedClass.CHRONIC: "该病种年度门诊限额"}
 ZERO = ("0.00", "0", "-0.00")
-
-
-@dataclass(frozen=True)
-class SettlementFacts:
-    insuplc_admdvs: str
-    mdtrtarea_admvs: str
-    dise_codg: str | None
-    setl_date: date
-    settled_at: datetime | None
-    mdtrt_id: str | None
-
-
-def settlement_facts(ctx: AppContext, setl_id: str) -> SettlementFacts:
-    with ctx.unit_of_work() as session:
-        row = session.get(SettlementRow, setl_id)
-        return SettlementFacts(insuplc_admdvs=row.insuplc_admdvs, mdtrtarea_admvs=row.mdtrtarea_admvs,
-                               dise_codg=row.dise_codg, setl_date=row.setl_date, settled_at=row.created_at,
-                               mdtrt_id=row.mdtrt_id)
 
 
 def zero_fund_reason(fields: dict, med_type: str) -> str | None:
