@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.policy.loader import DATA_DIR, collect_policy
-from yidi.policy.schema import CatalogItem
+from yidi.domain.policy import CatalogItem
 from yidi.services.imports import Problem, _text, read_table
 
 CATALOG_COLUMNS = {
