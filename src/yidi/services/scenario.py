@@ -407,7 +407,7 @@ def compare(step: dict, outcome: StepOutcome) -> list[str]:
 
 def scenario_persons(data: dict, baseline: list[dict]) -> list[tuple[dict, bool]]:
     """Who a story plays with, as ``add_person`` arguments and whether the story declared them: the baseline's demo
-    persons (baseline-policy.md), unless the story declares its own person with the same psn_no or certno (they
+    persons (docs/baseline-policy.md), unless the story declares its own person with the same psn_no or certno (they
     carry no filings; scenarios file their own), then the story's persons."""
     declared = data.get("persons") or []
     taken = {str(p["psn_no"]) for p in declared} | {str(p["certno"]).upper() for p in declared}
