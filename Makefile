@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export YIDI_DATABASE_URL ?= sqlite:///./var/yidi.db
 
-.PHONY: run federation test install demo bench clean docs
+.PHONY: run federation test lint install demo bench clean docs
 
 $(BIN)/yidi: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
@@ -24,7 +24,12 @@ run: install
 federation: install
 	$(BIN)/yidi federation demo
 
-test: install
+# The layers (import-linter, .importlinter) and the types (mypy, mypy.ini: strict on domain/ and services/).
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/mypy --config-file mypy.ini
+
+test: install lint
 	$(BIN)/python -m pytest
 
 docs: install
@@ -37,4 +42,4 @@ bench: install
 	$(BIN)/python bench/clearing.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .import_linter_cache

@@ -12,24 +12,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from yidi.domain import codes
+from yidi.domain.codes import FILING_STATUS_NAMES
 from yidi.domain.errors import YidiError
 from yidi.domain.money import fen_to_yuan
 from yidi.domain.filing import TYPE_NAMES
 
-STATUS_NAMES = {"pending": "待审核", "active": "有效", "rejected": "未通过", "changed": "已变更", "cancelled": "已取消", "ended": "已终止（参保状态变更）",
+# Filing statuses come from the code list (domain/codes.py); the other stored words a page shows as a status:
+# settlements, supervision leads (open → assigned → closed) and the filing history's events.
+STATUS_NAMES = {**{status.value: name for status, name in FILING_STATUS_NAMES.items()},
                 "settled": "已结算", "reversed": "已冲正", "open": "待处理",
                 "assigned": "协查中", "closed": "已办结", "applied": "提交申请", "approved": "审核通过",
                 "terminated_and_refiled": "终止并重新备案", "filed": "提交申请", "decided": "审核"}
 BASIS_NAMES = {"proof": "证明材料", "commitment": "个人承诺"}
-CHANNEL_NAMES = {"app": "国家医保服务平台APP", "mini_program": "国家异地就医备案小程序", "web": "网上办事大厅",
-                 "phone": "电话", "window": "经办窗口", "hospital_desk": "医院医保服务站", "township": "便民服务中心"}
-MED_TYPE_NAMES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院", "22": "外伤住院", "23": "转外诊治住院"}
-# A settlement (and a visit) is 撤销, a filing 取消: the same status word reads differently in Chinese.
-SETTLEMENT_STATUS_NAMES = {"settled": "已结算", "cancelled": "已撤销", "reversed": "已冲正"}
-VISIT_STATUS_NAMES = {"registered": "在院", "discharged": "已出院", "settled": "已结算", "cancelled": "已撤销"}
-KIND_NAMES = {"direct": "直接结算", "manual": "零星报销"}
-CLAIM_STATUS_NAMES = {"submitted": "待审核", "approved": "审核通过（待转账）", "rejected": "已驳回", "paid": "已转账",
-                      "reversed": "已冲正"}
+# One spelling of every channel for the /api answer and the pages alike (domain/codes.py).
+CHANNEL_NAMES = {channel.value: name for channel, name in codes.CHANNEL_NAMES.items()}
+MED_TYPE_NAMES = codes.MED_TYPE_NAMES
+SETTLEMENT_STATUS_NAMES = codes.SETTLEMENT_STATUS_NAMES
+VISIT_STATUS_NAMES = codes.VISIT_STATUS_NAMES
+KIND_NAMES = codes.SETTLEMENT_KIND_NAMES
+CLAIM_STATUS_NAMES = codes.CLAIM_STATUS_NAMES
 ATTACHMENT_NAMES = {"invoice": "发票", "fee_list": "费用清单"}
 COVERAGE_NAMES = {"local": "参保地本地就医", "long_term_at_filed_place": "异地长期居住人员在备案地就医",
                   "long_term_back_home": "异地长期居住人员回参保地就医",

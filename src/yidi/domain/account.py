@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from yidi.domain.benefit import BenefitResult, TraceStep
 from yidi.domain.money import Fen, fen_to_yuan
-from yidi.policy.loader import InsuredPolicy
+from yidi.domain.policy import InsuredPolicy
 
 EMPLOYEE_INSUTYPE = "310"  # 职工基本医疗保险: the only insurance with a personal account
 

@@ -1,6 +1,6 @@
 """The benefit calculation (B1, B5, B6, B9, B10, B12): who pays what, in integer fen, with a trace.
 
-A pipeline of small pure steps following baseline-policy.md's arithmetic. Each step appends one
+A pipeline of small pure steps following docs/baseline-policy.md's arithmetic. Each step appends one
 ``TraceStep`` citing the rule ID and the policy version it used, so a clerk can follow the money.
 Input: the treatment region's catalog, the insured region's policy, the coverage decided by
 ``coverage.resolve_coverage`` and the fund already paid this calendar year against the cap.
@@ -9,13 +9,14 @@ Input: the treatment region's catalog, the insured region's policy, the coverage
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item, totals
-from yidi.domain.coverage import CONTEXT_NAMES, MED_CLASS_OF, Coverage, MedClass
+from yidi.domain.codes import MED_CLASS_OF, MedClass
+from yidi.domain.coverage import CONTEXT_NAMES, Coverage
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import Fen, apply_bp, bp_to_percent, fen_to_yuan
-from yidi.policy.loader import Catalog, InsuredPolicy
+from yidi.domain.policy import Catalog, InsuredPolicy, Level
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,9 @@ def calculate(
         if inpatient is None:
             raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype}", "date": policy.version_id,
                                              "year": policy.effective_from.year, "first": ""})
-        deductible_fen = inpatient.deductible.value[hospital_level]
-        base_ratio_bp = inpatient.ratio.value[hospital_level]
+        level = cast(Level, hospital_level)  # a level the policy does not list is a KeyError, as before
+        deductible_fen = inpatient.deductible.value[level]
+        base_ratio_bp = inpatient.ratio.value[level]
         cap_fen = inpatient.annual_cap.value
         param_rule = "B1"
     elif med_class is MedClass.OUTPATIENT:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from yidi.domain.money import Fen, apply_bp
-from yidi.policy.loader import Catalog
+from yidi.domain.policy import Catalog
 
 CLASS_A, CLASS_B, CLASS_C = "01", "02", "03"
 CLASS_NAMES = {CLASS_A: "甲类", CLASS_B: "乙类", CLASS_C: "丙类"}

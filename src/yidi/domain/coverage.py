@@ -8,24 +8,18 @@ Regional differences come from the insured region's policy parameters only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from yidi.domain.codes import MED_CLASS_OF as MED_CLASS_OF  # re-exported for callers
+from yidi.domain.codes import FilingStatus
+from yidi.domain.codes import MedClass as MedClass  # re-exported for callers
 from yidi.domain.errors import YidiError
-from yidi.domain.filing import Basis, Filing, FilingStatus, FilingType, commitment_free_from
+from yidi.domain.filing import Basis, Filing, FilingType, commitment_free_from
+from yidi.domain.kinds import KIND_INDEX, TEMPORARY_KINDS, first_selfpay_applies, reduction_pp
+from yidi.domain.policy import InsuredPolicy
 from yidi.domain.regions import area_covers, same_pooling_area, same_province
-from yidi.policy.loader import InsuredPolicy
-
-
-class MedClass(StrEnum):
-    INPATIENT = "inpatient"
-    OUTPATIENT = "outpatient"
-    CHRONIC = "chronic"
-
-
-MED_CLASS_OF = {"21": MedClass.INPATIENT, "22": MedClass.INPATIENT, "23": MedClass.INPATIENT,
-                "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC}
 
 
 class Context(StrEnum):
@@ -72,24 +66,43 @@ class Coverage:
 
 
 def _reduction_of(policy: InsuredPolicy, filing_type: FilingType) -> int:
-    return getattr(policy.params.remote.reductions, filing_type.value).value
+    """The region's reduction for a temporary filing type, to pick the most favourable of several filings."""
+    value: int = getattr(policy.params.remote.reductions, filing_type.value).value
+    return value
 
 
 def _temporary(policy: InsuredPolicy, ttype: FilingType, filing: Filing | None, rules: tuple[str, ...],
                why: str, med_class: MedClass, manual_without_filing: bool = False) -> Coverage:
-    remote = policy.params.remote
-    reduction = 0 if med_class is MedClass.CHRONIC else getattr(remote.reductions, ttype.value).value
-    applies = remote.first_selfpay.applies_to.value
-    first = ("manual_without_filing" in applies) if manual_without_filing else ("temporary" in applies)
+    kind = "manual_without_filing" if manual_without_filing else ttype.value
     context = Context.MANUAL_WITHOUT_FILING if manual_without_filing else Context.TEMPORARY
-    return Coverage(context, reduction, first and remote.first_selfpay.share.value > 0, filing, ttype,
-                    rules, why)
+    return Coverage(context, reduction_pp(policy, kind, med_class), first_selfpay_applies(policy, kind), filing,
+                    ttype, rules, why)
 
 
-def _long_term(policy: InsuredPolicy, filing: Filing | None, why: str, rules: tuple[str, ...]) -> Coverage:
-    return Coverage(Context.LONG_TERM_AT_FILED_PLACE,
-                    policy.params.remote.reductions.long_term_at_filed_place.value,
-                    False, filing, None, rules, why)
+def _long_term(policy: InsuredPolicy, filing: Filing | None, why: str, rules: tuple[str, ...],
+               med_class: MedClass) -> Coverage:
+    kind = Context.LONG_TERM_AT_FILED_PLACE.value
+    return Coverage(Context.LONG_TERM_AT_FILED_PLACE, reduction_pp(policy, kind, med_class),
+                    first_selfpay_applies(policy, kind), filing, None, rules, why)
+
+
+def coverage_kind(coverage: Coverage) -> str:
+    """The benefit kind (domain/kinds.py) of a ``Coverage``: the context, or the temporary filing type."""
+    if coverage.context is Context.TEMPORARY:
+        assert coverage.temporary_type is not None
+        return coverage.temporary_type.value
+    return coverage.context.value
+
+
+def coverage_of_kind(policy: InsuredPolicy, kind: str, med_class: MedClass) -> Coverage:
+    """The ``Coverage`` a resolver decision of this benefit kind carries under ``policy`` (no filing, no rule
+    IDs): how the batch engine's scalar referee (engine/check.py) replays a claim recorded by its kind.
+    KeyError for a kind that is none of ``BENEFIT_KINDS``."""
+    if kind not in KIND_INDEX:
+        raise KeyError(kind)
+    temporary = kind in TEMPORARY_KINDS
+    return Coverage(Context.TEMPORARY if temporary else Context(kind), reduction_pp(policy, kind, med_class),
+                    first_selfpay_applies(policy, kind), None, FilingType(kind) if temporary else None, (), "")
 
 
 def resolve_coverage(
@@ -98,12 +111,8 @@ def resolve_coverage(
     """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
     CHRONIC_NOT_CROSS_PROVINCE."""
     _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
-    coverage = _resolve(insuplc_admdvs, filings, visit, policy)
-    if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
-        # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
-        coverage = replace(coverage, reduction_pp=0,
-                           explanation=coverage.explanation + "；门诊慢特病待遇不降低")
-    return coverage
+    # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context (kinds.reduction_pp).
+    return _resolve(insuplc_admdvs, filings, visit, policy)
 
 
 def _refuse_chronic_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
@@ -135,7 +144,8 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
     covering = [f for f in in_time if area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
     long_term = next((f for f in covering if f.is_long_term), None)
     if long_term is not None:
-        return _long_term(policy, long_term, "备案地就医，执行参保地本地就医待遇标准", ("F2", "F7", "F8", "F10", "B2"))
+        return _long_term(policy, long_term, "备案地就医，执行参保地本地就医待遇标准", ("F2", "F7", "F8", "F10", "B2"),
+                          med_class)
     # Several temporary filings may cover the place (e.g. a referral added to an 'other' trip):
     # the most favourable one applies (smallest reduction), the latest on a tie.
     temporary = min((f for f in covering if not f.is_long_term),
@@ -171,11 +181,11 @@ def _resolve(insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: I
 def _refuse_if_ended_by_insurance_change(filings: list[Filing], visit: Visit) -> None:
     """Seed 000 一(二): a filing is valid while 参保状态未发生变更. A visit its filing would have covered, admitted
     after the status changed, is refused with the cause (FILING_ENDED) rather than a bare NOT_FILED."""
-    ended = [f for f in filings if f.status is FilingStatus.ENDED and f.enddate is not None
+    ended = [(f.enddate, f) for f in filings if f.status is FilingStatus.ENDED and f.enddate is not None
              and f.enddate < visit.admission and area_covers(f.mdtrtarea_admvs, visit.treatment_admdvs)]
     if ended:
-        last = max(ended, key=lambda f: f.enddate)
-        raise YidiError("FILING_ENDED", {"filing_id": last.filing_id, "date": (last.enddate + timedelta(days=1)).isoformat(),
+        last_day, last = max(ended, key=lambda pair: pair[0])
+        raise YidiError("FILING_ENDED", {"filing_id": last.filing_id, "date": (last_day + timedelta(days=1)).isoformat(),
                                          "mdtrtarea": visit.treatment_admdvs, "admission": visit.admission.isoformat()})
 
 
@@ -197,14 +207,19 @@ def _returning(insuplc_admdvs: str, in_time: list[Filing], visit: Visit, policy:
                 and remote.long_term_commitment_returning_within_lock.value == "temporary"):
             return _temporary(policy, FilingType.OTHER_TEMPORARY, long_term, ("B3",),
                               "承诺制长期备案未满6个月回参保地就医，按临时外出就医人员待遇", med_class)
-        reduction = remote.reductions.long_term_returning.value.get(med_class.value, 0)
-        return Coverage(Context.LONG_TERM_RETURNING, reduction, False, long_term, None, ("B3",),
-                        f"长期居住人员备案有效期内回参保地就医（比例降低{reduction}个百分点）")
+        kind = Context.LONG_TERM_RETURNING.value
+        reduction = reduction_pp(policy, kind, med_class)
+        return Coverage(Context.LONG_TERM_RETURNING, reduction, first_selfpay_applies(policy, kind), long_term, None,
+                        ("B3",), f"长期居住人员备案有效期内回参保地就医（比例降低{reduction}个百分点）")
     temporary = next((f for f in in_time if not f.is_long_term), None)
     if temporary is not None:
-        return Coverage(Context.TEMPORARY_RETURNING, remote.reductions.temporary_returning.value, False,
-                        temporary, None, ("B3",), "临时外出就医人员回参保地就医，执行本地就医待遇")
-    return Coverage(Context.LOCAL, 0, False, None, None, ("B1",), "参保地本地就医，执行本地待遇")
+        kind = Context.TEMPORARY_RETURNING.value
+        return Coverage(Context.TEMPORARY_RETURNING, reduction_pp(policy, kind, med_class),
+                        first_selfpay_applies(policy, kind), temporary, None, ("B3",),
+                        "临时外出就医人员回参保地就医，执行本地就医待遇")
+    kind = Context.LOCAL.value
+    return Coverage(Context.LOCAL, reduction_pp(policy, kind, med_class), first_selfpay_applies(policy, kind), None,
+                    None, ("B1",), "参保地本地就医，执行本地待遇")
 
 
 def _manual_after_discharge(usable: list[Filing], visit: Visit, policy: InsuredPolicy, med_class: MedClass) -> Coverage:
@@ -218,7 +233,8 @@ def _manual_after_discharge(usable: list[Filing], visit: Visit, policy: InsuredP
             return _temporary(policy, filing.filing_type, filing, ("B7", "F8"),
                               "出院后补办临时外出备案，本次费用按临时外出就医人员类型确定待遇", med_class)
         if filing.basis is Basis.PROOF or remote.retro_after_discharge_commitment.value == "by_type":
-            return _long_term(policy, filing, "出院后以证明材料补办长期居住备案，本次费用执行参保地本地就医待遇", ("B7", "F8"))
+            return _long_term(policy, filing, "出院后以证明材料补办长期居住备案，本次费用执行参保地本地就医待遇", ("B7", "F8"),
+                              med_class)
         return _temporary(policy, FilingType.OTHER_TEMPORARY, filing, ("B7", "F8"),
                           "出院后以个人承诺补办长期居住备案，本次费用参照其他临时外出就医人员待遇，自申请之日起享受长期居住待遇",
                           med_class)

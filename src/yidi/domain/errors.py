@@ -139,7 +139,7 @@ class YidiError(Exception):
         return {"code": self.code, "message": self.full_message(), "hint": self.hint, "category": self.spec.category}
 
 
-class _Lenient(dict):
+class _Lenient(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
 

@@ -15,11 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+# Channels and filing statuses are code lists (domain/codes.py), importable from here too.
+from yidi.domain.codes import CHANNEL_ALIASES as CHANNEL_ALIASES
+from yidi.domain.codes import CHANNEL_NAMES as CHANNEL_NAMES
+from yidi.domain.codes import FILING_STATUS_NAMES
+from yidi.domain.codes import ONLINE_CHANNELS as ONLINE_CHANNELS
+from yidi.domain.codes import Channel as Channel
+from yidi.domain.codes import FilingStatus as FilingStatus
+from yidi.domain.codes import parse_channel as parse_channel
 from yidi.domain.errors import YidiError
-from yidi.policy.schema import FilingRules
+from yidi.domain.policy import FilingRules
 
 
 class FilingType(StrEnum):
@@ -58,70 +67,7 @@ class Basis(StrEnum):
     COMMITMENT = "commitment"  # 个人承诺
 
 
-class Channel(StrEnum):
-    """F4: where the filing was made; recorded on the filing."""
-
-    APP = "app"  # 国家医保服务平台APP
-    MINI_PROGRAM = "mini_program"  # 小程序
-    WEB = "web"  # 网厅
-    PHONE = "phone"  # 电话
-    WINDOW = "window"  # 经办窗口
-    HOSPITAL_DESK = "hospital_desk"  # 医院医保服务站
-    TOWNSHIP = "township"  # 乡镇（街道）/村（社区）便民服务中心
-
-
-ONLINE_CHANNELS = frozenset({Channel.APP, Channel.MINI_PROGRAM, Channel.WEB})
-
-# Names HIS software, agencies and people use for the same channels (F4). Unknown names are refused.
-CHANNEL_ALIASES = {
-    "miniprogram": Channel.MINI_PROGRAM, "mini-program": Channel.MINI_PROGRAM, "applet": Channel.MINI_PROGRAM,
-    "wechat": Channel.MINI_PROGRAM, "alipay": Channel.MINI_PROGRAM, "小程序": Channel.MINI_PROGRAM,
-    "online": Channel.WEB, "website": Channel.WEB, "internet": Channel.WEB, "网厅": Channel.WEB,
-    "mobile": Channel.APP, "国家医保服务平台app": Channel.APP,
-    "telephone": Channel.PHONE, "tel": Channel.PHONE, "hotline": Channel.PHONE, "电话": Channel.PHONE,
-    "counter": Channel.WINDOW, "offline": Channel.WINDOW, "agency": Channel.WINDOW, "窗口": Channel.WINDOW,
-    "hospital": Channel.HOSPITAL_DESK, "hospital_service_desk": Channel.HOSPITAL_DESK,
-    "service_desk": Channel.HOSPITAL_DESK, "village": Channel.TOWNSHIP, "community": Channel.TOWNSHIP,
-}
-
-
-def parse_channel(value: str) -> Channel:
-    text = (value or "").strip()
-    try:
-        return Channel(text.lower())
-    except ValueError:
-        if text.lower() in CHANNEL_ALIASES:
-            return CHANNEL_ALIASES[text.lower()]
-        raise
-
-
-class FilingStatus(StrEnum):
-    PENDING = "pending"  # 待审核 (F4 河南: online, within 2 working days)
-    ACTIVE = "active"  # 有效
-    REJECTED = "rejected"  # 未通过
-    CHANGED = "changed"  # 已变更 (superseded by a new filing)
-    CANCELLED = "cancelled"  # 已取消
-    ENDED = "ended"  # 已终止: the person's insurance status changed (seed 000 一(二))
-
-
-STATUS_NAMES = {
-    FilingStatus.PENDING: "待审核",
-    FilingStatus.ACTIVE: "有效",
-    FilingStatus.REJECTED: "未通过",
-    FilingStatus.CHANGED: "已变更",
-    FilingStatus.CANCELLED: "已取消",
-    FilingStatus.ENDED: "已终止（参保状态变更）",
-}
-
-CHANNEL_NAMES = {
-    Channel.APP: "国家医保服务平台APP",
-    Channel.MINI_PROGRAM: "国家异地就医备案小程序",
-    Channel.WEB: "网上服务大厅",
-    Channel.PHONE: "电话",
-    Channel.WINDOW: "经办窗口",
-    Channel.HOSPITAL_DESK: "医院医保服务站",
-    Channel.TOWNSHIP: "乡镇（街道）/村（社区）便民服务中心",
-}
+STATUS_NAMES = FILING_STATUS_NAMES  # the filing statuses' names (domain/codes.py)
 
 # The commitment form of seed 003's attachment (F3): shown in full and signed (online: tick + sign).
 COMMITMENT_TEXT = (
@@ -279,4 +225,4 @@ class FilingEvent:
     actor: str
     at: date
     reason: str = ""
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import combinations
 from statistics import median
+from typing import Any
 
 INPATIENT_MED_TYPES = frozenset({"21", "22", "23"})
 
@@ -80,7 +81,7 @@ class LeadFinding:
     insuplc_admdvs: str
     mdtrtarea_admvs: str
     setl_ids: tuple[str, ...]
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -106,7 +107,7 @@ def _by_person(facts: list[SettlementFact]) -> dict[str, list[SettlementFact]]:
     return grouped
 
 
-def _describe(fact: SettlementFact) -> dict:
+def _describe(fact: SettlementFact) -> dict[str, Any]:
     return {"setl_id": fact.setl_id, "kind": fact.kind, "fixmedins_code": fact.fixmedins_code,
             "mdtrtarea_admvs": fact.mdtrtarea_admvs, "med_type": fact.med_type, "dise_codg": fact.dise_codg or "",
             "begntime": fact.begntime.isoformat(), "endtime": fact.endtime.isoformat()}

@@ -1,7 +1,7 @@
 """The batch engine: ``benefit.calculate`` for a whole table of claims at once (numpy, int64 fen).
 
 Input is one row per claim (``ClaimTable``) with the scope amounts already split (steps 1–4 of
-baseline-policy.md; ``engine.scope.split_items`` does that from items) and the coverage decision as a
+docs/baseline-policy.md; ``engine.scope.split_items`` does that from items) and the coverage decision as a
 ``benefit_kind`` (``engine.kinds``). Every claim uses the insured region's policy version in force on
 its discharge date. Steps 5–9 are elementwise integer arithmetic, rounding half-up exactly like
 ``money.apply_bp``: ``(x × bp + 5000) // 10000`` for x ≥ 0.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from yidi.engine.kinds import BENEFIT_KINDS
+from yidi.domain.kinds import BENEFIT_KINDS
 from yidi.engine.order import discharge_order
 from yidi.engine.scope import half_up_bp
 from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers

@@ -11,17 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from yidi.domain import coverage
 from yidi.domain.benefit import calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
-from yidi.domain.coverage import MED_CLASS_OF, Context, Coverage
+from yidi.domain.codes import MED_CLASS_OF
+from yidi.domain.coverage import Coverage
 from yidi.domain.errors import YidiError
-from yidi.domain.filing import FilingType
-from yidi.engine.kinds import TEMPORARY_KINDS, first_selfpay_applies, reduction_pp
-from yidi.policy.loader import PolicyBook
-
-_CONTEXTS = {"local": Context.LOCAL, "long_term_at_filed_place": Context.LONG_TERM_AT_FILED_PLACE,
-             "long_term_returning": Context.LONG_TERM_RETURNING, "temporary_returning": Context.TEMPORARY_RETURNING,
-             "manual_without_filing": Context.MANUAL_WITHOUT_FILING}
+from yidi.domain.policy import PolicyBook
 
 
 @dataclass(frozen=True)
@@ -41,11 +37,7 @@ class ScalarClaim:
 def coverage_of_kind(book: PolicyBook, claim: ScalarClaim) -> Coverage:
     """The ``Coverage`` the resolver decided when it recorded this benefit kind, under this book's policy."""
     policy = book.insured_policy(claim.insuplc_admdvs, claim.endtime)
-    kind = claim.benefit_kind
-    temporary = kind in TEMPORARY_KINDS
-    return Coverage(Context.TEMPORARY if temporary else _CONTEXTS[kind],
-                    reduction_pp(policy, kind, MED_CLASS_OF[claim.med_type]), first_selfpay_applies(policy, kind),
-                    None, FilingType(kind) if temporary else None, (), "")
+    return coverage.coverage_of_kind(policy, claim.benefit_kind, MED_CLASS_OF[claim.med_type])
 
 
 def scalar_replay(book: PolicyBook, claims: list[ScalarClaim]) -> list[dict[str, int] | dict[str, str]]:

@@ -25,8 +25,8 @@ import duckdb
 import numpy as np
 
 from yidi.domain.errors import invalid
+from yidi.domain.kinds import BENEFIT_KINDS
 from yidi.engine.adjudicate import ClaimTable
-from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.tables import MED_TYPES, PolicyTables
 
 FORMAT = "yidi-claims-dataset/1"

@@ -14,8 +14,8 @@ import duckdb
 import numpy as np
 
 from yidi.domain.errors import invalid
+from yidi.domain.kinds import BENEFIT_KINDS
 from yidi.engine.adjudicate import ClaimTable
-from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.tables import MED_TYPES, PolicyTables
 
 SCOPE_COLUMNS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")

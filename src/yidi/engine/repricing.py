@@ -25,13 +25,13 @@ import duckdb
 import numpy as np
 
 from yidi.domain.catalog import FeeItem
+from yidi.domain.kinds import BENEFIT_KINDS
+from yidi.domain.policy import PolicyBook
 from yidi.engine.adjudicate import ERRORS, Adjudication, adjudicate
 from yidi.engine.check import ScalarClaim, scalar_replay
 from yidi.engine.dataset import Manifest, Partition, PartitionClaims, read_items, read_partition
-from yidi.engine.kinds import BENEFIT_KINDS
 from yidi.engine.simulate import Totals, check_vocabularies
 from yidi.engine.tables import MED_TYPES, PolicyTables
-from yidi.policy.loader import PolicyBook
 
 
 @dataclass

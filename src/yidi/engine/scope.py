@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from yidi.domain.catalog import CLASS_B, CLASS_C
+from yidi.domain.catalog import CLASS_A, CLASS_B, CLASS_C
+from yidi.domain.policy import Catalog, PolicyBook
 from yidi.engine.tables import days
-from yidi.policy.loader import Catalog, PolicyBook
 
 LV_A, LV_B, LV_C = 1, 2, 3
 
@@ -46,7 +46,7 @@ class CatalogTables:
         for row, catalog in enumerate(unique):
             for code, entry in (catalog.items.items() if catalog else ()):
                 j = column[code]
-                level[row, j] = {"01": LV_A, CLASS_B: LV_B, CLASS_C: LV_C}[entry.chrgitm_lv]
+                level[row, j] = {CLASS_A: LV_A, CLASS_B: LV_B, CLASS_C: LV_C}[entry.chrgitm_lv]
                 selfpay[row, j] = entry.selfpay_prop
                 limit[row, j] = -1 if entry.price_limit is None else entry.price_limit
         return cls(codes, tuple(unique), level, selfpay, limit)
@@ -71,7 +71,7 @@ def catalog_rows(book: PolicyBook, treatment_admdvs: np.ndarray, discharge: np.n
 
 @dataclass
 class ScopeTotals:
-    """Per claim, integer fen: baseline-policy.md steps 1–4."""
+    """Per claim, integer fen: docs/baseline-policy.md steps 1–4."""
 
     medfee_sumamt: np.ndarray
     fulamt_ownpay_amt: np.ndarray

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from yidi.domain.coverage import MED_CLASS_OF
-from yidi.engine.kinds import BENEFIT_KINDS, MED_CLASSES, first_selfpay_applies, reduction_pp
-from yidi.policy.loader import InsuredPolicy, PolicyBook
+from yidi.domain.codes import MED_CLASS_OF, MED_TYPES  # noqa: F401 - MED_TYPES re-exported for callers
+from yidi.domain.kinds import BENEFIT_KINDS, MED_CLASSES, first_selfpay_applies, reduction_pp
+from yidi.domain.policy import InsuredPolicy, PolicyBook
 
-MED_TYPES: tuple[str, ...] = tuple(MED_CLASS_OF)  # "21", "22", "23", "11", "14"
 MED_CLASS_OF_TYPE = np.array([MED_CLASSES.index(MED_CLASS_OF[t]) for t in MED_TYPES], dtype=np.int8)
 INPATIENT, OUTPATIENT, CHRONIC = 0, 1, 2
 LEVELS = 4  # index 0 unused; hospital levels 1–3

@@ -3,14 +3,14 @@
 A region file lists versions; each later version names only what changed and is deep-merged over
 the one before (OpenFisca-style dated parameters, kept per claim by discharge date). Problems are
 collected as values (file, path, reason) so that `yidi policy check` can show all of them at once;
-``load_policy_book`` refuses to return a book that has any.
+``load_policy_book`` refuses to return a book that has any. The types it builds (``PolicyBook``,
+``InsuredPolicy``, ``Catalog`` and the validated figures) are the domain's, in ``yidi.domain.policy``.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from yidi.domain.errors import YidiError
 from yidi.domain.regions import province_of
-from yidi.policy.schema import CatalogItem, CatalogVersion, InsuredPolicyVersion, NationalCaps
+from yidi.domain.policy import (  # noqa: F401 - InsuredPolicy, Catalog, PolicyBook re-exported for callers
+    Catalog, CatalogVersion, DatedValues, InsuredPolicy, InsuredPolicyVersion, NationalCaps, PolicyBook)
 
 DATA_DIR = Path(str(resources.files("yidi.policy") / "data"))
 
@@ -34,85 +35,6 @@ class PolicyProblem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class InsuredPolicy:
-    """One version of one insured region's policy, as in force from ``effective_from``."""
-
-    region: str
-    name: str
-    version_id: str  # cited in every trace step, e.g. "410800@2023-01-01"
-    params: InsuredPolicyVersion
-
-    @property
-    def effective_from(self) -> date:
-        return self.params.effective_from
-
-
-@dataclass(frozen=True)
-class Catalog:
-    admdvs: str
-    name: str
-    version_id: str
-    items: dict[str, CatalogItem]
-
-
-@dataclass
-class _Dated:
-    dates: list[date] = field(default_factory=list)
-    values: list[Any] = field(default_factory=list)
-
-    def add(self, on: date, value: Any) -> None:
-        index = bisect.bisect_right(self.dates, on)
-        self.dates.insert(index, on)
-        self.values.insert(index, value)
-
-    def at(self, on: date) -> Any | None:
-        index = bisect.bisect_right(self.dates, on) - 1
-        return self.values[index] if index >= 0 else None
-
-
-@dataclass
-class PolicyBook:
-    national: NationalCaps
-    insured: dict[str, _Dated] = field(default_factory=dict)
-    catalogs: dict[str, _Dated] = field(default_factory=dict)
-    region_names: dict[str, str] = field(default_factory=dict)
-
-    def insured_policy(self, region: str, on: date) -> InsuredPolicy:
-        """The version in force on ``on`` (a claim's discharge date, B-R13); NO_POLICY naming the year when
-        none is loaded for that date (e.g. a stay discharged before the region's first version)."""
-        dated = self.insured.get(region, _Dated())
-        policy = dated.at(on)
-        if policy is None:
-            first = f"（已载入的最早版本自 {dated.dates[0].isoformat()} 起施行）" if dated.dates else "（未载入任何版本）"
-            raise YidiError("NO_POLICY", {"region": region, "date": on.isoformat(), "year": on.year, "first": first})
-        return policy
-
-    def filing_policy(self, region: str, on: date) -> InsuredPolicy:
-        """The version whose filing rules govern a filing applied for on ``on``: the one in force, or — for a filing
-        made before the region's first version — that first version (seed 000 三: 之前有关规定与本通知不一致的，
-        均按本通知规定执行; a long-term filing made earlier stays valid, 长期有效). NO_POLICY only for a region
-        without any policy (docs/policy-readings.md F-R18)."""
-        dated = self.insured.get(region, _Dated())
-        if dated.values and on < dated.dates[0]:
-            return dated.values[0]
-        return self.insured_policy(region, on)
-
-    def has_insured_policy(self, region: str) -> bool:
-        return region in self.insured
-
-    def catalog(self, admdvs: str, on: date) -> Catalog | None:
-        """The treatment region's catalog: the city's own, else its province's (municipalities are both)."""
-        for code in (admdvs, admdvs[:2] + "0000"):
-            found = self.catalogs.get(code, _Dated()).at(on)
-            if found is not None:
-                return found
-        return None
-
-    def versions(self, region: str) -> list[InsuredPolicy]:
-        return list(self.insured.get(region, _Dated()).values)
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -292,7 +214,7 @@ def collect_policy(data_dir: Path = DATA_DIR, extra_files: list[Path] | None = N
         name = str(data.get("name", region))
         problems += check_own_documents(path.name, region, data, issuers)
         book.region_names[region] = name
-        dated = _Dated()
+        dated = DatedValues()
         for prefix, merged in _load_dated_versions(path, data, problems):
             try:
                 version = InsuredPolicyVersion.model_validate(merged)
@@ -311,7 +233,7 @@ def collect_policy(data_dir: Path = DATA_DIR, extra_files: list[Path] | None = N
         admdvs = str(data.get("admdvs", ""))
         name = str(data.get("name", admdvs))
         book.region_names.setdefault(admdvs, name)
-        dated = _Dated()
+        dated = DatedValues()
         for prefix, merged in _load_dated_versions(path, data, problems):
             try:
                 version = CatalogVersion.model_validate(merged)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import InstitutionRow, PersonRow, UserRow
 from yidi.domain.errors import YidiError, invalid
@@ -79,7 +82,7 @@ def add_user(ctx: AppContext, new: NewUser, password: str | None, *, actor: str,
     return password
 
 
-def _user(session, username: str, admin_admdvs: str | None) -> UserRow:
+def _user(session: Session, username: str, admin_admdvs: str | None) -> UserRow:
     row = session.get(UserRow, username or "")
     if row is None or not _in_scope(admin_admdvs, row.admdvs):
         raise YidiError("NOT_FOUND", {"what": "用户", "key": username})
@@ -111,7 +114,7 @@ def reset_password(ctx: AppContext, username: str, password: str | None, *, acto
     return password
 
 
-def list_accounts(ctx: AppContext, *, role: str | None = None, admin_admdvs: str | None = None) -> list[dict]:
+def list_accounts(ctx: AppContext, *, role: str | None = None, admin_admdvs: str | None = None) -> list[dict[str, Any]]:
     with ctx.unit_of_work() as session:
         stmt = select(UserRow).order_by(UserRow.role, UserRow.username)
         if role:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from yidi.adapters.orm_accounts import ApprovalRow
 from yidi.domain.clearing import month_bounds
@@ -24,6 +25,12 @@ from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.users import Principal
 
+if TYPE_CHECKING:  # imported where the action runs: the approval queue does not load the funds code
+    from yidi.services.clearing import ClearingStatement
+    from yidi.services.prepayment import PrepaymentLine
+
+    ActionResult = ClearingStatement | list[PrepaymentLine]
+
 ACTIONS = {"clearing.run": "月度清算（全国）", "prepayment.confirm": "年度预付金确认"}
 
 
@@ -31,7 +38,7 @@ ACTIONS = {"clearing.run": "月度清算（全国）", "prepayment.confirm": "�
 class Approval:
     request_id: str
     action: str
-    params: dict
+    params: dict[str, Any]
     initiator: str
     initiated_at: datetime
     status: str
@@ -62,7 +69,7 @@ def _require(principal: Principal) -> None:
         raise YidiError("FORBIDDEN", {"detail": "清算全国资金和确认预付金须由国家级或省级经办账号两人办理"})
 
 
-def _params(action: str, params: dict) -> dict:
+def _params(action: str, params: dict[str, Any]) -> dict[str, Any]:
     if action == "clearing.run":
         month = str(params.get("month", ""))
         month_bounds(month)  # INVALID_INPUT naming the field
@@ -76,7 +83,7 @@ def _params(action: str, params: dict) -> dict:
     raise invalid("action", f"应为 {'、'.join(ACTIONS)}")
 
 
-def request(ctx: AppContext, initiator: Principal, action: str, params: dict) -> Approval:
+def request(ctx: AppContext, initiator: Principal, action: str, params: dict[str, Any]) -> Approval:
     """Ask for a money movement; a pending request for the same thing is returned instead of a second one."""
     _require(initiator)
     params = _params(action, params)
@@ -92,7 +99,7 @@ def request(ctx: AppContext, initiator: Principal, action: str, params: dict) ->
         return _of(row)
 
 
-def approve(ctx: AppContext, approver: Principal, request_id: str):
+def approve(ctx: AppContext, approver: Principal, request_id: str) -> ActionResult:
     """The second person approves: the action runs with both names. Returns the action's result."""
     _require(approver)
     with ctx.unit_of_work() as session:
@@ -102,9 +109,9 @@ def approve(ctx: AppContext, approver: Principal, request_id: str):
         if row.initiator == approver.username:
             raise YidiError("APPROVAL_SAME_PERSON", {"username": approver.username})
         # claim it: of two approvers at once, one runs the action
-        claimed = session.execute(update(ApprovalRow).where(ApprovalRow.request_id == request_id,
+        claimed = cast(CursorResult[Any], session.execute(update(ApprovalRow).where(ApprovalRow.request_id == request_id,
                                                             ApprovalRow.status == "pending")
-                                  .values(status="running", approver=approver.username, decided_at=_now()))
+                                  .values(status="running", approver=approver.username, decided_at=_now())))
         if claimed.rowcount != 1:
             raise YidiError("APPROVAL_NOT_PENDING", {"request_id": request_id, "status": row.status})
         action, params, actor = row.action, dict(row.params), f"{row.initiator}+{approver.username}"[:60]
@@ -135,7 +142,7 @@ def withdraw(ctx: AppContext, principal: Principal, request_id: str) -> None:
         audit.record(session, principal.username, "approval.withdraw", request_id, {"action": row.action})
 
 
-def _run(ctx: AppContext, action: str, params: dict, actor: str):
+def _run(ctx: AppContext, action: str, params: dict[str, Any], actor: str) -> ActionResult:
     if action == "clearing.run":
         from yidi.services.clearing import run_clearing
 
@@ -145,10 +152,10 @@ def _run(ctx: AppContext, action: str, params: dict, actor: str):
     return confirm(ctx, int(params["year"]), actor=actor)
 
 
-def _summary(action: str, result) -> str:
-    if action == "clearing.run":
-        return f"清算 {result.month}：{len(result.flows)} 条流向"
-    return f"预付金：{len(result)} 条流向"
+def _summary(action: str, result: ActionResult) -> str:
+    if isinstance(result, list):  # prepayment.confirm's lines
+        return f"预付金：{len(result)} 条流向"
+    return f"清算 {result.month}：{len(result.flows)} 条流向"
 
 
 def get_request(ctx: AppContext, request_id: str) -> Approval:

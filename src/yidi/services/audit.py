@@ -27,13 +27,17 @@ import json
 import threading
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import AuditRow
 from yidi.adapters.orm_audit import AuditSealRow
 from yidi.logs import get_logger
+
+if TYPE_CHECKING:
+    from yidi.services.context import AppContext
 
 log = get_logger("yidi.audit")
 
@@ -43,18 +47,18 @@ LOOKBACK_IDS = 10_000  # a background pass also looks this far below the newest 
 SEAL_BATCH = 20_000  # rows sealed per pass at most (the next pass continues)
 ADVISORY_LOCK_KEY = 0x7969_6469_0001  # "yidi" + 1: one sealer at a time on PostgreSQL
 
-_audit_log = AuditRow.__table__
-_seals = AuditSealRow.__table__
+_audit_log = cast(Table, AuditRow.__table__)
+_seals = cast(Table, AuditSealRow.__table__)
 _INSERT_AUDIT = insert(_audit_log)  # built once: SQLAlchemy compiles and caches it on first use
 
 
-def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict) -> str:
+def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict[str, str]) -> str:
     payload = json.dumps([prev_hash, at.isoformat(), actor, action, target, details], ensure_ascii=False,
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def record(session: Session, actor: str, action: str, target: str, details: dict | None = None) -> None:
+def record(session: Session, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> None:
     """Append one audit row in the caller's transaction (one INSERT; sealed later)."""
     details = {k: str(v) for k, v in (details or {}).items()}
     at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -93,7 +97,7 @@ _last_pass: dict[int, float] = {}
 _pass_lock = threading.Lock()
 
 
-def seal_due(ctx) -> bool:
+def seal_due(ctx: AppContext) -> bool:
     """True at most once per SEAL_INTERVAL per context (the caller then runs ``seal_pass``); cheap."""
     now = time.monotonic()
     with _pass_lock:
@@ -103,7 +107,7 @@ def seal_due(ctx) -> bool:
         return True
 
 
-def seal_pass(ctx) -> int:
+def seal_pass(ctx: AppContext) -> int:
     """The periodic pass, in its own transaction, run after a response has been sent (nobody waits for it).
     A failure is logged and left to the next pass: sealing is never part of a caller's answer."""
     try:
@@ -136,5 +140,5 @@ def verify_chain(session: Session) -> tuple[bool, int, int | None]:
 
 def unsealed_count(session: Session) -> int:
     """Audit rows written but not yet chained (normal for rows of the last second or so)."""
-    return int(session.scalar(select(func.count()).select_from(_audit_log).where(
-        ~select(_seals.c.seq).where(_seals.c.audit_id == _audit_log.c.id).exists())))
+    return int(session.execute(select(func.count()).select_from(_audit_log).where(
+        ~select(_seals.c.seq).where(_seals.c.audit_id == _audit_log.c.id).exists())).scalar_one())

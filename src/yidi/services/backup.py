@@ -64,7 +64,7 @@ def _run(command: list[str]) -> None:
         raise _failed(f"{Path(command[0]).name}：{result.stderr.strip() or result.returncode}")
 
 
-def _sqlite_copy(source, target) -> None:
+def _sqlite_copy(source: str | Path, target: str | Path) -> None:
     """SQLite's online backup API, page by page: consistent while others write the source (only read here)."""
     reader, writer = sqlite3.connect(source), sqlite3.connect(target)
     try:

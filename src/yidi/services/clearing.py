@@ -15,10 +15,11 @@ negative adjustment (see analytics.CLEARING_SQL).
 from __future__ import annotations
 
 import csv
-from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +88,7 @@ class ClearingStatement:
     def name(self, admdvs: str) -> str:
         return self.region_names.get(admdvs, "")
 
-    def city_statement(self, admdvs: str) -> dict:
+    def city_statement(self, admdvs: str) -> dict[str, Any]:
         """One city's statement: what it pays as insured city and receives as treatment city."""
         payable = [flow for flow in self.flows if flow.insuplc_admdvs == admdvs]
         receivable = [flow for flow in self.flows if flow.mdtrtarea_admvs == admdvs]
@@ -101,7 +102,7 @@ class ClearingStatement:
         ends = {flow.insuplc_admdvs for flow in self.flows} | {flow.mdtrtarea_admvs for flow in self.flows}
         return sorted(city for city in ends if RegionScope(self.region).covers(city))
 
-    def flow_dict(self, flow: FlowAmount) -> dict:
+    def flow_dict(self, flow: FlowAmount) -> dict[str, Any]:
         return {"insuplc_admdvs": flow.insuplc_admdvs, "insuplc_name": self.name(flow.insuplc_admdvs),
                 "mdtrtarea_admvs": flow.mdtrtarea_admvs, "mdtrtarea_name": self.name(flow.mdtrtarea_admvs),
                 "insured_province": flow.insured_province, "treatment_province": flow.treatment_province,
@@ -109,7 +110,7 @@ class ClearingStatement:
                 "adjustment_count": flow.adjustment_count, "adjustment": fen_to_yuan(flow.adjustment_fen),
                 "net": fen_to_yuan(flow.net_fen)}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         sheets = {city: self.city_statement(city) for city in self.cities()}
         cities = [{"admdvs": city, "name": self.name(city), "payable": fen_to_yuan(sheet["payable_fen"]),
                    "receivable": fen_to_yuan(sheet["receivable_fen"])} for city, sheet in sheets.items()]
@@ -170,7 +171,7 @@ def get_statement(ctx: AppContext, month: str) -> ClearingStatement | None:
     return statement
 
 
-def list_runs(ctx: AppContext) -> list[dict]:
+def list_runs(ctx: AppContext) -> list[dict[str, Any]]:
     with ctx.unit_of_work() as session:
         runs = session.scalars(select(ClearingRunRow).order_by(ClearingRunRow.month.desc())).all()
         return [{"month": run.month, "period_end": run.period_end.isoformat(),
@@ -189,7 +190,7 @@ def compute_flows(ctx: AppContext, month: str, progress: Progress | None = None)
     duck = analytics.connect()
     try:
         with connection.begin():
-            watermark = int(connection.scalar(select(func.coalesce(func.max(PostingRow.id), 0))))
+            watermark = int(connection.execute(select(func.coalesce(func.max(PostingRow.id), 0))).scalar_one())
             analytics.load_settlements(duck, connection, start, end, progress=progress, phase="读取结算数据")
         rows = analytics.clearing_flows(duck, start, end)
     finally:
@@ -262,20 +263,20 @@ CITY_HEADERS = ["方向", "本地", "对方地区", "对方名称", "当月笔�
                 "应清算金额（元）"]
 
 
-def _flow_row(statement: ClearingStatement, flow: FlowAmount) -> list:
+def _flow_row(statement: ClearingStatement, flow: FlowAmount) -> list[Any]:
     return [flow.insuplc_admdvs, statement.name(flow.insuplc_admdvs), flow.mdtrtarea_admvs,
             statement.name(flow.mdtrtarea_admvs), flow.insured_province, flow.treatment_province,
             flow.current_count, fen_to_yuan(flow.current_fen), flow.adjustment_count,
             fen_to_yuan(flow.adjustment_fen), fen_to_yuan(flow.net_fen)]
 
 
-def _transfer_row(statement: ClearingStatement, transfer: ProvinceTransfer) -> list:
+def _transfer_row(statement: ClearingStatement, transfer: ProvinceTransfer) -> list[Any]:
     return [transfer.from_province, statement.name(transfer.from_province), transfer.to_province,
             statement.name(transfer.to_province), transfer.count, fen_to_yuan(transfer.current_fen),
             fen_to_yuan(transfer.adjustment_fen), fen_to_yuan(transfer.net_fen)]
 
 
-def _city_rows(statement: ClearingStatement, city: str) -> list[list]:
+def _city_rows(statement: ClearingStatement, city: str) -> list[list[Any]]:
     sheet = statement.city_statement(city)
     rows = []
     for direction, flows, other in (("应付（参保地）", sheet["payable"], "mdtrtarea_admvs"),
@@ -301,7 +302,7 @@ def export_csv(statement: ClearingStatement, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
 
-    def write(name: str, headers: list[str], rows: list[list]) -> None:
+    def write(name: str, headers: list[str], rows: list[list[Any]]) -> None:
         path = folder / name
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)

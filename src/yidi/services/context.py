@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from yidi.adapters.database import make_engine, make_session_factory, upgrade
-from yidi.policy.loader import PolicyBook, load_policy_book
+from yidi.domain.policy import PolicyBook
+from yidi.policy.loader import load_policy_book
 
 
 @dataclass
@@ -23,13 +24,14 @@ class AppContext:
     sessions: sessionmaker[Session]
     policy: PolicyBook
     demo_mode: bool = False
-    hooks: dict = field(default_factory=dict)  # test seams for fault injection (issue 9), never used in prod paths
+    hooks: dict[str, Any] = field(default_factory=dict)  # test seams for fault injection (issue 9), never used in prod paths
     # Set on a province node of a federation (federation.node.NodeLink): reaches the other provinces' insured
     # sides. None = one embedded node that holds every region (services.insured_side uses the local side).
     federation: Any = None
 
     @classmethod
-    def from_url(cls, url: str, *, migrate: bool = True, demo_mode: bool = False, **engine_kwargs) -> "AppContext":
+    def from_url(cls, url: str, *, migrate: bool = True, demo_mode: bool = False,
+                 **engine_kwargs: Any) -> "AppContext":
         engine = make_engine(url, **engine_kwargs)
         if migrate:
             upgrade(engine)

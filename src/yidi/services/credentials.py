@@ -18,9 +18,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow
 from yidi.api.signing import ALGORITHMS
@@ -71,7 +73,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _scope(session, admin_admdvs: str | None, fixmedins_code: str) -> InstitutionRow:
+def _scope(session: Session, admin_admdvs: str | None, fixmedins_code: str) -> InstitutionRow:
     institution = session.get(InstitutionRow, fixmedins_code or "")
     if institution is None:
         raise YidiError("UNKNOWN_INSTITUTION", {"key": fixmedins_code})
@@ -96,7 +98,7 @@ def issue(ctx: AppContext, fixmedins_code: str, *, actor: str, algorithm: str = 
     return Issued(access_key, secret, fixmedins_code, algorithm)
 
 
-def _get(session, access_key: str, admin_admdvs: str | None) -> CredentialRow:
+def _get(session: Session, access_key: str, admin_admdvs: str | None) -> CredentialRow:
     row = session.get(CredentialRow, access_key or "")
     if row is None or row.demo_only:
         raise YidiError("NOT_FOUND", {"what": "接口密钥", "key": access_key})
@@ -128,7 +130,7 @@ def revoke(ctx: AppContext, access_key: str, *, actor: str, admin_admdvs: str | 
 
 
 def list_credentials(ctx: AppContext, *, fixmedins_code: str | None = None,
-                     admin_admdvs: str | None = None) -> list[dict]:
+                     admin_admdvs: str | None = None) -> list[dict[str, Any]]:
     """Issued credentials (never their secrets), in the administrator's region."""
     with ctx.unit_of_work() as session:
         stmt = (select(CredentialRow, InstitutionRow.name, InstitutionRow.admdvs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import yaml
 from argon2 import PasswordHasher
@@ -14,7 +15,7 @@ from yidi.services.filings import FileCommand, decide_filing, file_filing
 from yidi.services.reference import DEMO_DATA, load_reference
 
 
-def load_demo(ctx: AppContext) -> dict:
+def load_demo(ctx: AppContext) -> dict[str, Any]:
     data = load_reference(ctx, persons=True)
     add_users(ctx, data.get("users", []))
     created_filings = add_filings(ctx, data.get("filings", []))
@@ -22,7 +23,7 @@ def load_demo(ctx: AppContext) -> dict:
             "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", []))}
 
 
-def add_users(ctx: AppContext, users: list[dict]) -> None:
+def add_users(ctx: AppContext, users: list[dict[str, Any]]) -> None:
     """The demo users that do not exist yet (reference.yaml ``users``)."""
     hasher = PasswordHasher()
     with ctx.unit_of_work() as session:
@@ -34,7 +35,7 @@ def add_users(ctx: AppContext, users: list[dict]) -> None:
                                     display_name=user.get("display_name", "")))
 
 
-def add_filings(ctx: AppContext, entries: list[dict]) -> int:
+def add_filings(ctx: AppContext, entries: list[dict[str, Any]]) -> int:
     """The demo filings (reference.yaml ``filings``) of persons who have none yet, approved on their apply date."""
     with ctx.unit_of_work() as session:
         have_filings = set(session.scalars(select(FilingRow.psn_no)))
@@ -53,7 +54,7 @@ def add_filings(ctx: AppContext, entries: list[dict]) -> int:
     return created
 
 
-def _d(value) -> date:
+def _d(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 

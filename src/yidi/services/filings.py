@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +34,8 @@ from yidi.services.context import AppContext
 from yidi.services.reference import certno_problem, get_person, require_region
 from yidi.services.scope import RegionScope
 
+_Code = TypeVar("_Code", bound=StrEnum)  # a code list of domain/codes.py or domain/filing.py
+
 
 @dataclass(frozen=True)
 class FileCommand:
@@ -58,7 +62,7 @@ def to_domain(row: FilingRow) -> Filing:
     )
 
 
-def _enum(enum_type, value: str, field_name: str):
+def _enum(enum_type: type[_Code], value: str, field_name: str) -> _Code:
     try:
         return enum_type(value)
     except ValueError:
@@ -67,7 +71,7 @@ def _enum(enum_type, value: str, field_name: str):
 
 
 def _event(session: Session, filing_id: str, event: str, status: str, actor: str, on: date, reason: str = "",
-           **details) -> None:
+           **details: object) -> None:
     session.add(FilingEventRow(filing_id=filing_id, event=event, status=status, actor=actor, on_date=on,
                                reason=reason, details={k: str(v) for k, v in details.items()}))
 
@@ -321,7 +325,7 @@ def filings_of(session: Session, psn_no: str) -> list[Filing]:
     return [to_domain(row) for row in session.scalars(select(FilingRow).where(FilingRow.psn_no == psn_no))]
 
 
-def filing_history(ctx: AppContext, filing_id: str) -> list[dict]:
+def filing_history(ctx: AppContext, filing_id: str) -> list[dict[str, Any]]:
     with ctx.unit_of_work() as session:
         _get_row(session, filing_id)
         rows = session.scalars(select(FilingEventRow).where(FilingEventRow.filing_id == filing_id)
@@ -330,7 +334,7 @@ def filing_history(ctx: AppContext, filing_id: str) -> list[dict]:
                  "reason": r.reason, "details": r.details} for r in rows]
 
 
-def commitment_form(ctx: AppContext, psn_no: str, mdtrtarea_admvs: str, filing_type: str | None = None) -> dict:
+def commitment_form(ctx: AppContext, psn_no: str, mdtrtarea_admvs: str, filing_type: str | None = None) -> dict[str, Any]:
     """F3: the full text of the 个人承诺书 (seed 003's attachment) the person reads and signs."""
     kind = _enum(FilingType, filing_type, "type") if filing_type else None
     with ctx.unit_of_work() as session:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import Session, load_only
 
 from yidi.adapters.orm import JournalEntryRow, PostingRow, SettlementRow
 from yidi.domain.clearing import contribution, month_bounds
@@ -39,7 +40,7 @@ class Difference:
     expected_fen: int | None = None
     actual_fen: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"check": self.check, "reason": self.reason, "setl_id": self.setl_id, "flow": self.flow,
                 "expected": None if self.expected_fen is None else fen_to_yuan(self.expected_fen),
                 "actual": None if self.actual_fen is None else fen_to_yuan(self.actual_fen)}
@@ -61,14 +62,14 @@ class ReconciliationReport:
     def settlements_that_differ(self) -> list[str]:
         return sorted({d.setl_id for d in self.differences if d.setl_id})
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"month": self.month, "cleared": self.cleared, "balanced": self.balanced,
                 "settlements_checked": self.settlements_checked, "flows_checked": self.flows_checked,
                 "settlements_that_differ": self.settlements_that_differ,
                 "differences": [d.to_dict() for d in self.differences]}
 
 
-def _entry_lines(session, entry_ids: list[str]) -> dict[str, tuple[JournalEntryRow, dict[str, int]]]:
+def _entry_lines(session: Session, entry_ids: list[str]) -> dict[str, tuple[JournalEntryRow, dict[str, int]]]:
     found: dict[str, tuple[JournalEntryRow, dict[str, int]]] = {}
     for index in range(0, len(entry_ids), 500):
         batch = entry_ids[index:index + 500]
@@ -89,7 +90,7 @@ def _as_map(lines: list[tuple[str, int]]) -> dict[str, int]:
     return {code: amount for code, amount in totals.items() if amount}
 
 
-def _check_settlement_entries(session, rows: list[SettlementRow], report: ReconciliationReport) -> None:
+def _check_settlement_entries(session: Session, rows: Sequence[SettlementRow], report: ReconciliationReport) -> None:
     entries = _entry_lines(session, [f"S-{r.setl_id}" for r in rows] + [f"R-{r.setl_id}" for r in rows])
     for row in rows:
         expected = _as_map(ledger.settlement_lines(row))

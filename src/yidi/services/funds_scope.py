@@ -9,6 +9,8 @@ totals (run totals, province transfers, statement sums).
 
 from __future__ import annotations
 
+from typing import Any
+
 from yidi.domain.errors import YidiError
 from yidi.services.clearing import ClearingStatement
 from yidi.services.scope import RegionScope
@@ -24,7 +26,7 @@ def touches(principal: Principal, *admdvs: str) -> bool:
     return any(principal.can_act_for_region(code) or RegionScope(code).covers(principal.admdvs) for code in admdvs)
 
 
-def runs(principal: Principal, all_runs: list[dict]) -> list[dict]:
+def runs(principal: Principal, all_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """services.clearing.list_runs as the principal may see it: an agency gets the months, not the totals."""
     if is_national(principal):
         return all_runs
@@ -36,7 +38,7 @@ def statement(principal: Principal, national: ClearingStatement) -> ClearingStat
     return national if is_national(principal) else national.part_for(principal.admdvs or "")
 
 
-def city_statement(principal: Principal, visible: ClearingStatement, admdvs: str) -> dict:
+def city_statement(principal: Principal, visible: ClearingStatement, admdvs: str) -> dict[str, Any]:
     """One city's statement from what the principal sees: FORBIDDEN for another region's city."""
     principal.require_region(admdvs)
     if admdvs not in visible.cities():
@@ -44,7 +46,7 @@ def city_statement(principal: Principal, visible: ClearingStatement, admdvs: str
     return visible.city_statement(admdvs)
 
 
-def prepayment_lines(principal: Principal, lines: list[dict]) -> list[dict]:
+def prepayment_lines(principal: Principal, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Prepayment lines (confirmed or planned, as dicts) with the agency's region at one end."""
     if is_national(principal):
         return lines

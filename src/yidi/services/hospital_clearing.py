@@ -180,12 +180,14 @@ def roll_back(ctx: AppContext, fixmedins_code: str, clr_ym: str, setl_ids: list[
     with ctx.unit_of_work() as session:
         for item in chosen:
             row = session.get(ClearingConfirmationRow, item.row.setl_id, with_for_update=True)
+            assert row is not None  # chosen among this month's confirmed rows
             row.status, row.updated_at = "rolled_back", now
         audit.record(session, actor, "interface.clearing_roll_back", f"{fixmedins_code}:{clr_ym}", {"rows": len(chosen)})
     return chosen
 
 
-def _chosen(ctx, fixmedins_code, clr_ym, setl_ids, clr_optins) -> list[ClearingItem]:
+def _chosen(ctx: AppContext, fixmedins_code: str, clr_ym: str, setl_ids: list[str] | None,
+            clr_optins: str | None) -> list[ClearingItem]:
     items, _cleared = clearing_items(ctx, fixmedins_code, clr_ym, clr_optins=clr_optins)
     return _pick(items, setl_ids, want_confirmed=False)
 

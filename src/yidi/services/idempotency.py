@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import MessageRow
@@ -38,7 +38,7 @@ def body_digest(body: bytes) -> str:
 
 @dataclass
 class Replay:
-    response: dict
+    response: dict[str, Any]
 
 
 def lookup(session: Session, msgid: str, digest: str, fixmedins_code: str) -> Replay | None:
@@ -54,10 +54,10 @@ def lookup(session: Session, msgid: str, digest: str, fixmedins_code: str) -> Re
     return Replay(row.response)
 
 
-_INSERT_MESSAGE = insert(MessageRow.__table__)  # Core: one statement, no unit-of-work flush
+_INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))  # Core: one statement, no unit-of-work flush
 
 
-def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str, response: dict) -> None:
+def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str, response: dict[str, Any]) -> None:
     """Store the answer under its msgid, in the transaction that did the work. A msgid that is already
     taken (an earlier or concurrent copy, or a 2601 tombstone) fails here on the primary key."""
     session.connection().execute(_INSERT_MESSAGE, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,

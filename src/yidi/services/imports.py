@@ -19,9 +19,10 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Hashable, TypeVar
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import InstitutionRow, PersonRow, RegionRow
 from yidi.adapters.orm_mapping import ItemMappingRow
@@ -31,6 +32,10 @@ from yidi.domain.regions import is_valid_admdvs, province_of
 from yidi.services import audit
 from yidi.services.context import AppContext
 from yidi.services.reference import certno_problem
+
+Rows = list[tuple[int, list[Any]]]  # (spreadsheet row number, cell values)
+_Value = TypeVar("_Value")
+_Key = TypeVar("_Key", bound=Hashable)
 
 # field -> accepted header spellings (the first is the one the documentation shows)
 LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -98,7 +103,7 @@ class Report:
     added: int = 0
     updated: int = 0
     problems: list[Problem] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)  # the checked rows, ready to write
+    records: list[dict[str, Any]] = field(default_factory=list)  # the checked rows, ready to write
 
     @property
     def ok(self) -> bool:
@@ -106,7 +111,7 @@ class Report:
 
 
 # --------------------------------------------------------------------------------- reading ----
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -118,7 +123,7 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def read_table(path: Path) -> tuple[list[str], list[tuple[int, list]]]:
+def read_table(path: Path) -> tuple[list[str], Rows]:
     """(headers, [(spreadsheet row number, values)]) of a .csv or .xlsx file."""
     path = Path(path)
     if not path.is_file():
@@ -162,7 +167,7 @@ def _columns(kind: str, headers: list[str], report: Report) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------------- checking ----
-def _pick(mapping: dict, value: str, row: int, column: str, what: str, report: Report):
+def _pick(mapping: dict[str, _Value], value: str, row: int, column: str, what: str, report: Report) -> _Value | None:
     key = value.strip()
     if key in mapping:
         return mapping[key]
@@ -181,14 +186,14 @@ def _required(value: str, max_len: int, row: int, column: str, report: Report) -
     return False
 
 
-def _first_seen(key, shown: str, row: int, column: str, seen: dict, report: Report) -> None:
+def _first_seen(key: _Key, shown: str, row: int, column: str, seen: dict[_Key, int], report: Report) -> None:
     """A key the file may give once: a repeat names the row that gave it first."""
     if key in seen:
         report.problems.append(Problem(row, column, f"{shown} 与第 {seen[key]} 行重复"))
     seen.setdefault(key, row)
 
 
-def _cells(values: list, columns: dict[str, int]) -> Callable[[str], str]:
+def _cells(values: list[Any], columns: dict[str, int]) -> Callable[[str], str]:
     """A row's cell by field name, as text ("" for a column the file lacks or a short row)."""
     return lambda name: _text(values[columns[name]]) if columns.get(name, len(values)) < len(values) else ""
 
@@ -198,7 +203,7 @@ def _regions(ctx: AppContext) -> set[str]:
         return set(session.scalars(select(RegionRow.admdvs)))
 
 
-def _check_regions(ctx: AppContext, rows, columns, report: Report) -> None:
+def _check_regions(ctx: AppContext, rows: Rows, columns: dict[str, int], report: Report) -> None:
     seen: set[str] = set()
     for number, values in rows:
         get = _cells(values, columns)
@@ -214,7 +219,7 @@ def _check_regions(ctx: AppContext, rows, columns, report: Report) -> None:
         report.records.append({"admdvs": code, "name": name[:50], "province": province_of(code)})
 
 
-def _check_persons(ctx: AppContext, rows, columns, report: Report) -> None:
+def _check_persons(ctx: AppContext, rows: Rows, columns: dict[str, int], report: Report) -> None:
     regions = _regions(ctx)
     with ctx.unit_of_work() as session:
         certno_owner = dict(session.execute(select(PersonRow.certno, PersonRow.psn_no)).all())
@@ -256,7 +261,7 @@ def _check_persons(ctx: AppContext, rows, columns, report: Report) -> None:
                                    "insutype": insutype, "insu_status": status, "acct_balc": balance})
 
 
-def _check_institutions(ctx: AppContext, rows, columns, report: Report) -> None:
+def _check_institutions(ctx: AppContext, rows: Rows, columns: dict[str, int], report: Report) -> None:
     regions = _regions(ctx)
     seen: dict[str, int] = {}
     for number, values in rows:
@@ -277,7 +282,7 @@ def _check_institutions(ctx: AppContext, rows, columns, report: Report) -> None:
                                    "admdvs": region, "networked": networked})
 
 
-def _check_mappings(ctx: AppContext, rows, columns, report: Report) -> None:
+def _check_mappings(ctx: AppContext, rows: Rows, columns: dict[str, int], report: Report) -> None:
     with ctx.unit_of_work() as session:
         institutions = set(session.scalars(select(InstitutionRow.fixmedins_code)))
     seen: dict[tuple[str, str], int] = {}
@@ -295,19 +300,19 @@ def _check_mappings(ctx: AppContext, rows, columns, report: Report) -> None:
                                    "name": get("name")[:100]})
 
 
-CHECKS: dict[str, Callable] = {"regions": _check_regions, "persons": _check_persons,
+CHECKS: dict[str, Callable[[AppContext, Rows, dict[str, int], Report], None]] = {"regions": _check_regions, "persons": _check_persons,
                                "institutions": _check_institutions, "mappings": _check_mappings}
 TABLES = {"regions": RegionRow, "persons": PersonRow, "institutions": InstitutionRow, "mappings": ItemMappingRow}
 KEYS = {"regions": ("admdvs",), "persons": ("psn_no",), "institutions": ("fixmedins_code",),
         "mappings": ("fixmedins_code", "medins_list_codg")}
 
 
-def _existing(session, kind: str) -> set[tuple]:
+def _existing(session: Session, kind: str) -> set[tuple[Any, ...]]:
     table = TABLES[kind]
     return {tuple(row) for row in session.execute(select(*(getattr(table, name) for name in KEYS[kind]))).all()}
 
 
-def _key(kind: str, record: dict) -> tuple:
+def _key(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(record[name] for name in KEYS[kind])
 
 

@@ -27,33 +27,35 @@ from yidi.services.reference import find_person_by_certno
 
 
 class InsuredSide(Protocol):
-    def identify(self, ctx: AppContext, certno: str) -> tuple[Any, list]:
+    def identify(self, ctx: AppContext, certno: str) -> tuple[Any, list[Any]]:
         """The person holding ``certno`` (PersonRow-like) and their filings (domain Filings), for 1101."""
 
-    def presettle(self, ctx: AppContext, cmd: settlements.SettleCommand, person) -> tuple[dict, Any]: ...
+    def presettle(self, ctx: AppContext, cmd: settlements.SettleCommand, person: Any) -> tuple[dict[str, Any], Any]: ...
 
-    def settle(self, ctx: AppContext, cmd: settlements.SettleCommand, person) -> tuple[settlements.SettlementView, Any]:
+    def settle(self, ctx: AppContext, cmd: settlements.SettleCommand,
+               person: Any) -> tuple[settlements.SettlementView, Any]:
         """Compute and record the insured side; ``person`` is the row the caller locked (local) or its visitor copy."""
 
-    def cancel(self, ctx: AppContext, record, *, on: date | None, reversal: bool, actor: str) -> None:
+    def cancel(self, ctx: AppContext, record: Any, *, on: date | None, reversal: bool, actor: str) -> None:
         """Reverse ``record`` exactly once; ``record`` (SettlementRow-like) shows the new status afterwards."""
 
 
 class LocalInsuredSide:
     """The person is insured on this node: the existing use cases, as before."""
 
-    def identify(self, ctx: AppContext, certno: str) -> tuple[Any, list]:
+    def identify(self, ctx: AppContext, certno: str) -> tuple[Any, list[Any]]:
         with ctx.unit_of_work() as session:
             person = find_person_by_certno(session, certno)
             return person, filings_of(session, person.psn_no)
 
-    def presettle(self, ctx, cmd, person):
+    def presettle(self, ctx: AppContext, cmd: settlements.SettleCommand, person: Any) -> tuple[dict[str, Any], Any]:
         return settlements.presettle_with_person(ctx, cmd, person=person)
 
-    def settle(self, ctx, cmd, person):
+    def settle(self, ctx: AppContext, cmd: settlements.SettleCommand,
+               person: Any) -> tuple[settlements.SettlementView, Any]:
         return settlements.settle_with_person(ctx, cmd, locked_person=person)
 
-    def cancel(self, ctx, record, *, on, reversal, actor):
+    def cancel(self, ctx: AppContext, record: Any, *, on: date | None, reversal: bool, actor: str) -> None:
         settlements.cancel(ctx, record.setl_id, on, reversal=reversal, actor=actor,
                            fixmedins_code=record.fixmedins_code)
 
@@ -66,10 +68,11 @@ def for_region(ctx: AppContext, insuplc_admdvs: str) -> InsuredSide:
     federation = ctx.federation
     if federation is None or federation.owns(insuplc_admdvs):
         return LOCAL
-    return federation.remote
+    remote: InsuredSide = federation.remote  # federation.node.RemoteInsuredSide
+    return remote
 
 
-def identify(ctx: AppContext, certno: str) -> tuple[Any, list]:
+def identify(ctx: AppContext, certno: str) -> tuple[Any, list[Any]]:
     """1101: a person insured on this node, else (on a federation node) the one the national index names."""
     try:
         person, filings = LOCAL.identify(ctx, certno)
@@ -78,10 +81,11 @@ def identify(ctx: AppContext, certno: str) -> tuple[Any, list]:
     except YidiError as exc:  # not on this node (a visitor's desk copy carries no filings: ask their node)
         if exc.code != "UNKNOWN_PERSON" or ctx.federation is None:
             raise
-    return ctx.federation.remote.identify(ctx, certno)
+    found: tuple[Any, list[Any]] = ctx.federation.remote.identify(ctx, certno)
+    return found
 
 
-def settlement_record(ctx: AppContext, session: Session, setl_id: str, *, for_update: bool = False):
+def settlement_record(ctx: AppContext, session: Session, setl_id: str, *, for_update: bool = False) -> Any:
     """The settlement as this node holds it: its own (SettlementRow) or, on a federation node, its side of a
     cross-province one (federation's TreatmentSettlementRow, same column names). None when neither."""
     stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
@@ -91,7 +95,7 @@ def settlement_record(ctx: AppContext, session: Session, setl_id: str, *, for_up
     return row
 
 
-def remote_paid_of_visit(ctx: AppContext, session: Session, mdtrt_id: str):
+def remote_paid_of_visit(ctx: AppContext, session: Session, mdtrt_id: str) -> Any:
     """On a federation node: the visit's paid claim whose insured side is another node (None elsewhere)."""
     if ctx.federation is None:
         return None

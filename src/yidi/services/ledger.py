@@ -22,8 +22,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import JournalEntryRow, PostingRow, SettlementRow
@@ -120,8 +121,8 @@ class Entry:
     memo: str = ""
 
 
-_INSERT_JOURNAL_ENTRY = insert(JournalEntryRow.__table__)
-_INSERT_POSTING = insert(PostingRow.__table__)
+_INSERT_JOURNAL_ENTRY = insert(cast(Table, JournalEntryRow.__table__))
+_INSERT_POSTING = insert(cast(Table, PostingRow.__table__))
 
 
 def post_many(session: Session, entries: list[Entry]) -> None:
@@ -181,7 +182,7 @@ def post_reversal(session: Session, row: SettlementRow, on: date) -> None:
 
 def trial_balance(session: Session) -> int:
     """Sum of every posting; zero when the ledger balances."""
-    return int(session.scalar(select(func.coalesce(func.sum(PostingRow.amount_fen), 0))))
+    return int(session.execute(select(func.coalesce(func.sum(PostingRow.amount_fen), 0))).scalar_one())
 
 
 def unbalanced_entries(session: Session) -> list[str]:
@@ -216,7 +217,7 @@ def balance(session: Session, account_code: str, *, until: date | None = None) -
     if until is not None:
         stmt = stmt.join(JournalEntryRow, JournalEntryRow.entry_id == PostingRow.entry_id).where(
             JournalEntryRow.on_date <= until)
-    return int(session.scalar(stmt))
+    return int(session.execute(stmt).scalar_one())
 
 
 def balances(session: Session, prefix: str = "") -> dict[str, int]:

@@ -13,7 +13,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import InstitutionRow
@@ -39,7 +39,7 @@ class Institution:
     kind: str
 
 
-_cache: "weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Institution]]]" = weakref.WeakKeyDictionary()
+_cache: "weakref.WeakKeyDictionary[Engine | Connection, dict[str, tuple[float, Institution]]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -47,6 +47,7 @@ def institution(session: Session, code: str) -> Institution:
     """A networked institution by code (UNKNOWN_INSTITUTION otherwise), cached for TTL seconds."""
     engine = session.get_bind()
     now = time.monotonic()
+    found: Institution | None
     with _lock:
         entries = _cache.setdefault(engine, {})
         cached = entries.get(code)

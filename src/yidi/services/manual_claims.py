@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -104,7 +105,7 @@ class Claim:
     payment_ref: str
     attachments: tuple[AttachmentInfo, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         from yidi.domain.money import fen_to_yuan
 
         return {"claim_id": self.claim_id, "kind": "manual", "status": self.status, "psn_no": self.psn_no,
@@ -126,10 +127,10 @@ class Review:
     settlement would give), and the person's other claims, settlements and filings."""
 
     claim: Claim
-    calculation: dict | None
+    calculation: dict[str, Any] | None
     refusal: YidiError | None
     other_claims: list[Claim] = field(default_factory=list)
-    settlements: list = field(default_factory=list)  # settlements.SettlementView
+    settlements: list[Any] = field(default_factory=list)  # settlements.SettlementView
     filings: list[Filing] = field(default_factory=list)
 
 
@@ -137,16 +138,16 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _item_dict(item: FeeItem) -> dict:
+def _item_dict(item: FeeItem) -> dict[str, Any]:
     return {"code": item.code, "amount": item.amount_fen, "qty": str(item.qty), "price": item.price_fen,
             "name": item.name}
 
 
-def _item(entry: dict) -> FeeItem:
+def _item(entry: dict[str, Any]) -> FeeItem:
     from decimal import Decimal
 
     return FeeItem(code=entry["code"], amount_fen=int(entry["amount"]), qty=Decimal(entry["qty"]),
-                   price_fen=entry.get("price"), name=entry.get("name"))
+                   price_fen=entry.get("price"), name=cast(str, entry.get("name")))  # _item_dict stores a name
 
 
 def _claim(row: ManualClaimRow, attachments: list[ClaimAttachmentRow] | None = None) -> Claim:
@@ -183,7 +184,8 @@ def _visit_command(ctx: AppContext, cmd: SubmitCommand) -> settlements.SettleCom
         return visit
     return settlements.SettleCommand(
         psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code or "", med_type=cmd.med_type or "",
-        begntime=cmd.begntime, endtime=cmd.endtime, items=cmd.items, dise_codg=cmd.dise_codg,
+        # A date left out stays None here and settlements.validate refuses it, naming the field.
+        begntime=cast(date, cmd.begntime), endtime=cast(date, cmd.endtime), items=cmd.items, dise_codg=cmd.dise_codg,
         emergency=cmd.emergency, trauma_no_third_party=cmd.trauma_no_third_party, kind="manual", actor=cmd.actor)
 
 
@@ -323,7 +325,7 @@ def review(ctx: AppContext, principal: Principal, claim_id: str) -> Review:
                   settlements.list_settlements(ctx, psn_no=claim.psn_no), filings)
 
 
-def _calculate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
+def _calculate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict[str, Any]:
     if cmd.mdtrt_id:  # the hospital's upload as it stands now
         cmd = visits.claim_command(ctx, mdtrt_id=cmd.mdtrt_id, endtime=cmd.endtime, actor=cmd.actor)
     return settlements.presettle(ctx, cmd)
@@ -342,7 +344,7 @@ def _locked_for_clerk(session: Session, principal: Principal, claim_id: str) -> 
 @dataclass(frozen=True)
 class Decision:
     claim: Claim
-    settlement: dict | None  # the booked settlement's fields (approved claims)
+    settlement: dict[str, Any] | None  # the booked settlement's fields (approved claims)
 
 
 def decide(ctx: AppContext, principal: Principal, claim_id: str, *, approve: bool, reason: str = "",
@@ -372,8 +374,9 @@ def _pay(ctx: AppContext, session: Session, row: ManualClaimRow, actor: str) -> 
     """Settlement, usage and ledger, in the caller's transaction (the same settle a direct claim uses)."""
     bound = bound_context(ctx, session)
     if row.mdtrt_id:
-        return visits.settle(bound, fixmedins_code=row.fixmedins_code, mdtrt_id=row.mdtrt_id, endtime=row.endtime,
-                             kind="manual", actor=actor).setl_id
+        outcome = visits.settle(bound, fixmedins_code=row.fixmedins_code, mdtrt_id=row.mdtrt_id, endtime=row.endtime,
+                                kind="manual", actor=actor)
+        return cast(str, outcome.setl_id)  # a settle (not a pre-settle) always names its settlement
     return settlements.settle(bound, _command(row, actor)).setl_id
 
 

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
 from yidi.policy.loader import DATA_DIR, collect_policy
-from yidi.policy.schema import CatalogItem
+from yidi.domain.policy import CatalogItem
 from yidi.services.imports import Problem, _text, read_table
 
 CATALOG_COLUMNS = {
@@ -47,7 +48,7 @@ FIELD_COLUMNS = {"name": "项目名称", "chrgitm_lv": "收费项目等级", "se
 class PolicyReport:
     target: str = ""  # the file inside the policy folder
     rows: int = 0
-    problems: list = field(default_factory=list)  # Problem (table rows) or str (policy problems)
+    problems: list[Any] = field(default_factory=list)  # Problem (table rows) or str (policy problems)
     notes: list[str] = field(default_factory=list)
     content: str = ""
 
@@ -128,7 +129,7 @@ def check_catalog(path: Path, admdvs: str, effective_from: date, source: str = "
             report.problems.append(Problem(1, CATALOG_COLUMNS[name][0], f"缺少列“{CATALOG_COLUMNS[name][0]}”"))
     if report.problems:
         return report
-    items: dict[str, dict] = {}
+    items: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
     for number, values in rows:
         def get(name: str) -> str:
@@ -147,7 +148,7 @@ def check_catalog(path: Path, admdvs: str, effective_from: date, source: str = "
         if level is None:
             report.problems.append(Problem(number, "收费项目等级", f"“{get('chrgitm_lv')}”应为 甲类、乙类 或 丙类"))
             continue
-        item: dict = {"name": get("name"), "chrgitm_lv": level, "med_chrgitm_type": get("med_chrgitm_type").zfill(2),
+        item: dict[str, Any] = {"name": get("name"), "chrgitm_lv": level, "med_chrgitm_type": get("med_chrgitm_type").zfill(2),
                       "source": get("source") or source}
         try:
             if get("selfpay_prop"):

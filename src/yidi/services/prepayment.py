@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -44,7 +45,7 @@ class PrepaymentLine:
     def adjustment_fen(self) -> int:
         return self.amount_fen - self.previous_fen
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"payer_admdvs": self.payer_admdvs, "payee_admdvs": self.payee_admdvs, "q4_count": self.q4_count,
                 "q4_total": fen_to_yuan(self.q4_total_fen), "amount": fen_to_yuan(self.amount_fen),
                 "previous": fen_to_yuan(self.previous_fen), "adjustment": fen_to_yuan(self.adjustment_fen),
@@ -146,7 +147,7 @@ def confirm(ctx: AppContext, year: int, *, actor: str = "system", on: date | Non
     return lines
 
 
-def list_prepayments(ctx: AppContext, year: int | None = None) -> list[dict]:
+def list_prepayments(ctx: AppContext, year: int | None = None) -> list[dict[str, Any]]:
     with ctx.unit_of_work() as session:
         stmt = select(PrepaymentRow).order_by(PrepaymentRow.year.desc(), PrepaymentRow.payer_admdvs,
                                               PrepaymentRow.payee_admdvs)

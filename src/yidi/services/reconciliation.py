@@ -12,6 +12,7 @@ clr_type (清算类别): 11 门诊 (outpatient and 门诊慢特病), 21 住院; 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -36,7 +37,7 @@ def settled_between(ctx: AppContext, fixmedins_code: str, begndate: date, enddat
     federation node also its side of cross-province ones (``treatment_settlements``: the same columns)."""
     start = datetime.combine(begndate, time.min)
     stop = datetime.combine(enddate + timedelta(days=1), time.min)
-    rows = []
+    rows: list[Any] = []  # rows of either table: the same columns
     with ctx.unit_of_work() as session:
         for table in (SettlementRow, TreatmentSettlementRow):
             stmt = select(table).where(table.fixmedins_code == fixmedins_code, table.kind == "direct",
@@ -49,7 +50,7 @@ def settled_between(ctx: AppContext, fixmedins_code: str, begndate: date, enddat
     return [row for row in rows if not clr_type or clr_type_of(row.med_type) == clr_type]
 
 
-def reconcile_totals(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date, reported: dict) -> dict:
+def reconcile_totals(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date, reported: dict[str, Any]) -> dict[str, Any]:
     """3201: ``reported`` = {setl_optins?, insutype?, clr_type?, medfee_sumamt, fund_pay_sumamt, acct_pay, fixmedins_setl_cnt}
     (money in fen). Answer: stmt_rslt "0" 平 (equal) / "1" 不平 (mismatch), both sides and the differences."""
     rows = settled_between(ctx, fixmedins_code, begndate, enddate, setl_optins=reported.get("setl_optins"),
@@ -66,8 +67,8 @@ def reconcile_totals(ctx: AppContext, fixmedins_code: str, begndate: date, endda
 
 
 def reconcile_details(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date,
-                      reported_rows: list[dict], *, setl_optins: str | None = None,
-                      clr_type: str | None = None) -> dict:
+                      reported_rows: list[dict[str, Any]], *, setl_optins: str | None = None,
+                      clr_type: str | None = None) -> dict[str, Any]:
     """3202: ``reported_rows`` = [{setl_id, medfee_sumamt, fund_pay_sumamt, acct_pay}] (fen). Lists every
     settlement that differs: only_ours (we have it, the hospital does not), only_reported, amounts."""
     ours = {row.setl_id: row for row in settled_between(ctx, fixmedins_code, begndate, enddate,
@@ -76,8 +77,9 @@ def reconcile_details(ctx: AppContext, fixmedins_code: str, begndate: date, endd
     differing = []
     for setl_id in sorted(set(ours) | set(theirs)):
         mine, reported = ours.get(setl_id), theirs.get(setl_id)
-        ident = {"setl_id": setl_id, "mdtrt_id": mine.mdtrt_id or "" if mine else str(reported.get("mdtrt_id") or ""),
-                 "psn_no": mine.psn_no if mine else str(reported.get("psn_no") or ""),
+        given = reported or {}  # a setl_id is ours, reported or both
+        ident = {"setl_id": setl_id, "mdtrt_id": mine.mdtrt_id or "" if mine else str(given.get("mdtrt_id") or ""),
+                 "psn_no": mine.psn_no if mine else str(given.get("psn_no") or ""),
                  "msgid": (mine.msgid or "") if mine else ""}
         if mine is None:
             differing.append({**ident, "reason": "only_reported", "reported": reported, "ours": None})

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import JournalEntryRow, PostingRow, SettlementRow
 from yidi.domain.errors import YidiError, invalid
@@ -39,13 +40,13 @@ def recovery_lines(row: SettlementRow, amount_fen: int, kind: str) -> list[tuple
     ]
 
 
-def recovered_fen(session, setl_id: str) -> int:
+def recovered_fen(session: Session, setl_id: str) -> int:
     """What has already been recovered (not fined) for this settlement."""
     stmt = (select(func.coalesce(func.sum(PostingRow.amount_fen), 0))
             .join(JournalEntryRow, JournalEntryRow.entry_id == PostingRow.entry_id)
             .where(JournalEntryRow.kind == "recovery", JournalEntryRow.ref == setl_id,
                    PostingRow.account.like("%:基金追回收入")))
-    return -int(session.scalar(stmt))
+    return -int(session.execute(stmt).scalar_one())
 
 
 def record_recovery(ctx: AppContext, setl_id: str, amount_fen: int, kind: str = "recovery", *,
@@ -54,7 +55,7 @@ def record_recovery(ctx: AppContext, setl_id: str, amount_fen: int, kind: str = 
         return post_recovery(session, setl_id, amount_fen, kind, on=on, actor=actor, memo=memo)
 
 
-def post_recovery(session, setl_id: str, amount_fen: int, kind: str = "recovery", *, on: date | None = None,
+def post_recovery(session: Session, setl_id: str, amount_fen: int, kind: str = "recovery", *, on: date | None = None,
                   actor: str = "system", memo: str = "") -> str:
     """The recovery inside the caller's transaction (e.g. closing a supervision lead books it atomically)."""
     if kind not in KINDS:

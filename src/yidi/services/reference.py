@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -51,7 +52,7 @@ def mask_certno(certno: str) -> str:
     return f"{certno[:6]}********{certno[-4:]}" if len(certno) >= 10 else "****"
 
 
-def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = True) -> dict:
+def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = True) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     with ctx.unit_of_work() as session:
         for region in data["regions"]:
@@ -68,7 +69,8 @@ def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = T
                 code = inst["fixmedins_code"]
                 session.merge(CredentialRow(access_key=f"demo-{code}", fixmedins_code=code,
                                             secret=f"demo-secret-{code}", algorithm="HMAC-SM3", demo_only=True))
-    return data
+    loaded: dict[str, Any] = data
+    return loaded
 
 
 def add_person(session: Session, *, psn_no: str, name: str, certno: str, insuplc_admdvs: str, insutype: str,
@@ -124,13 +126,13 @@ def require_region(session: Session, admdvs: str, field_name: str = "mdtrtarea_a
     return row
 
 
-def list_regions(ctx: AppContext) -> list[dict]:
+def list_regions(ctx: AppContext) -> list[dict[str, Any]]:
     with ctx.unit_of_work() as session:
         return [{"admdvs": r.admdvs, "name": r.name, "province": r.province}
                 for r in session.scalars(select(RegionRow).order_by(RegionRow.admdvs))]
 
 
-def list_institutions(ctx: AppContext, *, admdvs: str | None = None, level: int | None = None) -> list[dict]:
+def list_institutions(ctx: AppContext, *, admdvs: str | None = None, level: int | None = None) -> list[dict[str, Any]]:
     """Networked institutions (F2: a filing covers every one of them in the filed city or province).
     A province code covers its cities."""
     if admdvs is not None and not is_valid_admdvs(admdvs):

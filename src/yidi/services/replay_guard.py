@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, text
+from typing import cast
+
+from sqlalchemy import Table, delete, insert, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from yidi.adapters.orm_interface import SeenRequestRow
 from yidi.domain.errors import YidiError
 from yidi.services.context import AppContext
 
-_INSERT = insert(SeenRequestRow.__table__)
+_INSERT = insert(cast(Table, SeenRequestRow.__table__))
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _PURGE_EVERY = 60.0
 
@@ -40,7 +43,7 @@ def first_sight(ctx: AppContext, key: str, window_seconds: int, now: float | Non
     return True
 
 
-def record_in(ctx: AppContext, session, key: str, window_seconds: int, now: float | None = None) -> None:
+def record_in(ctx: AppContext, session: Session, key: str, window_seconds: int, now: float | None = None) -> None:
     """Record ``key`` inside the caller's transaction (a write call: no transaction of its own). Raises
     REQUEST_REPLAYED when it was recorded already; the caller's transaction is then rolled back."""
     now = time.time() if now is None else now
@@ -51,7 +54,7 @@ def record_in(ctx: AppContext, session, key: str, window_seconds: int, now: floa
     _purge_if_due(ctx, window_seconds, now, session)
 
 
-def _purge_if_due(ctx: AppContext, window_seconds: int, now: float, session=None) -> None:
+def _purge_if_due(ctx: AppContext, window_seconds: int, now: float, session: Session | None = None) -> None:
     """Delete what can no longer match, at most once a minute per process — in the caller's transaction when
     there is one (a second transaction would wait for the caller's own write lock on SQLite)."""
     state = ctx.__dict__.setdefault("_replay_guard", {"purged": 0.0})

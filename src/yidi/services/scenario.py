@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, overload
 
 import yaml
+from sqlalchemy.orm import Session
 
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
@@ -70,11 +71,11 @@ PERSON_OPTIONAL = {"name", "insu_status", "acct_balc"}
 class StepOutcome:
     id: str
     ok: bool
-    result: dict | None = None
-    error: dict | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
     mismatches: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "ok": self.ok}
         if self.ok:
             out["result"] = self.result
@@ -94,7 +95,7 @@ class ScenarioReport:
     def mismatches(self) -> list[str]:
         return [m for step in self.steps for m in step.mismatches]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.name, "steps": [step.to_dict() for step in self.steps]}
 
 
@@ -103,7 +104,7 @@ class _ScenarioLoader(yaml.SafeLoader):
     INVALID_INPUT naming the field, instead of the whole file failing to load."""
 
 
-def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError:
@@ -113,13 +114,14 @@ def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
 
 
-def load_scenario(path: Path) -> dict:
+def load_scenario(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioFormatError(f"{path}: 无法读取或不是有效的 YAML: {exc}") from exc
     validate_shape(data, str(path))
-    return data
+    scenario: dict[str, Any] = data  # validate_shape: a mapping
+    return scenario
 
 
 def validate_shape(data: Any, where: str = "scenario") -> None:
@@ -165,7 +167,13 @@ def validate_shape(data: Any, where: str = "scenario") -> None:
 
 
 # ------------------------------------------------------------------------ parsing --
-def _date(step: dict, key: str, required: bool = True) -> date | None:
+@overload
+def _date(step: dict[str, Any], key: str, required: Literal[True] = True) -> date: ...
+@overload
+def _date(step: dict[str, Any], key: str, required: bool) -> date | None: ...
+
+
+def _date(step: dict[str, Any], key: str, required: bool = True) -> date | None:
     value = step.get(key)
     if value is None:
         if required:
@@ -182,7 +190,13 @@ def _date(step: dict, key: str, required: bool = True) -> date | None:
         raise invalid(key, f"日期格式应为 YYYY-MM-DD：{value!r}") from None
 
 
-def _str(step: dict, key: str, required: bool = True) -> str | None:
+@overload
+def _str(step: dict[str, Any], key: str, required: Literal[True] = True) -> str: ...
+@overload
+def _str(step: dict[str, Any], key: str, required: bool) -> str | None: ...
+
+
+def _str(step: dict[str, Any], key: str, required: bool = True) -> str | None:
     value = step.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -193,14 +207,14 @@ def _str(step: dict, key: str, required: bool = True) -> str | None:
     return str(value).strip()
 
 
-def _bool(step: dict, key: str, default: bool | None = False) -> bool | None:
+def _bool(step: dict[str, Any], key: str, default: bool | None = False) -> bool | None:
     value = step.get(key, default)
     if value is None or isinstance(value, bool):
         return value
     raise invalid(key, "应为 true 或 false")
 
 
-def settle_command(step: dict, kind: str) -> settlement_service.SettleCommand:
+def settle_command(step: dict[str, Any], kind: str) -> settlement_service.SettleCommand:
     med_type = _str(step, "med_type")
     return settlement_service.SettleCommand(
         psn_no=_str(step, "psn_no"), fixmedins_code=_str(step, "fixmedins_code"), med_type=med_type,
@@ -220,13 +234,13 @@ class Runner:
         self.claims: dict[str, str] = {}  # step id -> 零星报销 claim id
         self.names: dict[str, str] = {}
 
-    def _filing_ref(self, step: dict) -> str:
+    def _filing_ref(self, step: dict[str, Any]) -> str:
         ref = _str(step, "filing")
         if ref not in self.filings:
             raise invalid("filing", f"没有 id 为 {ref} 的备案步骤")
         return filing_service.current_filing_id(self.ctx, self.filings[ref])
 
-    def do_file(self, step: dict) -> dict:
+    def do_file(self, step: dict[str, Any]) -> dict[str, Any]:
         apply_date = _date(step, "apply_date")
         psn_no = _str(step, "psn_no")
         cmd = filing_service.FileCommand(
@@ -244,7 +258,7 @@ class Runner:
                 "begndate": filing.begndate.isoformat(), "enddate": filing.enddate.isoformat() if filing.enddate else None,
                 "category": filing.category.value}
 
-    def do_change_filing(self, step: dict) -> dict:
+    def do_change_filing(self, step: dict[str, Any]) -> dict[str, Any]:
         filing = filing_service.change_filing(
             self.ctx, self._filing_ref(step), _date(step, "date"), proof=bool(_bool(step, "proof")),
             mdtrtarea_admvs=_str(step, "mdtrtarea_admvs", required=False), actor="scenario")
@@ -252,20 +266,20 @@ class Runner:
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "begndate": filing.begndate.isoformat(), "enddate": filing.enddate.isoformat() if filing.enddate else None}
 
-    def do_cancel_filing(self, step: dict) -> dict:
+    def do_cancel_filing(self, step: dict[str, Any]) -> dict[str, Any]:
         filing = filing_service.cancel_filing(self.ctx, self._filing_ref(step), _date(step, "date"),
                                               proof=bool(_bool(step, "proof")), actor="scenario")
         return {"filing_id": filing.filing_id, "status": filing.status.value,
                 "enddate": filing.enddate.isoformat() if filing.enddate else None}
 
-    def do_supply_materials(self, step: dict) -> dict:
+    def do_supply_materials(self, step: dict[str, Any]) -> dict[str, Any]:
         filing = filing_service.supply_materials(self.ctx, self._filing_ref(step), _date(step, "date"),
                                                  actor="scenario-clerk")
         self.filings[str(step["id"])] = filing.filing_id
         return {"filing_id": filing.filing_id, "status": filing.status.value, "basis": filing.basis.value,
                 "begndate": filing.begndate.isoformat()}
 
-    def do_insurance_status(self, step: dict) -> dict:
+    def do_insurance_status(self, step: dict[str, Any]) -> dict[str, Any]:
         ended = filing_service.change_insurance_status(self.ctx, _str(step, "psn_no"), _str(step, "status"),
                                                        _date(step, "date"), actor="scenario")
         return {"psn_no": _str(step, "psn_no"), "insu_status": _str(step, "status"),
@@ -273,15 +287,15 @@ class Runner:
 
     # Settle, estimate and cancel are entered where the treatment happened (services/treatment_entry): on one node
     # that is settlements' own use cases; on a federation node (federation/scenario.py) the insured node decides.
-    def _settle(self, step: dict, kind: str) -> dict:
+    def _settle(self, step: dict[str, Any], kind: str) -> dict[str, Any]:
         view = treatment_entry.settle(self.ctx, settle_command(step, kind))
         self.settlements[str(step["id"])] = view.setl_id
         return view.to_result()
 
-    def do_settle(self, step: dict) -> dict:
+    def do_settle(self, step: dict[str, Any]) -> dict[str, Any]:
         return self._settle(step, "direct")
 
-    def _submit_claim(self, step: dict) -> manual_claims.Claim:
+    def _submit_claim(self, step: dict[str, Any]) -> manual_claims.Claim:
         """The person's submission, with the runner's stand-in invoice and fee list (a story has no files)."""
         cmd = settle_command(step, "manual")
         on = _date(step, "date", required=False) or cmd.endtime
@@ -299,7 +313,7 @@ class Runner:
     def _decide(self, claim_id: str, approve: bool, on: date | None, reason: str = "") -> manual_claims.Decision:
         return manual_claims.decide(self.ctx, self._clerk(claim_id), claim_id, approve=approve, reason=reason, on=on)
 
-    def do_manual_claim(self, step: dict) -> dict:
+    def do_manual_claim(self, step: dict[str, Any]) -> dict[str, Any]:
         claim = self._submit_claim(step)
         self.claims[str(step["id"])] = claim.claim_id
         try:
@@ -307,36 +321,40 @@ class Runner:
         except YidiError as refusal:  # what cannot be paid, the clerk rejects, saying why (the story goes on)
             self._decide(claim.claim_id, False, claim.submitted_on, refusal.full_message())
             raise
-        self.settlements[str(step["id"])] = decision.claim.setl_id
-        return decision.settlement
+        settlement, setl_id = decision.settlement, decision.claim.setl_id
+        assert settlement is not None and setl_id is not None  # an approved claim is paid by its settlement
+        self.settlements[str(step["id"])] = setl_id
+        return settlement
 
-    def do_submit_claim(self, step: dict) -> dict:
+    def do_submit_claim(self, step: dict[str, Any]) -> dict[str, Any]:
         claim = self._submit_claim(step)
         self.claims[str(step["id"])] = claim.claim_id
         return {"claim_id": claim.claim_id, "status": claim.status, "due_date": claim.due_date.isoformat(),
                 "medfee_sumamt": fen_to_yuan(claim.medfee_sumamt)}
 
-    def _claim_ref(self, step: dict) -> str:
+    def _claim_ref(self, step: dict[str, Any]) -> str:
         ref = _str(step, "claim")
         if ref not in self.claims:
             raise invalid("claim", f"没有 id 为 {ref} 的零星报销申请步骤")
         return self.claims[ref]
 
-    def do_approve_claim(self, step: dict) -> dict:
+    def do_approve_claim(self, step: dict[str, Any]) -> dict[str, Any]:
         decision = self._decide(self._claim_ref(step), True, _date(step, "date", required=False))
-        self.settlements[str(step["id"])] = decision.claim.setl_id
+        settlement, setl_id = decision.settlement, decision.claim.setl_id
+        assert settlement is not None and setl_id is not None  # an approved claim is paid by its settlement
+        self.settlements[str(step["id"])] = setl_id
         self.claims[str(step["id"])] = decision.claim.claim_id
-        return {"claim_id": decision.claim.claim_id, "claim_status": decision.claim.status, **decision.settlement}
+        return {"claim_id": decision.claim.claim_id, "claim_status": decision.claim.status, **settlement}
 
-    def do_reject_claim(self, step: dict) -> dict:
+    def do_reject_claim(self, step: dict[str, Any]) -> dict[str, Any]:
         decision = self._decide(self._claim_ref(step), False, _date(step, "date", required=False),
                                 _str(step, "reason"))
         return {"claim_id": decision.claim.claim_id, "status": decision.claim.status, "reason": decision.claim.reason}
 
-    def do_estimate(self, step: dict) -> dict:
+    def do_estimate(self, step: dict[str, Any]) -> dict[str, Any]:
         return treatment_entry.estimate(self.ctx, settle_command(step, "direct"))
 
-    def do_cancel_settlement(self, step: dict) -> dict:
+    def do_cancel_settlement(self, step: dict[str, Any]) -> dict[str, Any]:
         ref = _str(step, "settlement")
         if ref not in self.settlements:
             raise invalid("settlement", f"没有 id 为 {ref} 的结算步骤")
@@ -348,9 +366,9 @@ class Runner:
             return {"setl_id": view.setl_id, "status": view.status}
         return treatment_entry.cancel(self.ctx, self.settlements[ref], on, actor="scenario")
 
-    def run_step(self, step: dict) -> StepOutcome:
+    def run_step(self, step: dict[str, Any]) -> StepOutcome:
         step_id = str(step["id"])
-        handler: Callable[[dict], dict] = getattr(self, f"do_{step['do']}")
+        handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, f"do_{step['do']}")
         try:
             result = handler(step)
             outcome = StepOutcome(step_id, True, result=result)
@@ -378,36 +396,37 @@ def _normalise(expected: Any, actual: Any) -> tuple[Any, Any]:
     return expected, actual
 
 
-def compare(step: dict, outcome: StepOutcome) -> list[str]:
+def compare(step: dict[str, Any], outcome: StepOutcome) -> list[str]:
     step_id = step["id"]
     problems = []
+    error, result = outcome.error or {}, outcome.result or {}  # error when refused, result when ok
     if "expect_error" in step:
         wanted = str(step["expect_error"])
         if outcome.ok:
             problems.append(f"{step_id}: expected error {wanted}, but the step succeeded")
-        elif outcome.error["code"] != wanted:
-            problems.append(f"{step_id}: expected error {wanted}, got {outcome.error['code']}")
+        elif error["code"] != wanted:
+            problems.append(f"{step_id}: expected error {wanted}, got {error['code']}")
     if step.get("expect_ok") is True and not outcome.ok:
-        problems.append(f"{step_id}: expected ok, got {outcome.error['code']}: {outcome.error['message']}")
+        problems.append(f"{step_id}: expected ok, got {error['code']}: {error['message']}")
     if step.get("expect_ok") is False and outcome.ok:
         problems.append(f"{step_id}: expected a refusal (expect_ok: false), but the step succeeded")
     if "expect" in step:
         if not outcome.ok:
-            problems.append(f"{step_id}: expected a result, got {outcome.error['code']}: {outcome.error['message']}")
+            problems.append(f"{step_id}: expected a result, got {error['code']}: {error['message']}")
         else:
             for key, expected in step["expect"].items():
-                if key not in outcome.result:
+                if key not in result:
                     problems.append(f"{step_id}.{key}: expected {expected!r}, field missing from result")
                     continue
-                want, got = _normalise(expected, outcome.result[key])
+                want, got = _normalise(expected, result[key])
                 if want != got:
-                    problems.append(f"{step_id}.{key}: expected {expected!r}, got {outcome.result[key]!r}")
+                    problems.append(f"{step_id}.{key}: expected {expected!r}, got {result[key]!r}")
     return problems
 
 
-def scenario_persons(data: dict, baseline: list[dict]) -> list[tuple[dict, bool]]:
+def scenario_persons(data: dict[str, Any], baseline: list[dict[str, Any]]) -> list[tuple[dict[str, Any], bool]]:
     """Who a story plays with, as ``add_person`` arguments and whether the story declared them: the baseline's demo
-    persons (baseline-policy.md), unless the story declares its own person with the same psn_no or certno (they
+    persons (docs/baseline-policy.md), unless the story declares its own person with the same psn_no or certno (they
     carry no filings; scenarios file their own), then the story's persons."""
     declared = data.get("persons") or []
     taken = {str(p["psn_no"]) for p in declared} | {str(p["certno"]).upper() for p in declared}
@@ -420,7 +439,7 @@ def scenario_persons(data: dict, baseline: list[dict]) -> list[tuple[dict, bool]
     return persons
 
 
-def add_scenario_person(session, person: dict, declared: bool) -> None:
+def add_scenario_person(session: Session, person: dict[str, Any], declared: bool) -> None:
     """A declared person the rules refuse makes the file malformed (exit 2); the baseline's are known good."""
     try:
         add_person(session, **person)
@@ -430,7 +449,7 @@ def add_scenario_person(session, person: dict, declared: bool) -> None:
         raise ScenarioFormatError(f"persons {person['psn_no']}: {exc.full_message()}") from exc
 
 
-def run_scenario_data(data: dict, ctx: AppContext) -> ScenarioReport:
+def run_scenario_data(data: dict[str, Any], ctx: AppContext) -> ScenarioReport:
     validate_shape(data)
     reference = load_reference(ctx, persons=False)
     runner = Runner(ctx)

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVarTuple, Unpack
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from yidi.adapters.orm import SettlementRow
-from yidi.domain.coverage import MED_CLASS_OF, MedClass
+from yidi.domain.codes import MED_CLASS_OF, MedClass
 from yidi.domain.regions import same_province
 from yidi.services.context import AppContext
 from yidi.services.scope import RegionScope
+
+_Columns = TypeVarTuple("_Columns")
 
 NATIONAL_TARGET_BP = 7_000  # I4: ≥ 70 % (seed 001 一)
 CLASS_NAMES = {MedClass.INPATIENT.value: "住院", MedClass.OUTPATIENT.value: "普通门诊", MedClass.CHRONIC.value: "门诊慢特病"}
@@ -55,7 +58,8 @@ class FlowMonth:
     fund_fen: int
 
 
-def _scoped(stmt, admdvs: str | None, date_from: date | None, date_to: date | None):
+def _scoped(stmt: Select[Unpack[_Columns]], admdvs: str | None, date_from: date | None,
+            date_to: date | None) -> Select[Unpack[_Columns]]:
     stmt = stmt.where(SettlementRow.status == "settled")
     if admdvs:
         stmt = stmt.where(RegionScope(admdvs).where(SettlementRow.insuplc_admdvs))

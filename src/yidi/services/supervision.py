@@ -14,9 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from yidi.adapters.orm import FeeDetailRow, SettlementRow
 from yidi.adapters.orm_web import InvestigationRow, LeadRow
@@ -28,6 +29,8 @@ from yidi.services.context import AppContext
 from yidi.services.recoveries import post_recovery
 from yidi.services.scope import RegionScope
 from yidi.services.users import Principal
+
+_Columns = TypeVarTuple("_Columns")
 
 OUTCOMES = {"confirmed": "查实", "unfounded": "排除"}
 
@@ -88,7 +91,8 @@ def _investigation(row: InvestigationRow) -> Investigation:
                          row.recovery_setl_id, row.closed_by, row.closed_on)
 
 
-def _in_scope(stmt, column_a, column_b, admdvs: str | None):
+def _in_scope(stmt: Select[Unpack[_Columns]], column_a: InstrumentedAttribute[str],
+              column_b: InstrumentedAttribute[str], admdvs: str | None) -> Select[Unpack[_Columns]]:
     """A region sees leads/claims where it is the insured region or the treatment region."""
     if not admdvs:
         return stmt
@@ -254,6 +258,7 @@ def close(ctx: AppContext, lead_id: str, *, principal: Principal, outcome: str, 
         audit.record(session, principal.username, "supervision.close", lead_id,
                      {"outcome": outcome, "recovered_fen": recovered_fen})
         if recovered_fen:  # C5: the recovered money goes back to the insured region, in the same transaction
+            assert recovery_setl_id is not None  # checked above: a recovery names the settlement
             post_recovery(session, recovery_setl_id, recovered_fen, "recovery", on=on, actor=principal.username,
                           memo=f"监管线索 {lead_id} 追回")
         return _investigation(row)

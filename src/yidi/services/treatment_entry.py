@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
 from yidi.domain.errors import YidiError
 from yidi.services import insured_side, lookups, settlements
@@ -32,7 +33,7 @@ def settle(ctx: AppContext, cmd: settlements.SettleCommand) -> settlements.Settl
         return side.settle(bound_context(ctx, session), cmd, _visiting(cmd, region))[0]
 
 
-def estimate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
+def estimate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict[str, Any]:
     settlements.validate(cmd)
     with ctx.unit_of_work() as session:
         region = insured_side.person_region(ctx, session, cmd.psn_no)
@@ -42,7 +43,7 @@ def estimate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict:
     return side.presettle(ctx, settlements.estimate_command(cmd), _visiting(cmd, region))[0]
 
 
-def cancel(ctx: AppContext, setl_id: str, on: date | None, *, actor: str) -> dict:
+def cancel(ctx: AppContext, setl_id: str, on: date | None, *, actor: str) -> dict[str, Any]:
     with ctx.unit_of_work() as session:
         record = insured_side.settlement_record(ctx, session, setl_id, for_update=True)
         if record is None:

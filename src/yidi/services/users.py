@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from yidi.adapters.orm import UserRow
@@ -92,7 +93,7 @@ def end_sessions(row: UserRow) -> None:
     row.session_version = (row.session_version or 0) + 1
 
 
-def _user(session, username: str) -> UserRow:
+def _user(session: Session, username: str) -> UserRow:
     row = session.get(UserRow, username)
     if row is None:
         raise YidiError("NOT_FOUND", {"what": "用户", "key": username})
