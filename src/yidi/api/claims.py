@@ -15,6 +15,8 @@
   the settlement reversed, usage given back): the insured region's agency.
 Who may submit: the person themself (own psn_no), the hospital's desk user or the hospital's HIS with the
 interface's signed headers — for its own institution. A visit is paid once: DUPLICATE_CLAIM otherwise.
+On a province node of a federation (docs/federation.md) a hospital's claim for a visitor insured in another
+province travels to the insured node over NATS and joins its agency's queue; the answer is the stored claim.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from yidi.adapters.orm import VisitRow
 from yidi.api.fsi import authenticate as authenticate_hospital
 from yidi.domain.claims import MAX_ATTACHMENTS
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import insured_side, manual_claims
+from yidi.services import manual_claims, treatment_entry
 from yidi.services.scenario import parse_items
 from yidi.services.users import Principal
 
@@ -89,17 +91,6 @@ def _attachments(raw: list[ClaimFile]) -> tuple[manual_claims.Attachment, ...]:
     return tuple(files)
 
 
-def _insured_here(ctx, psn_no: str) -> None:
-    """零星报销 is made at the person's insured node, whose agency reviews and pays it (S4): on a federation node
-    (docs/federation.md) a person insured in another province is refused here, saying where to apply."""
-    if ctx.federation is None:
-        return
-    with ctx.unit_of_work() as session:
-        region = insured_side.person_region(ctx, session, psn_no)
-    if not ctx.federation.owns(region):
-        raise YidiError("FORBIDDEN", {"detail": f"零星报销由参保地（{region}）经办机构受理，请向参保地申请"})
-
-
 def submit_manual_claim(ctx, principal: Principal, claim: ManualClaim) -> dict:
     principal.require_role("person", "hospital")
     common = dict(bank_name=claim.bank_name, bank_account=claim.bank_account, account_name=claim.account_name,
@@ -111,8 +102,7 @@ def submit_manual_claim(ctx, principal: Principal, claim: ManualClaim) -> dict:
         if owner is None or (principal.role == "person" and owner[0] != principal.psn_no) or \
                 (principal.role == "hospital" and owner[1] != principal.fixmedins_code):
             raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": claim.mdtrt_id})
-        _insured_here(ctx, owner[0])
-        submitted = manual_claims.submit(ctx, manual_claims.SubmitCommand(
+        submitted = treatment_entry.submit_claim(ctx, manual_claims.SubmitCommand(
             psn_no=owner[0], mdtrt_id=claim.mdtrt_id, endtime=claim.endtime, **common))
         return submitted.to_dict()
     for name in ("psn_no", "fixmedins_code", "med_type", "begntime", "endtime"):
@@ -121,8 +111,7 @@ def submit_manual_claim(ctx, principal: Principal, claim: ManualClaim) -> dict:
     principal.require_person(claim.psn_no)
     if principal.role == "hospital" and claim.fixmedins_code != principal.fixmedins_code:
         raise YidiError("FORBIDDEN", {"detail": f"只能为本机构 {principal.fixmedins_code} 上传"})
-    _insured_here(ctx, claim.psn_no)
-    submitted = manual_claims.submit(ctx, manual_claims.SubmitCommand(
+    submitted = treatment_entry.submit_claim(ctx, manual_claims.SubmitCommand(
         psn_no=claim.psn_no, fixmedins_code=claim.fixmedins_code, med_type=claim.med_type, begntime=claim.begntime,
         endtime=claim.endtime, items=parse_items(claim.items), dise_codg=claim.dise_codg, **common))
     return submitted.to_dict()

@@ -38,6 +38,9 @@ class InsuredSide(Protocol):
     def cancel(self, ctx: AppContext, record, *, on: date | None, reversal: bool, actor: str) -> None:
         """Reverse ``record`` exactly once; ``record`` (SettlementRow-like) shows the new status afterwards."""
 
+    def submit_claim(self, ctx: AppContext, cmd, region: str):
+        """A manual claim (manual_claims.SubmitCommand) into the insured region's queue; the stored Claim."""
+
 
 class LocalInsuredSide:
     """The person is insured on this node: the existing use cases, as before."""
@@ -56,6 +59,11 @@ class LocalInsuredSide:
     def cancel(self, ctx, record, *, on, reversal, actor):
         settlements.cancel(ctx, record.setl_id, on, reversal=reversal, actor=actor,
                            fixmedins_code=record.fixmedins_code)
+
+    def submit_claim(self, ctx, cmd, region):
+        from yidi.services import manual_claims  # it reads visits, which use this port
+
+        return manual_claims.submit(ctx, cmd)
 
 
 LOCAL = LocalInsuredSide()

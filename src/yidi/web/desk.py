@@ -10,6 +10,7 @@ reads what the pages show and turns form fields into the service's arguments.
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,12 +21,12 @@ from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.services import transactions, visits
+from yidi.services import transactions, visitor_settlements, visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
                             region_names)
-from yidi.web.settlement_page import settlement_facts, zero_fund_reason
+from yidi.web.settlement_page import SettlementFacts, settlement_facts, zero_fund_reason
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -98,6 +99,9 @@ def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra
                                     .order_by(FeeDetailRow.id)))
         settlements = list(session.scalars(select(SettlementRow).where(SettlementRow.mdtrt_id == mdtrt_id)
                                            .order_by(SettlementRow.created_at)))
+    # a visitor insured in another province: its insured node holds the settlement, this node its side of it
+    settlements += sorted(visitor_settlements.of_institution(ctx, hospital.fixmedins_code, mdtrt_id=mdtrt_id),
+                          key=lambda record: record.settled_at or record.setl_date)
     return render(request, "desk/visit.html", status_code=status_code, hospital=hospital, visit=visit,
                   person=person, fees=[f for f in fees if f.active], revoked=[f for f in fees if not f.active],
                   open=visit.state in OPEN_STATES, rows=range(MAX_FEE_ROWS),
@@ -188,24 +192,32 @@ def desk_cancel_visit(request: Request, mdtrt_id: str):
 # --- settlements of this institution ---
 
 def _own_settlement(request: Request, setl_id: str):
-    """The settlement, if it was made at this institution (another one's does not exist for the desk)."""
+    """The settlement, if it was made at this institution (another one's does not exist for the desk): one of
+    this node, or this node's side of a visitor's cross-province settlement (services/visitor_settlements)."""
     _, hospital = _desk(request)
     ctx = ctx_of(request)
+    visitor = visitor_settlements.find(ctx, hospital.fixmedins_code, setl_id)
+    if visitor is not None:  # the desk copy of the person and the insured node's answer: nothing else of them
+        person = SimpleNamespace(name=visitor.person_name, certno=visitor.certno)
+        facts = SettlementFacts(insuplc_admdvs=visitor.insuplc_admdvs, mdtrtarea_admvs=visitor.mdtrtarea_admvs,
+                                dise_codg=visitor.dise_codg, setl_date=visitor.setl_date,
+                                settled_at=visitor.settled_at, mdtrt_id=visitor.mdtrt_id)
+        return hospital, visitor.view(), person, visitor.mdtrt_id, facts
     view = settlement_service.get_settlement(ctx, setl_id)
     if view.fixmedins_code != hospital.fixmedins_code:
         raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
     with ctx.unit_of_work() as session:
         person = get_person(session, view.psn_no)
         mdtrt_id = session.get(SettlementRow, setl_id).mdtrt_id
-    return hospital, view, person, mdtrt_id
+    return hospital, view, person, mdtrt_id, settlement_facts(ctx, setl_id)
 
 
 @router.get("/desk/settlements/{setl_id}")
 def desk_settlement(request: Request, setl_id: str):
-    hospital, view, person, mdtrt_id = _own_settlement(request, setl_id)
+    hospital, view, person, mdtrt_id, facts = _own_settlement(request, setl_id)
     return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
                   regions=region_names(ctx_of(request)), hospital_names={hospital.fixmedins_code: hospital.name},
-                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=settlement_facts(ctx_of(request), setl_id),
+                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=facts,
                   zero_reason=zero_fund_reason(view.row_fields, view.med_type))
 
 
@@ -221,9 +233,9 @@ def desk_cancel(request: Request, setl_id: str):
 
 @router.get("/desk/settlements/{setl_id}/slip.pdf")
 def desk_slip(request: Request, setl_id: str):
-    hospital, view, person, _ = _own_settlement(request, setl_id)
+    hospital, view, person, _, facts = _own_settlement(request, setl_id)
     pdf = settlement_slip_pdf(view, person_name=person.name, certno=person.certno, hospital_name=hospital.name,
-                              regions=region_names(ctx_of(request)), facts=settlement_facts(ctx_of(request), setl_id),
+                              regions=region_names(ctx_of(request)), facts=facts,
                               zero_reason=zero_fund_reason(view.row_fields, view.med_type))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{setl_id}.pdf"'})
@@ -236,6 +248,9 @@ def desk_reconciliation(request: Request, day: str = ""):
     on = parse_date(day or date.today().isoformat(), "day")
     views = settlement_service.list_settlements(ctx_of(request), fixmedins_code=hospital.fixmedins_code,
                                                 setl_date=on, limit=5000)
+    # and this node's side of visitors' cross-province settlements: what the hospital is owed for them too
+    views += [record.view() for record in visitor_settlements.of_institution(
+        ctx_of(request), hospital.fixmedins_code, setl_date=on)]
     totals: dict[str, dict[str, int]] = {}
     for view in views:
         bucket = totals.setdefault(view.status, {"count": 0, "medfee": 0, "fund": 0, "psn": 0})
