@@ -89,6 +89,11 @@ def test_federation_desk_lists_opens_prints_and_cancels_its_side_of_a_visitors_s
     assert refused.status_code == 404 and refused.json()["code"] == "SETTLEMENT_NOT_FOUND"
     assert httpx.get(f"{bj}/api/desk/settlements", auth=("desk-other", "pw"), timeout=30).json()["settlements"] == []
 
+    # a manual claim for the visit its node settled directly: the same refusal as on one node
+    claimed = httpx.post(f"{bj}/api/claims/manual", auth=("desk-xiehe", "pw"), timeout=30,
+                         json={"mdtrt_id": mdtrt_id, "endtime": "2023-03-10", **claim_papers()})
+    assert claimed.json()["code"] == "DUPLICATE_CLAIM" and setl_id in claimed.json()["message"], claimed.text
+
     # 撤销 from the desk's page: both sides reverse, the page shows it
     cancelled = desk.post(f"/desk/settlements/{setl_id}/cancel",
                           data={"csrf_token": csrf_of(desk, f"/desk/settlements/{setl_id}")})

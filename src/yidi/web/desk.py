@@ -21,7 +21,7 @@ from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
-from yidi.services import transactions, visitor_settlements, visits
+from yidi.services import insured_side, transactions, visitor_settlements, visits
 from yidi.services.reference import find_person_by_certno, get_institution, get_person
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
@@ -65,10 +65,18 @@ def desk_read(request: Request):
     try:
         with ctx.unit_of_work() as session:
             person = find_person_by_certno(session, certno)
-    except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
-        return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
+        filings = filing_service.list_filings(ctx, psn_no=person.psn_no)
+        if ctx.federation is not None and not ctx.federation.owns(person.insuplc_admdvs):
+            raise YidiError("UNKNOWN_PERSON", {"key": certno})  # a visitor's desk copy: ask their insured node
+    except YidiError as exc:
+        if exc.code != "UNKNOWN_PERSON" or ctx.federation is None:  # a mistyped number: said beside the field
+            return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
+        try:  # on a province node: a visitor insured in another province, as 1101 reads them (their node answers)
+            person, filings = insured_side.identify(ctx, certno)
+        except YidiError as remote:
+            return _home_page(request, status_code=remote.http_status, problem=remote, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
-                  filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
+                  filings=filings, med_types=MED_TYPE_NAMES,
                   guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
 
