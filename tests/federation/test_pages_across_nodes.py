@@ -205,3 +205,33 @@ def test_federation_clerks_and_supervisors_of_a_node_see_nothing_of_other_provin
     refused = httpx.post(f"{bj}/api/login", json={"username": "clerk-jiaozuo-here", "password": "pw"}, timeout=30)
     assert refused.status_code == 403 and "不由本省节点管理" in refused.text, refused.text
     assert httpx.get(f"{bj}/api/claims/queue", auth=("clerk-jiaozuo-here", "pw"), timeout=30).status_code == 403
+
+
+def test_federation_outpatient_2206_2207_2208_travel_to_the_insured_node(two_nodes):
+    """门诊 across provinces: 2201/2204 at the 北京 node, 2206 and 2207 computed and recorded at the 河南 node, a resend
+    of 2207's msgid answered from both sides' records, 2208 reversing on both sides exactly once."""
+    from yidi.client import fee_row
+
+    his, beijing, henan = two_nodes["his"], two_nodes["beijing"].ctx, two_nodes["henan"].ctx
+    mdtrt_id = ok(his.register_outpatient("P001", "2023-04-02 09:00:00", insutype="310"))["data"]["mdtrt_id"]
+    ok(his.outpatient_info(mdtrt_id, "11", "J06.9", psn_no="P001"))
+    ok(his.upload_outpatient_fees([fee_row(mdtrt_id, "a1", "X001", "60.00", cnt=2, pric="30"),
+                                   fee_row(mdtrt_id, "a2", "X003", "3500.00", cnt=1, pric="3500"),
+                                   fee_row(mdtrt_id, "a3", "X005", "100.00", cnt="1.0", pric=100)]))
+    pre = ok(his.presettle_outpatient(mdtrt_id, "P001", medfee_sumamt="3660.00"))["setlinfo"]
+    assert _count(henan, SettlementRow) == 0 and pre["overlmt_selfpay"] == 500.0
+    msgid = his.new_msgid()
+    answer = his.settle_outpatient(mdtrt_id, "P001", medfee_sumamt="3660.00", msgid=msgid)
+    setl = ok(answer)["setlinfo"]
+    assert setl["hifp_pay"] == pre["hifp_pay"] and setl["psn_part_amt"] == pre["psn_part_amt"]
+    with henan.unit_of_work() as session:
+        row = session.get(SettlementRow, setl["setl_id"])
+        assert (row.med_type, row.msgid, row.mdtrtarea_admvs) == ("11", msgid, "110000")
+    assert his.settle_outpatient(mdtrt_id, "P001", medfee_sumamt="3660.00", msgid=msgid)["output"] == answer["output"]
+    assert _count(henan, SettlementRow) == 1 and _count(beijing, TreatmentSettlementRow) == 1
+    ok(his.cancel_outpatient_settlement(setl["setl_id"], mdtrt_id))
+    twice = his.cancel_outpatient_settlement(setl["setl_id"], mdtrt_id)
+    assert twice["infcode"] == -1 and twice["err_msg"].startswith("SETTLEMENT_ALREADY_CANCELLED")
+    with henan.unit_of_work() as session:
+        assert session.get(SettlementRow, setl["setl_id"]).status == "cancelled"
+    assert _count(beijing, TreatmentSettlementRow, TreatmentSettlementRow.status == "cancelled") == 1
