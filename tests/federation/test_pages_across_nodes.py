@@ -132,6 +132,10 @@ def test_federation_visitors_manual_claim_entered_at_the_treatment_node_is_made_
 
     queue = httpx.get(f"{hn}/api/claims/queue", auth=("clerk-jiaozuo", "pw"), timeout=30).json()["claims"]
     assert [c["claim_id"] for c in queue] == [claim["claim_id"]]
+    clerk = page_login(hn, "clerk-jiaozuo", "pw")  # the clerk's pages at the insured node: queue and review
+    assert claim["claim_id"] in clerk.get("/agency/claims").text
+    review = clerk.get(f"/agency/claims/{claim['claim_id']}")
+    assert review.status_code == 200 and "张三" in review.text and "9,435.00" in review.text, review.text[:300]
     approved = httpx.post(f"{hn}/api/claims/manual/{claim['claim_id']}/approve", auth=("clerk-jiaozuo", "pw"),
                           json={}, timeout=30)
     assert approved.status_code == 200, approved.text
