@@ -12,10 +12,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.api.test_fsi_support import client_for, file_filing, ok, serving
+from tests.api.test_fsi_support import claim_papers, client_for, file_filing, ok, serving
 from tests.conftest import _truncate
 from tests.federation.conftest import sqlite_maker
 from yidi.adapters.orm import InstitutionRow, MessageRow, PersonRow, RegionRow, SettlementRow, UsageRow, VisitRow
+from yidi.adapters.orm_claims import ManualClaimRow
 from yidi.adapters.orm_fed import PersonIndexRow, TreatmentSettlementRow
 from yidi.client import fee_row
 from yidi.domain.catalog import FeeItem
@@ -261,8 +262,9 @@ def test_federation_caps_hold_when_two_provinces_settle_one_person_at_once(nats_
 def test_federation_estimate_for_a_visitor_is_decided_at_the_insured_node_and_claims_are_made_there(
         federation, beijing_his):
     """A 北京 desk estimates for 张三: the 河南 node computes with his filing, which the 北京 node does not hold.
-    A manual claim (零星报销) is made at his insured node, whose agency reviews and pays it: the 北京 node refuses
-    it, saying where to apply, and writes nothing."""
+    A manual claim (零星报销) entered at the 北京 node is made at his insured node, whose agency reviews and pays it:
+    the 北京 node sends it there and writes nothing of it (tests/federation/test_pages_across_nodes.py follows it
+    through the 焦作 clerk's queue)."""
     import httpx
 
     from yidi.adapters.orm import UserRow
@@ -281,11 +283,11 @@ def test_federation_estimate_for_a_visitor_is_decided_at_the_insured_node_and_cl
                           timeout=30)
     assert estimate.status_code == 200, estimate.text
     assert estimate.json()["hifp_pay"] == "9435.00"
-    claim = visit | {"bank_name": "银行", "bank_account": "6222000000000000000", "account_name": "张三",
-                     "attachments": []}
+    claim = visit | claim_papers()
     response = httpx.post(f"{beijing_his.base_url}/api/claims/manual", json=claim, auth=("desk-beijing", "pw-desk"),
                           timeout=30)
-    assert response.status_code == 403 and "参保地（410800）" in response.text, response.text
+    assert response.status_code == 200 and response.json()["insuplc_admdvs"] == "410800", response.text
+    assert _count(federation.nodes["41"].ctx, ManualClaimRow) == 1 and _count(beijing, ManualClaimRow) == 0
     assert _count(beijing, SettlementRow) == 0 and _count(beijing, TreatmentSettlementRow) == 0
 
 

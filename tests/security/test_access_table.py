@@ -103,6 +103,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/desk/visits/{mdtrt_id}/presettle"): H, ("POST", "/desk/visits/{mdtrt_id}/settle"): H,
     ("GET", "/desk/settlements/{setl_id}"): H, ("POST", "/desk/settlements/{setl_id}/cancel"): H,
     ("GET", "/desk/settlements/{setl_id}/slip.pdf"): H, ("GET", "/desk/reconciliation"): H,
+    # the desk's API twin: the institution's own settlements (and its side of visitors' cross-province ones)
+    ("GET", "/api/desk/settlements"): H, ("GET", "/api/desk/settlements/{setl_id}"): H,
     ("GET", "/agency"): {"agency_other", "agency_right"},
     ("POST", "/agency/filings/{filing_id}/decide"): RIGHT_AGENCY,
     ("GET", "/agency/claims"): {"agency_other", "agency_right"},  # each clerk sees the own region's queue

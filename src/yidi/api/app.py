@@ -34,6 +34,7 @@ ROUTER_MODULES = [
     "yidi.api.fsi",
     "yidi.api.claims",
     "yidi.api.funds",
+    "yidi.api.desk",
     "yidi.web.pages",
     "yidi.api.metrics",
     "yidi.api.reference_docs",

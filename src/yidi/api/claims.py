@@ -15,6 +15,8 @@
   the settlement reversed, usage given back): the insured region's agency.
 Who may submit: the person themself (own psn_no), the hospital's desk user or the hospital's HIS with the
 interface's signed headers — for its own institution. A visit is paid once: DUPLICATE_CLAIM otherwise.
+On a province node of a federation (docs/federation.md) a hospital's claim for a visitor insured in another
+province travels to the insured node over NATS and joins its agency's queue; the answer is the stored claim.
 """
 
 from __future__ import annotations

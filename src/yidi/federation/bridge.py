@@ -112,6 +112,34 @@ class Bridge:
 
         return self.run(read())
 
+    # --------------------------------------------------------- JetStream object store --
+    def object_put(self, bucket: str, name: str, data: bytes, *, ttl: float) -> None:
+        """Store ``data`` under ``name`` (the bucket is made on first use; its objects expire after ``ttl`` s)."""
+        from nats.js.api import ObjectStoreConfig
+
+        async def put() -> None:
+            store = await self.js.create_object_store(bucket, config=ObjectStoreConfig(bucket=bucket, ttl=ttl))
+            await store.put(name, data)
+
+        self.run(put())
+
+    def object_get(self, bucket: str, name: str) -> bytes:
+        async def get() -> bytes:
+            store = await self.js.object_store(bucket)
+            return (await store.get(name)).data
+
+        return self.run(get())
+
+    def object_delete(self, bucket: str, name: str) -> None:
+        async def delete() -> None:
+            store = await self.js.object_store(bucket)
+            await store.delete(name)
+
+        self.run(delete())
+
+    def delete_object_store(self, bucket: str) -> None:
+        self.run(self.js.delete_object_store(bucket))
+
     def delete_bucket(self, bucket: str) -> None:
         self.run(self.js.delete_key_value(bucket))
 

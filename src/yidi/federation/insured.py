@@ -8,6 +8,7 @@ copy racing the first gets the stored answer; a different request under a taken 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Callable
 
@@ -70,6 +71,36 @@ def cancel(ctx: AppContext, body: dict) -> dict:
     return _once(ctx, body, body["fixmedins_code"], "F2305", work)
 
 
+def claim(ctx: AppContext, body: dict) -> dict:
+    """A manual claim (零星报销, S4) entered at a treatment node for a person insured here: submitted here, into this
+    region's agency's queue, exactly as on one node. Its files wait in the federation's object store; they are
+    read (and checked against the sha256 the treatment node sent) inside the transaction that stores the claim,
+    and removed from the store once it committed. Idempotent on the request id: a resend gets the stored claim."""
+    from yidi.services import manual_claims
+
+    link = ctx.federation
+    files = body["cmd"]["files"]
+
+    def work(bound: AppContext) -> dict:
+        contents = []
+        for entry in files:
+            content = link.bridge.object_get(link.names.claim_files_bucket, entry["object"])
+            if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+                raise YidiError("SERVICE_UNAVAILABLE", {"detail": "零星报销附件传输不完整，请重新提交"})
+            contents.append(content)
+        cmd = messages.decode_claim_command(body["cmd"], contents)
+        stored = manual_claims.submit(bound, cmd)
+        return {"claim": stored.to_dict() | {"submitted_by": stored.submitted_by}}
+
+    answer = _once(ctx, body, body["cmd"]["fixmedins_code"], "FCLAIM", work)
+    for entry in files:  # stored with the claim (or an earlier copy's): the store's copy is no longer needed
+        try:
+            link.bridge.object_delete(link.names.claim_files_bucket, entry["object"])
+        except Exception:  # noqa: BLE001 - already removed by an earlier copy; the store's TTL removes the rest
+            pass
+    return answer
+
+
 def _once(ctx: AppContext, body: dict, fixmedins_code: str, kind: str, work: Callable[[AppContext], dict]) -> dict:
     """Do ``work`` and store its answer under the request id, in one transaction; answer a repeat from the store."""
     request_id, digest = body["request_id"], messages.digest({k: v for k, v in body.items() if k != "request_id"})
@@ -100,6 +131,7 @@ def _once(ctx: AppContext, body: dict, fixmedins_code: str, kind: str, work: Cal
 
 HANDLERS: dict[str, Callable[[AppContext, dict], dict]] = {
     "identify": identify, "person": person, "presettle": presettle, "settle": settle, "cancel": cancel,
+    "claim": claim,
 }
 
 

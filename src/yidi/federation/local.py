@@ -67,6 +67,10 @@ class LocalFederation:
                 self._bridges[0].delete_bucket(self.names.registry_bucket)
             except Exception:  # noqa: BLE001 - never created (the hub failed first): nothing to delete
                 pass
+            try:
+                self._bridges[0].delete_object_store(self.names.claim_files_bucket)
+            except Exception:  # noqa: BLE001 - no claim crossed a border in this run: nothing to delete
+                pass
         for bridge in reversed(self._bridges):
             bridge.close()
         self._bridges.clear()

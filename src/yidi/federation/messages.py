@@ -87,3 +87,44 @@ def raise_refusal(answer: dict) -> dict:
     if "error" in answer:
         raise YidiError(answer["error"]["code"], answer["error"]["params"])
     return answer
+
+
+# ------------------------------------------------------------------------------ manual claims (S4) --
+def encode_claim_command(cmd, files: list[dict]) -> dict:
+    """A manual_claims.SubmitCommand without its file contents: ``files`` names each attachment's object in the
+    federation's object store (``{object, sha256, kind, filename, content_type}``) — a request/reply message
+    stays far below NATS's payload limit whatever the attachments weigh."""
+    body = {key: value for key, value in asdict(cmd).items() if key not in ("attachments", "items")}
+    for key in ("submitted_on", "begntime", "endtime"):
+        body[key] = body[key].isoformat() if body[key] else None
+    body["items"] = [{"code": i.code, "amount_fen": i.amount_fen, "qty": str(i.qty), "price_fen": i.price_fen,
+                      "name": i.name} for i in cmd.items]
+    body["files"] = files
+    return body
+
+
+def decode_claim_command(body: dict, contents: list[bytes]):
+    from yidi.services.manual_claims import Attachment, SubmitCommand
+
+    items = tuple(FeeItem(code=i["code"], amount_fen=int(i["amount_fen"]), qty=Decimal(i["qty"]),
+                          price_fen=i["price_fen"], name=i["name"]) for i in body["items"])
+    attachments = tuple(Attachment(f["kind"], f["filename"], f["content_type"], content)
+                        for f, content in zip(body["files"], contents))
+    values = {key: value for key, value in body.items() if key != "files"}
+    return SubmitCommand(**{**values, "items": items, "attachments": attachments,
+                            "submitted_on": _day(body["submitted_on"]), "begntime": _day(body["begntime"]),
+                            "endtime": _day(body["endtime"])})
+
+
+def decode_claim(body: dict):
+    """The insured node's stored claim (manual_claims.Claim.to_dict) as a Claim."""
+    from yidi.domain.money import yuan_to_fen
+    from yidi.services.manual_claims import AttachmentInfo, Claim
+
+    days = {"begntime", "endtime", "submitted_on", "due_date", "decided_on", "paid_on"}
+    values = {key: (_day(value) if key in days else value) for key, value in body.items()
+              if key not in ("kind", "attachments")}
+    values["medfee_sumamt"] = yuan_to_fen(body["medfee_sumamt"])
+    values["attachments"] = tuple(AttachmentInfo(a["id"], a["kind"], a["filename"], a["content_type"], a["size"],
+                                                 a["sha256"]) for a in body["attachments"])
+    return Claim(**values)

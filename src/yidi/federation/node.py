@@ -9,6 +9,7 @@ services/insured_side.py), while intra-province business never leaves the node.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from datetime import date
@@ -34,6 +35,7 @@ class RegistryNotReady(Exception):
 
 
 DEFAULT_TIMEOUT = 10.0  # seconds a treatment node waits for the insured node (then: SERVICE_UNAVAILABLE)
+CLAIM_FILES_TTL = 24 * 3600.0  # seconds a claim's files may wait in the object store (the insured node removes them)
 
 
 class NodeLink:
@@ -157,6 +159,26 @@ class RemoteInsuredSide:
             "request_id": f"X{record.setl_id}", "setl_id": record.setl_id, "on": on.isoformat() if on else None,
             "reversal": reversal, "actor": actor, "fixmedins_code": record.fixmedins_code})
         record.status, record.cancelled_on = answer["status"], date.fromisoformat(answer["cancelled_on"])
+
+    def submit_claim(self, ctx: AppContext, cmd, region: str):
+        """A manual claim for a person insured on another node: its files go to the federation's object store,
+        the claim to the insured node (``node.NN.claim``), which stores it in its agency's queue and answers the
+        stored claim. The request id makes a resend of the same request harmless."""
+        request_id = f"LBR{uuid.uuid4().hex[:24].upper()}"
+        files = []
+        try:
+            for index, attachment in enumerate(cmd.attachments):
+                name = f"{request_id}.{index}"
+                self.link.bridge.object_put(self.link.names.claim_files_bucket, name, attachment.content,
+                                            ttl=CLAIM_FILES_TTL)
+                files.append({"object": name, "sha256": hashlib.sha256(attachment.content).hexdigest(),
+                              "kind": attachment.kind, "filename": attachment.filename,
+                              "content_type": attachment.content_type})
+        except Exception:  # noqa: BLE001 - NATS or JetStream down: a coded answer, nothing stored anywhere
+            raise YidiError("SERVICE_UNAVAILABLE", {"detail": "零星报销附件无法送达参保地（消息服务不可用）"}) from None
+        answer = self.link.ask(region, "claim", {"request_id": request_id,
+                                                 "cmd": messages.encode_claim_command(cmd, files)})
+        return messages.decode_claim(answer["claim"])
 
 
 class Node:

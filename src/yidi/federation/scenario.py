@@ -1,10 +1,11 @@
 """``yidi scenario run --federated``: the same scenario files on a federation — one node per province of the
 reference data plus the hub, each with its own SQLite database, connected through the real NATS server.
 
-Filing and manual-claim (零星报销: submit, approve, reject) steps enter at the person's insured node, whose agency
-makes them; settle and estimate steps at the treatment node (the institution's province), which asks the insured
-node when the person is insured elsewhere; a change, cancel or decision enters where the step it refers to was
-entered. The report is the same document as on one node (services/scenario.py).
+As the spec says: filing steps enter at the person's insured node, whose agency makes them; settle, estimate and
+manual-claim steps at the treatment node (the institution's province), which asks the insured node when the person
+is insured elsewhere — a manual claim (零星报销) travels there and is made there, and the insured region's agency
+decides it (approve, reject, and the approval of a ``manual_claim`` step) on that node; a change, cancel or decision
+enters where the thing it refers to lives. The report is the same document as on one node (services/scenario.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class FederatedRunner(Runner):
         super().__init__(self.default.ctx)
         self.insured_region: dict[str, str] = {}  # psn_no → insured region (the story's persons)
         self.entered_at: dict[str, Node] = {}  # step id → the node a filing or settlement step ran on
+        self.claim_node: dict[str, Node] = {}  # claim id → the insured node that holds it
 
     def _node(self, admdvs: str | None) -> Node:
         return self.federation.node_for(admdvs) or self.default
@@ -47,15 +49,38 @@ class FederatedRunner(Runner):
         action = step["do"]
         refers_to = {"change_filing": "filing", "cancel_filing": "filing", "cancel_settlement": "settlement",
                      "approve_claim": "claim", "reject_claim": "claim", "supply_materials": "filing"}
-        if action in ("file", "manual_claim", "submit_claim", "insurance_status"):  # made at the insured node (its agency decides)
+        if action in ("file", "insurance_status"):  # made at the insured node (its agency decides)
             node = self._node(self.insured_region.get(str(step.get("psn_no"))))
         elif action in refers_to:  # where the step it refers to was entered
             node = self.entered_at.get(str(step.get(refers_to[action])), self.default)
-        else:  # settle, estimate: at the treatment node
+        else:  # settle, estimate, manual claims: at the treatment node
             node = self._treatment_node(step)
         self.ctx = node.ctx
-        self.entered_at[str(step["id"])] = node
+        # a manual claim lives (and its settlement, once approved) at the insured node, where the steps that refer
+        # to it (approve, reject, cancel) are decided
+        lives_at = self._node(self.insured_region.get(str(step.get("psn_no")))) \
+            if action in ("manual_claim", "submit_claim") else node
+        self.entered_at[str(step["id"])] = lives_at
         return super().run_step(step)
+
+    def _submit_claim(self, step: dict):
+        claim = super()._submit_claim(step)
+        self.claim_node[claim.claim_id] = self._node(claim.insuplc_admdvs)
+        return claim
+
+    def _at_claim_node(self, claim_id: str, work):
+        entered, self.ctx = self.ctx, self.claim_node.get(claim_id, self.default).ctx
+        try:
+            return work()
+        finally:
+            self.ctx = entered
+
+    def _clerk(self, claim_id: str):
+        return self._at_claim_node(claim_id, lambda: super(FederatedRunner, self)._clerk(claim_id))
+
+    def _decide(self, claim_id: str, approve: bool, on, reason: str = ""):
+        return self._at_claim_node(claim_id, lambda: super(FederatedRunner, self)._decide(claim_id, approve, on,
+                                                                                          reason))
 
 
 def run_federated_data(data: dict, federation: LocalFederation) -> ScenarioReport:

@@ -38,3 +38,8 @@ class Names:
     def registry_bucket(self) -> str:
         """JetStream KV: regions, institutions and routes, written by the hub, read by every node."""
         return f"yidi_{self.federation}_registry"
+
+    @property
+    def claim_files_bucket(self) -> str:
+        """JetStream object store: a manual claim's attachments on their way to the insured node."""
+        return f"yidi_{self.federation}_claim_files"

@@ -4,7 +4,8 @@ services.manual_claims.submit stores it. The /api route (api/claims.py) only rea
 Who may submit: the person themself (own psn_no), or a hospital (its desk user, or its HIS with the interface's
 signed headers) for its own institution. A visit the hospital uploaded (``mdtrt_id``) that is not the caller's
 answers VISIT_NOT_FOUND, as if it did not exist. A claim is made at the person's insured node: on a federation
-node (docs/federation.md) a person insured in another province is refused, saying where to apply.
+node (docs/federation.md) the claim of a person insured in another province travels there
+(services/treatment_entry.submit_claim) and joins that agency's queue.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from yidi.adapters.orm import VisitRow
 from yidi.domain.errors import YidiError, invalid
-from yidi.services import insured_side, manual_claims
+from yidi.services import manual_claims, treatment_entry
 from yidi.services.context import AppContext
 from yidi.services.settlements import parse_items
 from yidi.services.users import Principal
@@ -59,16 +60,6 @@ def visit_owner(ctx: AppContext, mdtrt_id: str) -> VisitOwner | None:
         return VisitOwner(row.psn_no, row.fixmedins_code) if row is not None else None
 
 
-def require_insured_here(ctx: AppContext, psn_no: str) -> None:
-    """零星报销 is made at the person's insured node, whose agency reviews and pays it (S4)."""
-    if ctx.federation is None:
-        return
-    with ctx.unit_of_work() as session:
-        region = insured_side.person_region(ctx, session, psn_no)
-    if not ctx.federation.owns(region):
-        raise YidiError("FORBIDDEN", {"detail": f"零星报销由参保地（{region}）经办机构受理，请向参保地申请"})
-
-
 def submit_claim(ctx: AppContext, principal: Principal, request: ClaimRequest, *,
                  on: date | None = None) -> manual_claims.Claim:
     """Check who submits what, then submit (nothing is paid until the insured region's clerk approves)."""
@@ -81,8 +72,7 @@ def submit_claim(ctx: AppContext, principal: Principal, request: ClaimRequest, *
         if owner is None or (principal.role == "person" and owner.psn_no != principal.psn_no) or \
                 (principal.role == "hospital" and owner.fixmedins_code != principal.fixmedins_code):
             raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": request.mdtrt_id})
-        require_insured_here(ctx, owner.psn_no)
-        return manual_claims.submit(ctx, manual_claims.SubmitCommand(
+        return treatment_entry.submit_claim(ctx, manual_claims.SubmitCommand(
             psn_no=owner.psn_no, mdtrt_id=request.mdtrt_id, endtime=request.endtime, **common))
     for name in VISIT_FIELDS:
         if getattr(request, name) in (None, ""):
@@ -91,8 +81,7 @@ def submit_claim(ctx: AppContext, principal: Principal, request: ClaimRequest, *
     principal.require_person(psn_no)
     if principal.role == "hospital" and request.fixmedins_code != principal.fixmedins_code:
         raise YidiError("FORBIDDEN", {"detail": f"只能为本机构 {principal.fixmedins_code} 上传"})
-    require_insured_here(ctx, psn_no)
-    return manual_claims.submit(ctx, manual_claims.SubmitCommand(
+    return treatment_entry.submit_claim(ctx, manual_claims.SubmitCommand(
         psn_no=psn_no, fixmedins_code=request.fixmedins_code, med_type=request.med_type, begntime=request.begntime,
         endtime=request.endtime, items=parse_items(list(request.items) if request.items is not None else None),
         dise_codg=request.dise_codg, **common))

@@ -13,7 +13,7 @@ treatment side's own write (visit state, its settlement record, the stored answe
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +24,9 @@ from yidi.services import settlements
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
 from yidi.services.reference import find_person_by_certno
+
+if TYPE_CHECKING:
+    from yidi.services import manual_claims
 
 
 class InsuredSide(Protocol):
@@ -38,6 +41,10 @@ class InsuredSide(Protocol):
 
     def cancel(self, ctx: AppContext, record: Any, *, on: date | None, reversal: bool, actor: str) -> None:
         """Reverse ``record`` exactly once; ``record`` (SettlementRow-like) shows the new status afterwards."""
+
+    def submit_claim(self, ctx: AppContext, cmd: "manual_claims.SubmitCommand",
+                     region: str) -> "manual_claims.Claim":
+        """A manual claim (manual_claims.SubmitCommand) into the insured region's queue; the stored Claim."""
 
 
 class LocalInsuredSide:
@@ -58,6 +65,12 @@ class LocalInsuredSide:
     def cancel(self, ctx: AppContext, record: Any, *, on: date | None, reversal: bool, actor: str) -> None:
         settlements.cancel(ctx, record.setl_id, on, reversal=reversal, actor=actor,
                            fixmedins_code=record.fixmedins_code)
+
+    def submit_claim(self, ctx: AppContext, cmd: "manual_claims.SubmitCommand",
+                     region: str) -> "manual_claims.Claim":
+        from yidi.services import manual_claims  # it reads visits, which use this port
+
+        return manual_claims.submit(ctx, cmd)
 
 
 LOCAL = LocalInsuredSide()

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yidi.adapters.orm import InstitutionRow
 from yidi.adapters.orm_claims import ClaimAttachmentRow, ManualClaimRow
 from yidi.config import get_settings
 from yidi.domain.catalog import FeeItem
@@ -176,8 +177,10 @@ def max_attachment_bytes() -> int:
 
 
 def _visit_command(ctx: AppContext, cmd: SubmitCommand) -> settlements.SettleCommand:
-    """The claim's visit: the hospital's upload (``mdtrt_id``) or what the person typed."""
-    if cmd.mdtrt_id:
+    """The claim's visit: the hospital's upload (``mdtrt_id``) or what the person typed. A visit held at another
+    province's node (a claim its desk sent here over the federation) arrives with its fee lines already read
+    there: the lines are the claim's, the visit number is kept for reference."""
+    if cmd.mdtrt_id and visit_held_here(ctx, cmd.fixmedins_code):
         visit = visits.claim_command(ctx, mdtrt_id=cmd.mdtrt_id, endtime=cmd.endtime, actor=cmd.actor)
         if visit.psn_no != cmd.psn_no:
             raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": cmd.mdtrt_id})
@@ -186,15 +189,33 @@ def _visit_command(ctx: AppContext, cmd: SubmitCommand) -> settlements.SettleCom
         psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code or "", med_type=cmd.med_type or "",
         # A date left out stays None here and settlements.validate refuses it, naming the field.
         begntime=cast(date, cmd.begntime), endtime=cast(date, cmd.endtime), items=cmd.items, dise_codg=cmd.dise_codg,
-        emergency=cmd.emergency, trauma_no_third_party=cmd.trauma_no_third_party, kind="manual", actor=cmd.actor)
+        emergency=cmd.emergency, trauma_no_third_party=cmd.trauma_no_third_party, kind="manual",
+        mdtrt_id=cmd.mdtrt_id, actor=cmd.actor)
+
+
+def visit_held_here(ctx: AppContext, fixmedins_code: str | None) -> bool:
+    """Whether the visits of ``fixmedins_code`` are in this database: always on one node; on a province node of a
+    federation, those of its own province's hospitals (another province's node holds the rest)."""
+    if ctx.federation is None or not fixmedins_code:
+        return True
+    with ctx.unit_of_work() as session:
+        admdvs = session.scalar(select(InstitutionRow.admdvs).where(InstitutionRow.fixmedins_code == fixmedins_code))
+    return admdvs is None or ctx.federation.owns(admdvs)
+
+
+def check_submission(cmd: SubmitCommand) -> list[tuple[Attachment, str]]:
+    """The submission's own checks (refund account, attachments), before anything is read: the same refusals in
+    the same order wherever the claim is entered. Returns each attachment with its sniffed content type."""
+    check_bank_account(cmd.bank_name, cmd.bank_account, cmd.account_name)
+    check_attachment_kinds([a.kind for a in cmd.attachments])
+    limit = max_attachment_bytes()
+    return [(a, check_attachment(a.filename, a.content_type, a.content, limit)) for a in cmd.attachments]
 
 
 def submit(ctx: AppContext, cmd: SubmitCommand) -> Claim:
     """A claim into the queue: checked, stored with its files; nothing settled, no usage, no ledger."""
+    checked = check_submission(cmd)
     account = check_bank_account(cmd.bank_name, cmd.bank_account, cmd.account_name)
-    check_attachment_kinds([a.kind for a in cmd.attachments])
-    limit = max_attachment_bytes()
-    checked = [(a, check_attachment(a.filename, a.content_type, a.content, limit)) for a in cmd.attachments]
     visit = _visit_command(ctx, cmd)
     settlements.validate(visit)
     key = settlements.visit_key(visit)
@@ -326,7 +347,7 @@ def review(ctx: AppContext, principal: Principal, claim_id: str) -> Review:
 
 
 def _calculate(ctx: AppContext, cmd: settlements.SettleCommand) -> dict[str, Any]:
-    if cmd.mdtrt_id:  # the hospital's upload as it stands now
+    if cmd.mdtrt_id and visit_held_here(ctx, cmd.fixmedins_code):  # the hospital's upload as it stands now
         cmd = visits.claim_command(ctx, mdtrt_id=cmd.mdtrt_id, endtime=cmd.endtime, actor=cmd.actor)
     return settlements.presettle(ctx, cmd)
 
@@ -373,7 +394,7 @@ def decide(ctx: AppContext, principal: Principal, claim_id: str, *, approve: boo
 def _pay(ctx: AppContext, session: Session, row: ManualClaimRow, actor: str) -> str:
     """Settlement, usage and ledger, in the caller's transaction (the same settle a direct claim uses)."""
     bound = bound_context(ctx, session)
-    if row.mdtrt_id:
+    if row.mdtrt_id and visit_held_here(bound, row.fixmedins_code):
         outcome = visits.settle(bound, fixmedins_code=row.fixmedins_code, mdtrt_id=row.mdtrt_id, endtime=row.endtime,
                                 kind="manual", actor=actor)
         return cast(str, outcome.setl_id)  # a settle (not a pre-settle) always names its settlement

@@ -296,10 +296,11 @@ class Runner:
         return self._settle(step, "direct")
 
     def _submit_claim(self, step: dict[str, Any]) -> manual_claims.Claim:
-        """The person's submission, with the runner's stand-in invoice and fee list (a story has no files)."""
+        """The person's submission, with the runner's stand-in invoice and fee list (a story has no files), entered
+        where the treatment happened (on a federation it travels to the insured node, which makes it)."""
         cmd = settle_command(step, "manual")
         on = _date(step, "date", required=False) or cmd.endtime
-        return manual_claims.submit(self.ctx, manual_claims.SubmitCommand(
+        return treatment_entry.submit_claim(self.ctx, manual_claims.SubmitCommand(
             psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type, begntime=cmd.begntime,
             endtime=cmd.endtime, items=cmd.items, dise_codg=cmd.dise_codg, emergency=cmd.emergency,
             trauma_no_third_party=cmd.trauma_no_third_party, bank_name="场景银行", bank_account=STAND_IN_ACCOUNT,

@@ -10,7 +10,7 @@ session or token of an older version — or of a disabled user — is no longer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
@@ -73,7 +73,11 @@ def authenticate(ctx: AppContext, username: str, password: str) -> Principal:
             _hasher.verify(row.password_hash, password or "")
         except (VerificationError, InvalidHashError):
             raise YidiError("LOGIN_FAILED", {"detail": "用户名或密码错误"}) from None
-        return principal_of(row)
+        principal = on_this_node(ctx, principal_of(row))
+        if principal is None:
+            raise YidiError("FORBIDDEN", {"detail": f"该账号所属地区 {row.admdvs} 不由本省节点管理，"
+                                                    "请到该地区所在省的节点登录"})
+        return principal
 
 
 def get_principal(ctx: AppContext, username: str, session_version: int | None = None) -> Principal | None:
@@ -85,7 +89,19 @@ def get_principal(ctx: AppContext, username: str, session_version: int | None = 
             return None
         if session_version is not None and session_version != (row.session_version or 0):
             return None
-        return principal_of(row)
+        return on_this_node(ctx, principal_of(row))
+
+
+def on_this_node(ctx: AppContext, principal: Principal) -> Principal | None:
+    """On a province node of a federation a clerk or supervisor acts for what the node owns: a national account
+    is narrowed to the node's province, and an account of another province acts for nothing here (None) — so no
+    page or API shows the desk copies of visitors insured elsewhere. On one node: unchanged."""
+    federation = ctx.federation
+    if federation is None or principal.role not in ("agency", "supervisor"):
+        return principal
+    if principal.admdvs is None:
+        return replace(principal, admdvs=f"{federation.province}0000")
+    return principal if federation.owns(principal.admdvs) else None
 
 
 def end_sessions(row: UserRow) -> None:

@@ -497,8 +497,9 @@ def claim_command(ctx: AppContext, *, mdtrt_id: str, endtime: date | None, actor
         if found is None:
             raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
         visit, _person, fee_rows = _stay(session, found.fixmedins_code, mdtrt_id)
-        if visit.state == "settled" and (paid := settlement_of_visit(session, mdtrt_id)) is not None:
-            raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})
+        if visit.state == "settled" and (paid := settlement_of_visit(session, mdtrt_id)
+                                         or insured_side.remote_paid_of_visit(ctx, session, mdtrt_id)) is not None:
+            raise YidiError("DUPLICATE_CLAIM", {"setl_id": paid.setl_id})  # a visitor's: this node's side of it
         _require_state(visit, "registered", "discharged")
         return _command(fee_rows, visit, endtime=endtime, medfee_sumamt_fen=None, kind="manual", msgid=None,
                         actor=actor)

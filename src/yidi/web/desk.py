@@ -10,6 +10,7 @@ reads what the pages show and turns form fields into the service's arguments.
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,12 +19,12 @@ from yidi.domain.money import yuan_to_fen
 from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services import desk as desk_reads
-from yidi.services import directory, transactions, visits
+from yidi.services import directory, insured_side, transactions, visitor_settlements, visits
 from yidi.services.reference import find_person_by_certno
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
                             region_names)
-from yidi.web.settlement_page import settlement_facts, zero_fund_reason
+from yidi.web.settlement_page import SettlementFacts, settlement_facts, zero_fund_reason
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -54,10 +55,18 @@ def desk_read(request: Request):
     try:
         with ctx.unit_of_work() as session:
             person = find_person_by_certno(session, certno)
-    except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
-        return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
+        filings = filing_service.list_filings(ctx, psn_no=person.psn_no)
+        if ctx.federation is not None and not ctx.federation.owns(person.insuplc_admdvs):
+            raise YidiError("UNKNOWN_PERSON", {"key": certno})  # a visitor's desk copy: ask their insured node
+    except YidiError as exc:
+        if exc.code != "UNKNOWN_PERSON" or ctx.federation is None:  # a mistyped number: said beside the field
+            return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
+        try:  # on a province node: a visitor insured in another province, as 1101 reads them (their node answers)
+            person, filings = insured_side.identify(ctx, certno)
+        except YidiError as remote:
+            return _home_page(request, status_code=remote.http_status, problem=remote, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
-                  filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
+                  filings=filings, med_types=MED_TYPE_NAMES,
                   guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
 
 
@@ -81,11 +90,15 @@ def _visit_page(request: Request, mdtrt_id: str, status_code: int = 200, **extra
     ctx = ctx_of(request)
     detail = desk_reads.visit_detail(ctx, hospital.fixmedins_code, mdtrt_id)
     visit = detail.visit
+    # a visitor insured in another province: its insured node holds the settlement, this node its side of it
+    visitors = sorted(visitor_settlements.of_institution(ctx, hospital.fixmedins_code, mdtrt_id=mdtrt_id),
+                      key=lambda record: record.settled_at or record.setl_date)
     return render(request, "desk/visit.html", status_code=status_code, hospital=hospital, visit=visit,
                   person=detail.person, fees=list(detail.fees), revoked=list(detail.revoked),
                   open=visit.open, rows=range(MAX_FEE_ROWS),
                   catalog=catalog_items(ctx, hospital.admdvs, visit.begntime), regions=region_names(ctx),
-                  settlements=list(detail.settlements), endtime=extra.pop("endtime", None) or visit.endtime,
+                  settlements=[*detail.settlements, *visitors],
+                  endtime=extra.pop("endtime", None) or visit.endtime,
                   kept=kept_rows(request) if extra.get("problem") else {}, **extra)
 
 
@@ -170,21 +183,30 @@ def desk_cancel_visit(request: Request, mdtrt_id: str):
 # --- settlements of this institution ---
 
 def _own_settlement(request: Request, setl_id: str):
-    """The settlement, if it was made at this institution (another one's does not exist for the desk)."""
+    """The settlement, if it was made at this institution (another one's does not exist for the desk): one of
+    this node, or this node's side of a visitor's cross-province settlement (services/visitor_settlements)."""
     _, hospital = _desk(request)
     ctx = ctx_of(request)
+    visitor = visitor_settlements.find(ctx, hospital.fixmedins_code, setl_id)
+    if visitor is not None:  # the desk copy of the person and the insured node's answer: nothing else of them
+        person = SimpleNamespace(name=visitor.person_name, certno=visitor.certno)
+        facts = SettlementFacts(insuplc_admdvs=visitor.insuplc_admdvs, mdtrtarea_admvs=visitor.mdtrtarea_admvs,
+                                dise_codg=visitor.dise_codg, setl_date=visitor.setl_date,
+                                settled_at=visitor.settled_at, mdtrt_id=visitor.mdtrt_id)
+        return hospital, visitor.view(), person, visitor.mdtrt_id, facts
     view = settlement_service.get_settlement(ctx, setl_id)
     if view.fixmedins_code != hospital.fixmedins_code:
         raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
-    return hospital, view, directory.person(ctx, view.psn_no), settlement_facts(ctx, setl_id).mdtrt_id
+    facts = settlement_facts(ctx, setl_id)
+    return hospital, view, directory.person(ctx, view.psn_no), facts.mdtrt_id, facts
 
 
 @router.get("/desk/settlements/{setl_id}")
 def desk_settlement(request: Request, setl_id: str):
-    hospital, view, person, mdtrt_id = _own_settlement(request, setl_id)
+    hospital, view, person, mdtrt_id, facts = _own_settlement(request, setl_id)
     return render(request, "settlement.html", person=person, view=view, fields=view.row_fields,
                   regions=region_names(ctx_of(request)), hospital_names={hospital.fixmedins_code: hospital.name},
-                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=settlement_facts(ctx_of(request), setl_id),
+                  show_certno=False, desk=True, mdtrt_id=mdtrt_id, facts=facts,
                   zero_reason=zero_fund_reason(view.row_fields, view.med_type))
 
 
@@ -200,9 +222,9 @@ def desk_cancel(request: Request, setl_id: str):
 
 @router.get("/desk/settlements/{setl_id}/slip.pdf")
 def desk_slip(request: Request, setl_id: str):
-    hospital, view, person, _ = _own_settlement(request, setl_id)
+    hospital, view, person, _, facts = _own_settlement(request, setl_id)
     pdf = settlement_slip_pdf(view, person_name=person.name, certno=person.certno, hospital_name=hospital.name,
-                              regions=region_names(ctx_of(request)), facts=settlement_facts(ctx_of(request), setl_id),
+                              regions=region_names(ctx_of(request)), facts=facts,
                               zero_reason=zero_fund_reason(view.row_fields, view.med_type))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{setl_id}.pdf"'})
@@ -215,6 +237,9 @@ def desk_reconciliation(request: Request, day: str = ""):
     on = parse_date(day or date.today().isoformat(), "day")
     views = settlement_service.list_settlements(ctx_of(request), fixmedins_code=hospital.fixmedins_code,
                                                 setl_date=on, limit=5000)
+    # and this node's side of visitors' cross-province settlements: what the hospital is owed for them too
+    views += [record.view() for record in visitor_settlements.of_institution(
+        ctx_of(request), hospital.fixmedins_code, setl_date=on)]
     totals: dict[str, dict[str, int]] = {}
     for view in views:
         bucket = totals.setdefault(view.status, {"count": 0, "medfee": 0, "fund": 0, "psn": 0})

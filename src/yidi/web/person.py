@@ -10,7 +10,7 @@ from yidi.domain.errors import YidiError, invalid
 from yidi.domain.filing import LONG_TERM_TYPES, TYPE_NAMES, Basis, FilingType, check_new_filing
 from yidi.domain.regions import same_pooling_area
 from yidi.services import filings as filing_service
-from yidi.services import directory, manual_claims
+from yidi.services import directory, manual_claims, treatment_entry
 from yidi.services import settlements as settlement_service
 from yidi.api.claims import attachment_response
 from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, kept_rows, redirect, render, require
@@ -267,7 +267,7 @@ def claim_submit(request: Request):
         files = [manual_claims.Attachment(kind, upload.filename or kind, upload.content_type or "",
                                           upload.file.read(manual_claims.max_attachment_bytes() + 1))
                  for kind in ("invoice", "fee_list") for upload in form_files(request, kind)]
-        claim = manual_claims.submit(ctx_of(request), manual_claims.SubmitCommand(
+        claim = treatment_entry.submit_claim(ctx_of(request), manual_claims.SubmitCommand(
             psn_no=person.psn_no, fixmedins_code=command.fixmedins_code, med_type=command.med_type,
             begntime=command.begntime, endtime=command.endtime, items=command.items, dise_codg=command.dise_codg,
             trauma_no_third_party=command.trauma_no_third_party, bank_name=values.get("bank_name", ""),
