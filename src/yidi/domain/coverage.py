@@ -22,10 +22,12 @@ class MedClass(StrEnum):
     INPATIENT = "inpatient"
     OUTPATIENT = "outpatient"
     CHRONIC = "chronic"
+    SPECIAL_DRUG = "special_drug"  # 特药 (B11), at a hospital or a 双通道 pharmacy
 
 
+SPECIAL_DRUG_MED_TYPE = "15"  # 特药, as provincial med_type dictionaries spell it (B11)
 MED_CLASS_OF = {"21": MedClass.INPATIENT, "22": MedClass.INPATIENT, "23": MedClass.INPATIENT,
-                "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC}
+                "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC, SPECIAL_DRUG_MED_TYPE: MedClass.SPECIAL_DRUG}
 
 
 class Context(StrEnum):
@@ -96,14 +98,35 @@ def resolve_coverage(
     insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
 ) -> Coverage:
     """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
-    CHRONIC_NOT_CROSS_PROVINCE."""
+    CHRONIC_NOT_CROSS_PROVINCE / SPECIAL_DRUG_NOT_COVERED / SPECIAL_DRUG_NOT_CROSS_PROVINCE."""
     _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
+    _refuse_special_drug_outside_its_scope(insuplc_admdvs, visit, policy)
     coverage = _resolve(insuplc_admdvs, filings, visit, policy)
     if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
         # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
         coverage = replace(coverage, reduction_pp=0,
                            explanation=coverage.explanation + "；门诊慢特病待遇不降低")
+    special = policy.params.special_drugs
+    if (MED_CLASS_OF[visit.med_type] is MedClass.SPECIAL_DRUG and coverage.reduction_pp
+            and special is not None and not special.reductions_apply.value):
+        coverage = replace(coverage, reduction_pp=0, explanation=coverage.explanation + "；特药待遇不降低")
+    if MED_CLASS_OF[visit.med_type] is MedClass.SPECIAL_DRUG:
+        coverage = replace(coverage, rules=(*coverage.rules, "B11"))
     return coverage
+
+
+def _refuse_special_drug_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """B11, seed 004: 特药 settle directly only where the insured region's document says so — 河南's 114 特药
+    inside the province (``special_drugs.remote: province``). A region without a 特药 list settles none."""
+    if MED_CLASS_OF.get(visit.med_type) is not MedClass.SPECIAL_DRUG:
+        return
+    special = policy.params.special_drugs
+    if special is None:
+        raise YidiError("SPECIAL_DRUG_NOT_COVERED", {"region": policy.region, "name": policy.name})
+    if (not visit.manual and special.remote.value == "province"
+            and not same_province(insuplc_admdvs, visit.treatment_admdvs)):
+        raise YidiError("SPECIAL_DRUG_NOT_CROSS_PROVINCE", {"mdtrtarea": visit.treatment_admdvs,
+                                                            "insuplc": insuplc_admdvs})
 
 
 def _refuse_chronic_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
