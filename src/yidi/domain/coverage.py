@@ -99,8 +99,7 @@ def resolve_coverage(
 ) -> Coverage:
     """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
     CHRONIC_NOT_CROSS_PROVINCE / SPECIAL_DRUG_NOT_COVERED / SPECIAL_DRUG_NOT_CROSS_PROVINCE."""
-    _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
-    _refuse_special_drug_outside_its_scope(insuplc_admdvs, visit, policy)
+    refuse_outside_remote_scope(insuplc_admdvs, visit, policy)
     coverage = _resolve(insuplc_admdvs, filings, visit, policy)
     if MED_CLASS_OF[visit.med_type] is MedClass.CHRONIC and coverage.reduction_pp:
         # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context.
@@ -113,6 +112,13 @@ def resolve_coverage(
     if MED_CLASS_OF[visit.med_type] is MedClass.SPECIAL_DRUG:
         coverage = replace(coverage, rules=(*coverage.rules, "B11"))
     return coverage
+
+
+def refuse_outside_remote_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """The refusals that depend only on where the visit is, not on filings: a ``province`` 门诊慢特病 (B10) or a 特药
+    (B11) treated outside the insured province. The batch engine's referee (engine/check.py) applies them too."""
+    _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
+    _refuse_special_drug_outside_its_scope(insuplc_admdvs, visit, policy)
 
 
 def _refuse_special_drug_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:

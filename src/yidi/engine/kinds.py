@@ -27,7 +27,7 @@ BENEFIT_KINDS: tuple[str, ...] = (
 KIND_INDEX = {name: index for index, name in enumerate(BENEFIT_KINDS)}
 TEMPORARY_KINDS = ("referral", "emergency", "other_temporary")
 
-MED_CLASSES: tuple[MedClass, ...] = (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC)
+MED_CLASSES: tuple[MedClass, ...] = (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC, MedClass.SPECIAL_DRUG)
 
 
 def coverage_kind(coverage: Coverage) -> str:
@@ -50,6 +50,10 @@ def reduction_pp(policy: InsuredPolicy, kind: str, med_class: MedClass) -> int:
     if kind == "temporary_returning":
         return reductions.temporary_returning.value
     temporary_type = "other_temporary" if kind == "manual_without_filing" else kind
+    if med_class is MedClass.SPECIAL_DRUG:  # B11: as coverage.resolve_coverage, 特药 follow reductions_apply
+        special = policy.params.special_drugs
+        if special is not None and not special.reductions_apply.value:
+            return 0
     return 0 if med_class is MedClass.CHRONIC else getattr(reductions, temporary_type).value
 
 
