@@ -126,3 +126,25 @@ def test_b11_no_recognition_no_special_drug_settlement(demo_ctx, server):
         _refused(shop.call("2101", _purchase()), "SPECIAL_DRUG_NOT_RECOGNIZED")
     finally:
         shop.close()
+
+
+def test_b11_the_responsible_hospital_settles_the_special_drug_as_med_type_15(demo_ctx, server):
+    from yidi.client import fee_row
+
+    _prepare(demo_ctx)
+    hospital, other = client_for(server, ZHENGZHOU_HOSPITAL), client_for(server, "H41080000001")
+    try:
+        mdtrt_id = ok(hospital.call("2201", {"data": {"psn_no": "P004", "begntime": "2023-08-07 09:00:00",
+                                                      "med_type": "15"}}))["data"]["mdtrt_id"]
+        ok(hospital.upload_outpatient_fees([fee_row(mdtrt_id, "1", "X002", "10000.00", cnt=4, pric="2500.00")]))
+        setl = ok(hospital.call("2207", {"data": {"mdtrt_id": mdtrt_id, "psn_no": "P004", "med_type": "15",
+                                                  "medfee_sumamt": "10000.00", "acct_used_flag": "0"}}))["setlinfo"]
+        assert setl["med_type"] == "15" and _yuan(setl["hifp_pay"]) == _yuan("4500.00")
+        # 焦作市人民医院 is not the responsible hospital of this recognition
+        local = ok(other.call("2201", {"data": {"psn_no": "P004", "begntime": "2023-08-08", "med_type": "15"}}))
+        local_id = local["data"]["mdtrt_id"]
+        ok(other.upload_outpatient_fees([fee_row(local_id, "1", "X002", "100.00", cnt=1, pric="100.00")]))
+        _refused(other.call("2207", {"data": {"mdtrt_id": local_id, "psn_no": "P004"}}), "SPECIAL_DRUG_WRONG_HOSPITAL")
+    finally:
+        hospital.close()
+        other.close()
