@@ -132,7 +132,8 @@ def test_2207_outpatient_med_types_mapped_or_refused(demo_ctx, his):
     ok_rows = ok(his.upload_outpatient_fees([fee_row(mdtrt_id, "1", "X001", "30.00")]))
     assert ok_rows["result"]
     before = row_counts(demo_ctx)
-    _refused(his.call("2207", {"data": {"mdtrt_id": mdtrt_id, "med_type": "15"}}), "MED_TYPE_NOT_SUPPORTED")
+    # 41 定点药店购药 is not settled at a hospital (15 特药 is, since B11: it would be a med_type mismatch here)
+    _refused(his.call("2207", {"data": {"mdtrt_id": mdtrt_id, "med_type": "41"}}), "MED_TYPE_NOT_SUPPORTED")
     _refused(his.call("2207", {"data": {"mdtrt_id": mdtrt_id, "med_type": "14"}}), "INVALID_INPUT", "med_type")
     assert row_counts(demo_ctx) == before
 

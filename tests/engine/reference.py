@@ -87,7 +87,8 @@ def engine_results(book: PolicyBook, claims: list[Claim], opening: list[int] | N
         med_type=[c.med_type for c in claims], dise_codg=[c.dise_codg or "" for c in claims], endtime=endtime,
         benefit_kind=[c.benefit_kind for c in claims], medfee_sumamt=scope.medfee_sumamt,
         fulamt_ownpay_amt=scope.fulamt_ownpay_amt, overlmt_selfpay=scope.overlmt_selfpay,
-        preselfpay_amt=scope.preselfpay_amt, inscp_scp_amt=scope.inscp_scp_amt, cap_used_opening_fen=opening)
+        preselfpay_amt=scope.preselfpay_amt, inscp_scp_amt=scope.inscp_scp_amt, cap_used_opening_fen=opening,
+        mdtrtarea_admvs=[c.treatment_admdvs for c in claims])
     result = adjudicate(table, tables)
     out = []
     for i in range(len(claims)):

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_FILES = sorted(path for path in ROOT.glob("**/*.yaml")
                         if "scenarios" in path.parts and ".venv" not in path.parts and "var" not in path.parts
                         and path.read_text(encoding="utf-8").lstrip().startswith(("name:", "persons:", "steps:", "#")))
-GENERATED_ID = re.compile(r"\b(?:BA[0-9A-F]{16}|SL[0-9A-F]{18}|LX[0-9A-F]{18}|LB[0-9A-F]{18})\b")
+GENERATED_ID = re.compile(r"\b(?:BA[0-9A-F]{16}|SL[0-9A-F]{18}|LX[0-9A-F]{18}|LB[0-9A-F]{18}|TY[0-9A-F]{18})\b")
 
 
 def _named_by_order(document: dict) -> str:

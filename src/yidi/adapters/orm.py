@@ -270,3 +270,4 @@ from yidi.adapters import orm_interface  # noqa: E402,F401
 from yidi.adapters import orm_accounts  # noqa: E402,F401
 from yidi.adapters import orm_mapping  # noqa: E402,F401
 from yidi.adapters import orm_claims  # noqa: E402,F401
+from yidi.adapters import orm_pharmacy  # noqa: E402,F401

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from yidi.adapters.orm import PersonRow, VisitRow
-from yidi.api import fsi_auth, fsi_clearing, guards, ratelimit
+from yidi.api import fsi_auth, fsi_clearing, fsi_pharmacy, guards, ratelimit
 from yidi.api.fsi_auth import Credential, authenticate  # noqa: F401 - re-exported (claims, bench)
 from yidi.api.fsi_fields import (CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, require_same,
                                  section)
@@ -408,9 +408,9 @@ TRANSACTIONS: dict[str, Callable[[AppContext, Call], dict | bytes]] = {
     "1101": t1101, "2201": t2201, "2202": t2202, "2203": t2203, "2204": t2204, "2205": t2205, "2206": t2206,
     "2207": t2207, "2208": t2208, "2401": t2401, "2402": t2402, "2404": t2404, "2301": t2301, "2302": t2302,
     "2303": t2303, "2304": t2304, "2305": t2305, "2601": t2601, "9001": t9001, "9002": t9002,
-    **fsi_clearing.TRANSACTIONS,
+    **fsi_clearing.TRANSACTIONS, **fsi_pharmacy.TRANSACTIONS,
 }
-READ_INFNOS = {"1101", "2206", "2303", *fsi_clearing.READ_INFNOS}  # change nothing: answered fresh, never stored
+READ_INFNOS = {"1101", "2206", "2303", *fsi_clearing.READ_INFNOS, *fsi_pharmacy.READ_INFNOS}  # change nothing: answered fresh, never stored
 WRITE_INFNOS = set(TRANSACTIONS) - READ_INFNOS
 
 

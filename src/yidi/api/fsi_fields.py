@@ -15,11 +15,12 @@ from typing import Any
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 
-MED_TYPES = ("11", "14", "21", "22", "23")
+MED_TYPES = ("11", "14", "15", "21", "22", "23")
 # Outpatient med_type codes of the national dictionary read as the ones this project settles: 12 门诊挂号 is
-# a 普通门诊, 13 急诊 a 普通门诊 marked emergency. Other outpatient-family codes (15 …, 19, 41, 51 …) are
-# refused with MED_TYPE_NOT_SUPPORTED, never settled as something else.
-OUTPATIENT_READINGS = {"11": ("11", False), "12": ("11", False), "13": ("11", True), "14": ("14", False)}
+# a 普通门诊, 13 急诊 a 普通门诊 marked emergency; 15 特药 is settled as itself (B11). Other outpatient-family
+# codes (19, 41, 51 …) are refused with MED_TYPE_NOT_SUPPORTED, never settled as something else.
+OUTPATIENT_READINGS = {"11": ("11", False), "12": ("11", False), "13": ("11", True), "14": ("14", False),
+                       "15": ("15", False)}
 INPATIENT_MED_TYPES = ("21", "22", "23")
 INSUTYPES = ("310", "390")
 CERT_TYPES = ("01", "02", "03")

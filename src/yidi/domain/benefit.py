@@ -17,6 +17,7 @@ from yidi.domain.coverage import CONTEXT_NAMES, Coverage
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import Fen, apply_bp, bp_to_percent, fen_to_yuan
 from yidi.domain.policy import Catalog, InsuredPolicy, Level
+from yidi.domain.special_drugs import benefit_of, require_listed
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,18 @@ def calculate(
                                              "year": policy.effective_from.year, "first": ""})
         deductible_fen, base_ratio_bp, cap_fen = 0, outpatient.ratio.value, outpatient.annual_limit.value
         param_rule = "B9"
+    elif med_class is MedClass.SPECIAL_DRUG:
+        # B11: the insured region's 特药 list, ratio and annual limit (one limit for all 特药 of the year).
+        special = policy.params.special_drugs
+        if special is None:
+            raise YidiError("SPECIAL_DRUG_NOT_COVERED", {"region": policy.region, "name": policy.name})
+        require_listed(special, items)
+        figures = benefit_of(special, insutype)
+        if figures is None:
+            raise YidiError("NO_POLICY", {"region": f"{policy.region} 险种{insutype} 特药", "date": policy.version_id,
+                                          "year": policy.effective_from.year, "first": ""})
+        deductible_fen, (base_ratio_bp, cap_fen) = 0, figures
+        param_rule = "B11"
     else:
         disease = benefits.chronic.get(dise_codg or "")
         if disease is None:
@@ -177,7 +190,8 @@ def calculate(
     # 6: deductible, per admission for inpatient stays.
     act_pay_dedc = min(eligible, deductible_fen)
     trace.append(TraceStep("deductible", param_rule, version,
-                           f"起付标准（{hospital_level}级医院）" if med_class is MedClass.INPATIENT else "门诊不设起付标准",
+                           f"起付标准（{hospital_level}级医院）" if med_class is MedClass.INPATIENT
+                           else "特药不设起付标准" if med_class is MedClass.SPECIAL_DRUG else "门诊不设起付标准",
                            {"deductible": fen_to_yuan(deductible_fen), "eligible": fen_to_yuan(eligible)},
                            {"act_pay_dedc": fen_to_yuan(act_pay_dedc)}))
 
@@ -207,9 +221,10 @@ def calculate(
                            {}, {"fund_pay_sumamt": fen_to_yuan(fund_pay_sumamt),
                                 "psn_part_amt": fen_to_yuan(psn_part_amt),
                                 "pool_prop_selfpay": fen_to_yuan(pool_prop_selfpay)}))
-    special = [s.code for s in splits if s.special_drug]
-    if special:
-        trace.append(TraceStep("special_drug", "B11", catalog_version, "特药按目录直接结算", {"items": special}, {}))
+    special_items = [s.code for s in splits if s.special_drug]
+    if special_items:
+        trace.append(TraceStep("special_drug", "B11", catalog_version, "特药按目录直接结算", {"items": special_items},
+                               {}))
     for note in coverage.notes:
         trace.append(TraceStep("review", "B8", version, note, {}, {}))
 

@@ -17,14 +17,17 @@ class MedClass(StrEnum):
     INPATIENT = "inpatient"
     OUTPATIENT = "outpatient"
     CHRONIC = "chronic"
+    SPECIAL_DRUG = "special_drug"  # 特药 (B11), at a hospital or a 双通道 pharmacy
 
 
 # The national med_type codes that settle directly, and the benefit class of each (B1, B9, B10).
+SPECIAL_DRUG_MED_TYPE = "15"  # 特药, as provincial med_type dictionaries spell it (B11)
 MED_CLASS_OF: dict[str, MedClass] = {"21": MedClass.INPATIENT, "22": MedClass.INPATIENT, "23": MedClass.INPATIENT,
-                                     "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC}
-MED_TYPES: tuple[str, ...] = tuple(MED_CLASS_OF)  # "21", "22", "23", "11", "14": the engine's code order
+                                     "11": MedClass.OUTPATIENT, "14": MedClass.CHRONIC,
+                                     SPECIAL_DRUG_MED_TYPE: MedClass.SPECIAL_DRUG}
+MED_TYPES: tuple[str, ...] = tuple(MED_CLASS_OF)  # "21", "22", "23", "11", "14", "15": the engine's code order
 MED_TYPE_NAMES: dict[str, str] = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院", "22": "外伤住院",
-                                  "23": "转外诊治住院"}
+                                  "23": "转外诊治住院", "15": "特药"}
 
 
 # ---------------------------------------------------------------------------- filing channels (F4) ----

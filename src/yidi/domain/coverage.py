@@ -8,11 +8,12 @@ Regional differences come from the insured region's policy parameters only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
 from yidi.domain.codes import MED_CLASS_OF as MED_CLASS_OF  # re-exported for callers
+from yidi.domain.codes import SPECIAL_DRUG_MED_TYPE as SPECIAL_DRUG_MED_TYPE  # re-exported for callers
 from yidi.domain.codes import FilingStatus
 from yidi.domain.codes import MedClass as MedClass  # re-exported for callers
 from yidi.domain.errors import YidiError
@@ -109,10 +110,35 @@ def resolve_coverage(
     insuplc_admdvs: str, filings: list[Filing], visit: Visit, policy: InsuredPolicy
 ) -> Coverage:
     """Decide how the insured region treats this visit. Raises NOT_FILED / FILING_PENDING / FILING_ENDED /
-    CHRONIC_NOT_CROSS_PROVINCE."""
+    CHRONIC_NOT_CROSS_PROVINCE / SPECIAL_DRUG_NOT_COVERED / SPECIAL_DRUG_NOT_CROSS_PROVINCE."""
+    refuse_outside_remote_scope(insuplc_admdvs, visit, policy)
+    # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context; 特药 (B11) follow
+    # their policy's reductions_apply (both in kinds.reduction_pp).
+    coverage = _resolve(insuplc_admdvs, filings, visit, policy)
+    if MED_CLASS_OF[visit.med_type] is MedClass.SPECIAL_DRUG:
+        coverage = replace(coverage, rules=(*coverage.rules, "B11"))
+    return coverage
+
+
+def refuse_outside_remote_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """The refusals that depend only on where the visit is, not on filings: a ``province`` 门诊慢特病 (B10) or a 特药
+    (B11) treated outside the insured province. The batch engine's referee (engine/check.py) applies them too."""
     _refuse_chronic_outside_its_scope(insuplc_admdvs, visit, policy)
-    # B3/B10 + baseline: ratio reductions never apply to 门诊慢特病 (14), whatever the context (kinds.reduction_pp).
-    return _resolve(insuplc_admdvs, filings, visit, policy)
+    _refuse_special_drug_outside_its_scope(insuplc_admdvs, visit, policy)
+
+
+def _refuse_special_drug_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:
+    """B11, seed 004: 特药 settle directly only where the insured region's document says so — 河南's 114 特药
+    inside the province (``special_drugs.remote: province``). A region without a 特药 list settles none."""
+    if MED_CLASS_OF.get(visit.med_type) is not MedClass.SPECIAL_DRUG:
+        return
+    special = policy.params.special_drugs
+    if special is None:
+        raise YidiError("SPECIAL_DRUG_NOT_COVERED", {"region": policy.region, "name": policy.name})
+    if (not visit.manual and special.remote.value == "province"
+            and not same_province(insuplc_admdvs, visit.treatment_admdvs)):
+        raise YidiError("SPECIAL_DRUG_NOT_CROSS_PROVINCE", {"mdtrtarea": visit.treatment_admdvs,
+                                                            "insuplc": insuplc_admdvs})
 
 
 def _refuse_chronic_outside_its_scope(insuplc_admdvs: str, visit: Visit, policy: InsuredPolicy) -> None:

@@ -28,7 +28,7 @@ BENEFIT_KINDS: tuple[str, ...] = (
 KIND_INDEX = {name: index for index, name in enumerate(BENEFIT_KINDS)}
 TEMPORARY_KINDS = ("referral", "emergency", "other_temporary")  # the temporary filing types' values
 
-MED_CLASSES: tuple[MedClass, ...] = (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC)
+MED_CLASSES: tuple[MedClass, ...] = (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC, MedClass.SPECIAL_DRUG)
 # The same classes as the policy files spell them (keys of ``long_term_returning``).
 _POLICY_NAME: dict[MedClass, MedClassName] = {MedClass.INPATIENT: "inpatient", MedClass.OUTPATIENT: "outpatient",
                                               MedClass.CHRONIC: "chronic"}
@@ -44,8 +44,13 @@ def reduction_pp(policy: InsuredPolicy, kind: str, med_class: MedClass) -> int:
         return 0
     if kind == "long_term_at_filed_place":
         return reductions.long_term_at_filed_place.value
+    if med_class is MedClass.SPECIAL_DRUG:  # B11: 特药 follow their policy's reductions_apply
+        special = policy.params.special_drugs
+        if special is not None and not special.reductions_apply.value:
+            return 0
     if kind == "long_term_returning":
-        return reductions.long_term_returning.value.get(_POLICY_NAME[med_class], 0)
+        name = _POLICY_NAME.get(med_class)
+        return reductions.long_term_returning.value.get(name, 0) if name else 0
     if kind == "temporary_returning":
         return reductions.temporary_returning.value
     # A manual claim without any filing is priced as other temporary (B6 德州).

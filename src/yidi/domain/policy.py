@@ -129,12 +129,28 @@ class FilingRules(Strict):
     proof_ever_required: Figure[bool]  # F3 德州: never
 
 
+class SpecialDrugPolicy(Strict):
+    """特药 (B11, seed 004): the insured region's list of special drugs settled directly away from home, their
+    benefit and where and how they are dispensed. Absent where the region's document sets no 特药 direct
+    settlement (docs/policy-readings.md B-R27…B-R31)."""
+
+    drugs: Figure[dict[str, str]]  # med_list_codg → name (the region's 特药 list)
+    ratio: Figure[dict[str, Percent]]  # fund share by insutype
+    annual_limit: Figure[dict[str, YuanFen]]  # per person and calendar year, all 特药 together, by insutype
+    remote: Figure[Literal["province", "cross_province"]]  # 省内 only (seed 004) or also 跨省
+    dual_channel_pharmacy: Figure[bool]  # 双通道: also at designated pharmacies, not only at hospitals
+    recognition_required: Figure[bool]  # 特药待遇认定 before the first purchase
+    prescription_by_responsible_doctor: Figure[bool]  # a pharmacy fills only the 责任医师's prescription
+    reductions_apply: Figure[bool]  # temporary-filer ratio reductions (B5) apply to 特药
+
+
 class InsuredPolicyVersion(Strict):
     effective_from: date
     source: str
     filing: FilingRules
     benefits: Benefits
     remote: RemoteRules
+    special_drugs: SpecialDrugPolicy | None = None
 
 
 # ------------------------------------------------------------- treatment region ----

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from yidi.domain.kinds import BENEFIT_KINDS
+from yidi.domain.kinds import BENEFIT_KINDS, KIND_INDEX
+from yidi.domain.regions import same_province
 from yidi.engine.order import discharge_order
 from yidi.engine.scope import half_up_bp
 from yidi.engine.tables import (  # noqa: F401 - ERRORS re-exported for callers
@@ -49,7 +50,10 @@ class ClaimTable:
     ``PolicyTables`` they were encoded with (``region``, ``insutype``, ``disease``), ``MED_TYPES`` and
     ``BENEFIT_KINDS``; −1 means "not known to the policy". ``cap_used_opening_fen`` (optional) is what
     the fund already paid this year against the claim's cap before this batch (read at the first claim
-    of each group).
+    of each group). ``cross_province`` (optional, bool): the claim was treated outside the insured province —
+    a 门诊慢特病 the insured region settles only inside its province is then refused, as the scalar
+    ``coverage.refuse_outside_remote_scope`` does (B10); a ``manual_without_filing`` claim is a manual claim
+    back home and is not refused. Without the column no claim is taken to be cross-province.
     """
 
     person: np.ndarray
@@ -66,6 +70,7 @@ class ClaimTable:
     preselfpay_amt: np.ndarray
     inscp_scp_amt: np.ndarray
     cap_used_opening_fen: np.ndarray | None = None
+    cross_province: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.person)
@@ -73,8 +78,9 @@ class ClaimTable:
     @classmethod
     def from_columns(cls, tables: PolicyTables, *, psn_no, insuplc_admdvs, insutype, hospital_level, med_type,
                      dise_codg, endtime, benefit_kind, medfee_sumamt, fulamt_ownpay_amt, overlmt_selfpay,
-                     preselfpay_amt, inscp_scp_amt, cap_used_opening_fen=None) -> "ClaimTable":
-        """Build from plain columns (strings, dates, fen) as read from a file or a database."""
+                     preselfpay_amt, inscp_scp_amt, cap_used_opening_fen=None, mdtrtarea_admvs=None) -> "ClaimTable":
+        """Build from plain columns (strings, dates, fen) as read from a file or a database; ``mdtrtarea_admvs``
+        (the treatment regions) fills ``cross_province``."""
         person = np.unique(np.asarray(psn_no).astype(str), return_inverse=True)[1].astype(np.int64)
         as_fen = lambda a: np.asarray(a, dtype=np.int64)  # noqa: E731
         return cls(person, encode(insuplc_admdvs, tables.regions), encode(insutype, tables.insutypes),
@@ -82,7 +88,15 @@ class ClaimTable:
                    encode(np.where(np.asarray(dise_codg, dtype=object) == None, "", dise_codg), tables.diseases),  # noqa: E711
                    days(endtime), encode(benefit_kind, BENEFIT_KINDS),
                    as_fen(medfee_sumamt), as_fen(fulamt_ownpay_amt), as_fen(overlmt_selfpay), as_fen(preselfpay_amt),
-                   as_fen(inscp_scp_amt), None if cap_used_opening_fen is None else as_fen(cap_used_opening_fen))
+                   as_fen(inscp_scp_amt), None if cap_used_opening_fen is None else as_fen(cap_used_opening_fen),
+                   None if mdtrtarea_admvs is None else cross_province(insuplc_admdvs, mdtrtarea_admvs))
+
+
+def cross_province(insuplc_admdvs, mdtrtarea_admvs) -> np.ndarray:
+    """Per claim: treated outside the insured province (few distinct pairs: decided once per pair)."""
+    pairs = np.char.add(np.asarray(insuplc_admdvs).astype(str), np.asarray(mdtrtarea_admvs).astype(str))
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    return np.array([not same_province(p[:6], p[6:]) for p in distinct], dtype=bool)[inverse.reshape(-1)]
 
 
 @dataclass
@@ -133,6 +147,12 @@ def adjudicate(claims: ClaimTable, tables: PolicyTables, same_claims: "Adjudicat
                           (claims.benefit_kind, sk)):
         row += np.multiply(codes, stride, out=term)
     error = g.error.take(row)
+    if claims.cross_province is not None and n:  # B10/B11: 省内-only 门诊慢特病 or 特药 treated in another province
+        refusal = g.province_only.take(row)
+        blocked = refusal != OK
+        blocked &= claims.cross_province
+        blocked &= claims.benefit_kind != KIND_INDEX["manual_without_filing"]
+        error[blocked] = refusal[blocked]
     inscp = claims.inscp_scp_amt
     if n and inscp.min() < 0:  # a negative in-scope amount is bad input (unless the med_type already refuses)
         error[(inscp < 0) & (error != MED_TYPE_NOT_SUPPORTED)] = INVALID_INPUT

@@ -26,6 +26,7 @@ import numpy as np
 
 from yidi.domain.errors import invalid
 from yidi.domain.kinds import BENEFIT_KINDS
+from yidi.domain.regions import same_province
 from yidi.engine.adjudicate import ClaimTable
 from yidi.engine.tables import MED_TYPES, PolicyTables
 
@@ -134,12 +135,13 @@ def read_partition(folder: Path, manifest: Manifest, partition: Partition, table
 
     ``totals_only`` reads just what fund and personal totals need: the three scope parts that only pass
     through the calculation (fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt) are then zero, and
-    ``claim_no``/``treatment`` are not read. Codes stay int8 (the engine widens them as it indexes)."""
+    ``claim_no`` is not read (``treatment`` is: it decides the B10 province-only refusal). Codes stay int8 (the engine widens them as it indexes)."""
     own = con is None
     con = con or duckdb.connect(config={"threads": 1})
     path = Path(folder) / partition.folder / "claims.parquet"
     amounts = ("medfee_sumamt", "inscp_scp_amt") if totals_only else SCOPE_COLUMNS
-    ids = "" if totals_only else "claim_no, treatment, "
+    # the treatment region is read even for totals: it decides the B10 province-only refusal
+    ids = "treatment, " if totals_only else "claim_no, treatment, "
     try:
         columns = con.execute(f"""
             SELECT {ids}person, insutype, hospital_level, med_type, disease,
@@ -165,9 +167,15 @@ def read_partition(folder: Path, manifest: Manifest, partition: Partition, table
         insutype=mapped("insutype", tables.insutypes), hospital_level=np.asarray(columns["hospital_level"]),
         med_type=mapped("med_type", MED_TYPES), disease=mapped("disease", tables.diseases),
         discharge_day=np.asarray(columns["discharge_day"]), benefit_kind=mapped("benefit_kind", BENEFIT_KINDS),
-        **{c: scope.get(c, zeros) for c in SCOPE_COLUMNS})
+        **{c: scope.get(c, zeros) for c in SCOPE_COLUMNS},
+        cross_province=_cross_province_map(vocab["treatment"], partition.region).take(np.asarray(columns["treatment"])))
     return PartitionClaims(claims, None if totals_only else np.asarray(columns["claim_no"]),
                            None if totals_only else np.asarray(columns["treatment"]), person)
+
+
+def _cross_province_map(treatment_vocabulary: list[str], insured: str) -> np.ndarray:
+    """Treatment code → outside the insured province (B10); the last slot serves code −1 (unknown: not across)."""
+    return np.array([not same_province(insured, str(v)) for v in treatment_vocabulary] + [False], dtype=bool)
 
 
 def read_items(folder: Path, partition: Partition, claim_nos: np.ndarray,

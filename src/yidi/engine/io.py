@@ -15,7 +15,7 @@ import numpy as np
 
 from yidi.domain.errors import invalid
 from yidi.domain.kinds import BENEFIT_KINDS
-from yidi.engine.adjudicate import ClaimTable
+from yidi.engine.adjudicate import ClaimTable, cross_province
 from yidi.engine.tables import MED_TYPES, PolicyTables
 
 SCOPE_COLUMNS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
@@ -51,7 +51,7 @@ def read_claims(path: Path, tables: PolicyTables) -> tuple[ClaimTable, dict[str,
                    (endtime - DATE '1970-01-01')::BIGINT AS discharge_day,
                    coalesce(list_position($kinds, benefit_kind), 0) - 1 AS benefit_kind,
                    {", ".join(f"{c}::BIGINT AS {c}" for c in SCOPE_COLUMNS)},
-                   insuplc_admdvs, med_type AS med_type_text
+                   insuplc_admdvs, mdtrtarea_admvs, med_type AS med_type_text
             FROM read_parquet('{source}') ORDER BY claim_no""",
             {"regions": list(tables.regions), "insutypes": list(tables.insutypes), "med_types": list(MED_TYPES),
              "diseases": list(tables.diseases), "kinds": list(BENEFIT_KINDS)}).fetchnumpy()
@@ -62,7 +62,7 @@ def read_claims(path: Path, tables: PolicyTables) -> tuple[ClaimTable, dict[str,
     as_int = {name: np.asarray(columns[name], dtype=np.int64) for name in
               ("person", "region", "insutype", "hospital_level", "med_type", "disease", "discharge_day",
                "benefit_kind", *SCOPE_COLUMNS)}
-    claims = ClaimTable(**as_int)
+    claims = ClaimTable(**as_int, cross_province=cross_province(columns["insuplc_admdvs"], columns["mdtrtarea_admvs"]))
     labels = {"insuplc_admdvs": np.asarray(columns["insuplc_admdvs"]).astype(str),
               "med_type": np.asarray(columns["med_type_text"]).astype(str),
               "hospital_level": as_int["hospital_level"]}

@@ -16,8 +16,11 @@ from yidi.domain.codes import MED_CLASS_OF, MED_TYPES  # noqa: F401 - MED_TYPES 
 from yidi.domain.kinds import BENEFIT_KINDS, MED_CLASSES, first_selfpay_applies, reduction_pp
 from yidi.domain.policy import InsuredPolicy, PolicyBook
 
+# The batch engine adjudicates every med type of domain.codes, "15" 特药 (B11) included: for 特药 it does the
+# arithmetic (ratio, annual limit, reductions, 省内 only); who may have them dispensed (双通道, 认定, 处方) and whether
+# every line is on the list were decided when the claim was settled, as the coverage decision was (benefit_kind).
 MED_CLASS_OF_TYPE = np.array([MED_CLASSES.index(MED_CLASS_OF[t]) for t in MED_TYPES], dtype=np.int8)
-INPATIENT, OUTPATIENT, CHRONIC = 0, 1, 2
+INPATIENT, OUTPATIENT, CHRONIC, SPECIAL_DRUG = 0, 1, 2, 3
 LEVELS = 4  # index 0 unused; hospital levels 1–3
 
 
@@ -44,6 +47,11 @@ class PolicyTables:
     chronic_ratio: np.ndarray
     chronic_limit: np.ndarray
     has_chronic: np.ndarray
+    chronic_province_only: np.ndarray  # [v, disease]: settles directly only inside the insured province (B10)
+    special_ratio: np.ndarray  # [v, insutype] (B11 特药)
+    special_limit: np.ndarray
+    has_special: np.ndarray
+    special_province_only: np.ndarray  # [v]
     reduction_pp: np.ndarray  # [v, kind, med class]
     first_selfpay_bp: np.ndarray  # [v, kind]: the 首先自付 share where it applies, else 0
     grid: "ParameterGrid | None" = field(default=None, repr=False)
@@ -67,6 +75,8 @@ class PolicyTables:
                 np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
                 np.zeros((nv, nt), np.int64), np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool),
                 np.zeros((nv, nd), np.int64), np.zeros((nv, nd), np.int64), np.zeros((nv, nd), bool),
+                np.zeros((nv, nd), bool),
+                np.zeros((nv, nt), np.int64), np.zeros((nv, nt), np.int64), np.zeros((nv, nt), bool), np.zeros(nv, bool),
                 np.zeros((nv, nk, len(MED_CLASSES)), np.int64), np.zeros((nv, nk), np.int64))
         for v, policy in enumerate(versions):
             benefits = policy.params.benefits
@@ -90,6 +100,15 @@ class PolicyTables:
                     t.has_chronic[v, d] = True
                     t.chronic_ratio[v, d] = chronic.ratio.value
                     t.chronic_limit[v, d] = chronic.annual_limit.value
+                    t.chronic_province_only[v, d] = chronic.remote.value == "province"
+            special = policy.params.special_drugs
+            if special is not None:
+                t.special_province_only[v] = special.remote.value == "province"
+                for i, insutype in enumerate(insutypes):
+                    if insutype in special.ratio.value and insutype in special.annual_limit.value:
+                        t.has_special[v, i] = True
+                        t.special_ratio[v, i] = special.ratio.value[insutype]
+                        t.special_limit[v, i] = special.annual_limit.value[insutype]
             share = policy.params.remote.first_selfpay.share.value
             for k, kind in enumerate(BENEFIT_KINDS):
                 for c, med_class in enumerate(MED_CLASSES):
@@ -120,8 +139,10 @@ class PolicyTables:
 
 # Per-claim outcome codes (0 = settled); the names are yidi.domain.errors CATALOG codes.
 # Codes as the scalar engine reports them: a disease outside the insured region's list is INVALID_INPUT (dise_codg).
-ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "INVALID_INPUT", "INVALID_INPUT")
-OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT = range(len(ERRORS))
+ERRORS: tuple[str, ...] = ("", "NO_POLICY", "MED_TYPE_NOT_SUPPORTED", "INVALID_INPUT", "INVALID_INPUT",
+                           "CHRONIC_NOT_CROSS_PROVINCE", "SPECIAL_DRUG_NOT_COVERED", "SPECIAL_DRUG_NOT_CROSS_PROVINCE")
+(OK, NO_POLICY, MED_TYPE_NOT_SUPPORTED, CHRONIC_NOT_COVERED, INVALID_INPUT, CHRONIC_NOT_CROSS_PROVINCE,
+ SPECIAL_DRUG_NOT_COVERED, SPECIAL_DRUG_NOT_CROSS_PROVINCE) = range(len(ERRORS))
 
 
 @dataclass
@@ -139,6 +160,9 @@ class ParameterGrid:
     cap: np.ndarray
     cap_class: np.ndarray  # 0 inpatient, 1 outpatient, 2 + disease: the cap key (benefit.cap_key_for)
     error: np.ndarray
+    # the refusal (an ERRORS index, 0 = none) when the claim was treated outside the insured province: a 门诊慢特病
+    # (B10) or 特药 (B11) the insured region settles directly only inside its province
+    province_only: np.ndarray
     kinds_shape: tuple[int, int, int]  # version, kind, med_type (shifted by one)
     reduction_pp: np.ndarray
     first_selfpay_bp: np.ndarray
@@ -150,10 +174,13 @@ class ParameterGrid:
         size = int(np.prod(shape))
         deductible, base_ratio, cap = (np.zeros(size, np.int64) for _ in range(3))
         cap_class, error = np.zeros(size, np.int64), np.zeros(size, np.int8)
+        province_only = np.zeros(size, np.int8)
         for flat, (v1, t1, m1, level, d1) in enumerate(np.ndindex(*shape)):
             v, ti, d = v1 - 1, t1 - 1, d1 - 1
             med_class = MED_CLASS_OF_TYPE[m1 - 1] if m1 else -1
-            cap_class[flat] = 2 + max(d, 0) if med_class == CHRONIC else max(med_class, 0)
+            # cap keys: 0 inpatient, 1 outpatient, 2 + disease (one per chronic disease), then 特药 (one for all)
+            cap_class[flat] = (2 + max(d, 0) if med_class == CHRONIC else 2 + len(t.diseases) if med_class == SPECIAL_DRUG
+                               else max(med_class, 0))
             if m1 == 0:
                 error[flat] = MED_TYPE_NOT_SUPPORTED
             elif v < 0:
@@ -172,17 +199,26 @@ class ParameterGrid:
                     error[flat] = NO_POLICY
                 else:
                     base_ratio[flat], cap[flat] = t.outpatient_ratio[v, ti], t.outpatient_limit[v, ti]
+            elif med_class == SPECIAL_DRUG:
+                if not t.has_special[v].any():
+                    error[flat] = SPECIAL_DRUG_NOT_COVERED
+                elif ti < 0 or not t.has_special[v, ti]:
+                    error[flat] = NO_POLICY
+                else:
+                    base_ratio[flat], cap[flat] = t.special_ratio[v, ti], t.special_limit[v, ti]
+                    province_only[flat] = SPECIAL_DRUG_NOT_CROSS_PROVINCE if t.special_province_only[v] else OK
             elif d < 0 or not t.has_chronic[v, d]:
                 error[flat] = CHRONIC_NOT_COVERED
             else:
                 base_ratio[flat], cap[flat] = t.chronic_ratio[v, d], t.chronic_limit[v, d]
+                province_only[flat] = CHRONIC_NOT_CROSS_PROVINCE if t.chronic_province_only[v, d] else OK
         nk = len(BENEFIT_KINDS)
         reduction = np.zeros((nv, nk, nm), np.int64)
         first = np.zeros((nv, nk, nm), np.int64)
         for m1 in range(1, nm):
             reduction[1:, :, m1] = t.reduction_pp[:, :, MED_CLASS_OF_TYPE[m1 - 1]]
             first[1:, :, m1] = t.first_selfpay_bp
-        return cls(shape, deductible, base_ratio, cap, cap_class, error, (nv, nk, nm),
+        return cls(shape, deductible, base_ratio, cap, cap_class, error, province_only, (nv, nk, nm),
                    reduction.ravel(), first.ravel())
 
     def claim_grid(self) -> "ClaimGrid":
@@ -214,6 +250,7 @@ class ClaimGrid:
     deductible: np.ndarray  # int64
     cap: np.ndarray  # int64
     cap_class: np.ndarray  # int16
+    province_only: np.ndarray  # int8 ERRORS index (B10/B11: the refusal when treated in another province)
 
     @classmethod
     def from_grid(cls, grid: ParameterGrid) -> "ClaimGrid":
@@ -234,4 +271,5 @@ class ClaimGrid:
                    ratio.astype(np.int16).ravel(),
                    np.broadcast_to(kinds(grid.first_selfpay_bp), shape).astype(np.int16).ravel(),
                    np.ascontiguousarray(base(grid.deductible)).ravel(), np.ascontiguousarray(base(grid.cap)).ravel(),
-                   base(grid.cap_class).astype(np.int16).ravel())
+                   base(grid.cap_class).astype(np.int16).ravel(),
+                   np.where(error == OK, base(grid.province_only), OK).astype(np.int8).ravel())

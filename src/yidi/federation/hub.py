@@ -15,6 +15,7 @@ from functools import partial
 from sqlalchemy import or_, select
 
 from yidi.adapters.orm import InstitutionRow, RegionRow
+from yidi.adapters.orm_pharmacy import DualChannelDrugRow
 from yidi.adapters.orm_fed import PersonIndexRow
 from yidi.domain.errors import YidiError
 from yidi.federation import messages
@@ -35,8 +36,13 @@ def registry(ctx: AppContext, names: Names) -> dict[str, dict]:
                    for r in session.scalars(select(RegionRow))]
         institutions = [{"fixmedins_code": i.fixmedins_code, "name": i.name, "admdvs": i.admdvs, "level": i.level,
                          "networked": i.networked, "kind": i.kind} for i in session.scalars(select(InstitutionRow))]
+        # 双通道 designations (B11): the treatment node settles a pharmacy's 特药 and needs them
+        dual_channel = [{"fixmedins_code": d.fixmedins_code, "med_list_codg": d.med_list_codg,
+                         "begndate": d.begndate.isoformat(), "enddate": d.enddate.isoformat() if d.enddate else None,
+                         "source": d.source} for d in session.scalars(select(DualChannelDrugRow))]
     entries = {f"region.{r['admdvs']}": r for r in regions}
     entries |= {f"institution.{i['fixmedins_code']}": i for i in institutions}
+    entries |= {f"dual_channel.{d['fixmedins_code']}.{d['med_list_codg']}": d for d in dual_channel}
     for region in regions:
         if region["admdvs"] == region["province"]:
             province = region["admdvs"][:2]

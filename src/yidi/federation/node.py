@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow, RegionRow
 from yidi.adapters.orm_fed import TreatmentSettlementRow
+from yidi.adapters.orm_pharmacy import DualChannelDrugRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.federation import insured, messages
@@ -218,6 +219,12 @@ class Node:
             for key, value in items.items():
                 if key.startswith("institution."):
                     session.merge(InstitutionRow(**value))
+            session.flush()
+            for key, value in items.items():
+                if key.startswith("dual_channel."):  # B11 双通道 designations (dates as ISO text in the KV)
+                    session.merge(DualChannelDrugRow(**value | {
+                        "begndate": date.fromisoformat(value["begndate"]),
+                        "enddate": date.fromisoformat(value["enddate"]) if value.get("enddate") else None}))
         return {key.split(".", 1)[1]: value for key, value in items.items() if key.startswith("route.")}
 
     def add_demo_credentials(self) -> None:

@@ -115,6 +115,8 @@ def check_insured_version(
             problems.append(PolicyProblem(file, f"{prefix}.benefits.inpatient.{insutype}.annual_cap", "年度最高支付限额必须为正数"))
     ratios += [(f"benefits.outpatient.{t}.ratio", p.ratio.value) for t, p in version.benefits.outpatient.items()]
     ratios += [(f"benefits.chronic.{d}.ratio", p.ratio.value) for d, p in version.benefits.chronic.items()]
+    if version.special_drugs is not None:  # B11: 特药 ratios by insutype
+        ratios += [(f"special_drugs.ratio.{t}", bp) for t, bp in version.special_drugs.ratio.value.items()]
     for path, bp in ratios:
         if not 0 <= bp <= 10_000:
             problems.append(PolicyProblem(file, f"{prefix}.{path}", "支付比例必须在 0%–100% 之间"))

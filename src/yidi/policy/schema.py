@@ -20,6 +20,7 @@ from yidi.domain.policy import (  # noqa: F401 - the old import path of the poli
     Percent,
     Reductions,
     RemoteRules,
+    SpecialDrugPolicy,
     Strict,
     TemporaryType,
     YuanFen,

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from yidi.adapters.orm import FilingRow, UserRow
+from yidi.services import pharmacy
 from yidi.services.context import AppContext
 from yidi.services.filings import FileCommand, decide_filing, file_filing
 from yidi.services.reference import DEMO_DATA, load_reference
@@ -19,8 +20,23 @@ def load_demo(ctx: AppContext) -> dict[str, Any]:
     data = load_reference(ctx, persons=True)
     add_users(ctx, data.get("users", []))
     created_filings = add_filings(ctx, data.get("filings", []))
+    recognized = add_recognitions(ctx, data.get("special_drug_recognitions", []))
     return {"regions": len(data["regions"]), "institutions": len(data["institutions"]),
-            "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", []))}
+            "persons": len(data["persons"]), "filings_created": created_filings, "users": len(data.get("users", [])),
+            "special_drug_recognitions_created": recognized}
+
+
+def add_recognitions(ctx: AppContext, entries: list[dict[str, Any]]) -> int:
+    """The demo 特药待遇认定 (reference.yaml ``special_drug_recognitions``) of persons who have none for the drug yet."""
+    created = 0
+    for entry in entries:
+        if any(r.med_list_codg == entry["drug"] for r in pharmacy.recognitions(ctx, entry["psn_no"])):
+            continue
+        pharmacy.recognize(ctx, psn_no=entry["psn_no"], med_list_codg=entry["drug"], fixmedins_code=entry["hospital"],
+                           doctor_code=entry["doctor"], begndate=_d(entry["begndate"]),
+                           dise_codg=entry.get("dise_codg", ""), actor="demo")
+        created += 1
+    return created
 
 
 def add_users(ctx: AppContext, users: list[dict[str, Any]]) -> None:

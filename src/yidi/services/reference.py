@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import CredentialRow, FilingRow, InstitutionRow, PersonRow, RegionRow, UserRow
+from yidi.adapters.orm_pharmacy import DualChannelDrugRow
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.domain.regions import area_covers, is_valid_admdvs, province_of, same_pooling_area
@@ -61,6 +62,8 @@ def load_reference(ctx: AppContext, path: Path = DEMO_DATA, *, persons: bool = T
         for inst in data["institutions"]:
             session.merge(InstitutionRow(**inst))
         session.flush()
+        for entry in data.get("dual_channel_drugs", []):  # B11 双通道 pharmacies (orm_pharmacy)
+            session.merge(DualChannelDrugRow(**entry))
         if persons:
             for person in data["persons"]:
                 session.merge(PersonRow(**person | {"acct_balc": yuan_to_fen(person.get("acct_balc", 0))}))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.services import filings as filing_service
-from yidi.services import manual_claims
+from yidi.services import manual_claims, pharmacy
 from yidi.services import settlements as settlement_service
 from yidi.services import treatment_entry
 from yidi.services.context import AppContext
@@ -55,6 +55,10 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "reject_claim": ({"claim", "reason"}, {"date"}),
     "estimate": ({"psn_no", "fixmedins_code", "med_type", "begntime", "endtime", "items"},
                  {"dise_codg", "emergency", "trauma_no_third_party"}),
+    # B11 特药: the insured region's 特药待遇认定, and a purchase at a 定点零售药店 (2101/2102 without the envelope)
+    "recognize_special_drug": ({"psn_no", "drug", "hospital", "doctor", "begndate"}, {"enddate", "dise_codg"}),
+    "pharmacy_settle": ({"psn_no", "fixmedins_code", "date", "items"},
+                        {"rxno", "doctor", "acct_used_flag", "med_type", "presettle"}),
 }
 # A story has no scanned files: its claims carry these stand-ins (a minimal PDF each) and a stand-in account.
 _STAND_IN_PDF = b"%PDF-1.4\n% yidi scenario stand-in\n%%EOF\n"
@@ -366,6 +370,31 @@ class Runner:
             view = settlement_service.get_settlement(self.ctx, self.settlements[ref])
             return {"setl_id": view.setl_id, "status": view.status}
         return treatment_entry.cancel(self.ctx, self.settlements[ref], on, actor="scenario")
+
+    def do_recognize_special_drug(self, step: dict[str, Any]) -> dict[str, Any]:
+        row = pharmacy.recognize(self.ctx, psn_no=_str(step, "psn_no"), med_list_codg=_str(step, "drug"),
+                                 fixmedins_code=_str(step, "hospital"), doctor_code=_str(step, "doctor"),
+                                 begndate=_date(step, "begndate"), enddate=_date(step, "enddate", required=False),
+                                 dise_codg=_str(step, "dise_codg", required=False) or "", actor="scenario-clerk")
+        return {"recognition_id": row.recognition_id, "status": row.status, "begndate": row.begndate.isoformat(),
+                "enddate": row.enddate.isoformat() if row.enddate else None}
+
+    def do_pharmacy_settle(self, step: dict[str, Any]) -> dict[str, Any]:
+        """A pharmacy purchase: items as in ``settle``, every line filling prescription ``rxno`` by ``doctor``."""
+        items = parse_items(step.get("items"))
+        rxno, doctor = _str(step, "rxno", required=False), _str(step, "doctor", required=False)
+        purchase = pharmacy.Purchase(
+            fixmedins_code=_str(step, "fixmedins_code"), psn_no=_str(step, "psn_no"), on=_date(step, "date"),
+            med_type=_str(step, "med_type", required=False) or "15",
+            lines=tuple(pharmacy.DrugLine(str(i + 1), item.code, item.amount_fen, item.qty, item.price_fen,
+                                          rxno=rxno, doctor_code=doctor) for i, item in enumerate(items)),
+            use_account=bool(_bool(step, "acct_used_flag")), actor="scenario")
+        if _bool(step, "presettle"):
+            outcome = pharmacy.presettle(self.ctx, purchase)
+            return {key: value for key, value in outcome.fields.items() if not key.startswith("_")}
+        outcome = pharmacy.settle(self.ctx, purchase)
+        self.settlements[str(step["id"])] = outcome.setl_id
+        return {"setl_id": outcome.setl_id, "status": "settled", **outcome.fields}
 
     def run_step(self, step: dict[str, Any]) -> StepOutcome:
         step_id = str(step["id"])

@@ -24,7 +24,8 @@ from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import Fen, MoneyFormatError, fen_to_yuan, yuan_to_fen
-from yidi.services import audit, clock, ledger, lookups
+from yidi.domain.special_drugs import Dispensing, check_dispensing
+from yidi.services import audit, clock, ledger, lookups, pharmacy_facts
 from yidi.services.context import AppContext
 from yidi.services.filings import to_domain
 from yidi.services.reference import get_institution, get_person
@@ -150,7 +151,7 @@ def same_visit_params(cmd: SettleCommand) -> dict:
             "v_any_dise": 0 if med_class is MedClass.CHRONIC else 1, "v_dise": cmd.dise_codg or ""}
 
 
-SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、21 普通住院、22 外伤住院、23 转外诊治住院"
+SUPPORTED_MED_TYPES = "11 普通门诊、14 门诊慢特病、15 特药、21 普通住院、22 外伤住院、23 转外诊治住院"
 
 
 def validate(cmd: SettleCommand) -> None:
@@ -257,6 +258,7 @@ class _PersonFacts:
     filings: list  # domain Filings
     used_fen: int | None  # year-to-date usage of the cap; None = no usage row yet
     paid_setl_id: str | None = None  # the paid claim of this visit (settle only)
+    dispensing: Dispensing | None = None  # 特药 (med_type 15) only: recognitions, 双通道 designations (B11)
 
 
 def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, same_visit: bool = False) -> _PersonFacts:
@@ -267,8 +269,12 @@ def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, same_visit:
     else:
         rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | same_visit_params(cmd)).all()
     first = rows[0]
+    dispensing = None
+    if MED_CLASS_OF.get(cmd.med_type) is MedClass.SPECIAL_DRUG:  # B11: read only for 特药 settlements
+        dispensing = pharmacy_facts.dispensing(session, cmd, psn_no)
     return _PersonFacts(filings=[to_domain(row) for row in rows if row.filing_id is not None],
-                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if same_visit else None)
+                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if same_visit else None,
+                        dispensing=dispensing)
 
 
 def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
@@ -297,6 +303,9 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
                   manual=cmd.kind == "manual", dise_codg=cmd.dise_codg)
     coverage = resolve_coverage(person.insuplc_admdvs, facts.filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
+    if facts.dispensing is not None and cmd.kind == "direct":  # B11: 双通道, 认定, 处方 (domain/special_drugs.py)
+        passed = check_dispensing(policy.params.special_drugs, list(cmd.items), facts.dispensing)
+        coverage = replace(coverage, explanation=coverage.explanation + "；特药已核验：" + "、".join(passed))
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
                        cap_used_before_fen=facts.used_fen or 0)

@@ -23,7 +23,8 @@ from yidi.services.scope import RegionScope
 _Columns = TypeVarTuple("_Columns")
 
 NATIONAL_TARGET_BP = 7_000  # I4: ≥ 70 % (seed 001 一)
-CLASS_NAMES = {MedClass.INPATIENT.value: "住院", MedClass.OUTPATIENT.value: "普通门诊", MedClass.CHRONIC.value: "门诊慢特病"}
+CLASS_NAMES = {MedClass.INPATIENT.value: "住院", MedClass.OUTPATIENT.value: "普通门诊", MedClass.CHRONIC.value: "门诊慢特病",
+               MedClass.SPECIAL_DRUG.value: "特药"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def direct_settlement_rates(ctx: AppContext, *, admdvs: str | None = None, date_
             if med_class is not None:
                 counts[(med_class.value, kind)] += int(count)
     return [DirectRate(cls.value, counts[(cls.value, "direct")], counts[(cls.value, "manual")])
-            for cls in (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC)]
+            for cls in (MedClass.INPATIENT, MedClass.OUTPATIENT, MedClass.CHRONIC, MedClass.SPECIAL_DRUG)]
 
 
 def flows_by_month(ctx: AppContext, *, admdvs: str | None = None, date_from: date | None = None,

@@ -558,7 +558,7 @@ def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno
             return {"omsgid": omsgid, "oinfno": oinfno, "rslt": "already_reversed"}
         output = (row.response or {}).get("output") or {}
         bound = bound_context(ctx, session)
-        if oinfno in ("2304", "2207"):
+        if oinfno in ("2304", "2207", "2102"):  # 2102: a pharmacy's 特药 settlement (services/pharmacy.py)
             setl_id = output["setlinfo"]["setl_id"]
             settlement = insured_side.settlement_record(ctx, session, setl_id)
             if settlement is not None and settlement.status == "settled":
@@ -577,7 +577,7 @@ def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno
             if still:
                 revoke_fees(bound, fixmedins_code=fixmedins_code, mdtrt_id=mdtrt_id, feedetl_sns=still, actor=actor)
         else:
-            raise invalid("oinfno", f"交易 {oinfno} 不支持冲正（支持 2201/2204/2207/2301/2304/2401）")
+            raise invalid("oinfno", f"交易 {oinfno} 不支持冲正（支持 2102/2201/2204/2207/2301/2304/2401）")
         row.reversed = True
         audit.record(session, actor, "message.reversal", omsgid, {"oinfno": oinfno})
         return {"omsgid": omsgid, "oinfno": oinfno, "rslt": "reversed"}

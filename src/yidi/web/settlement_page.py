@@ -9,7 +9,7 @@ from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.services.settlement_reads import SettlementFacts, settlement_facts  # noqa: F401 (re-exported)
 
 CAP_NAMES = {MedClass.INPATIENT: "住院最高支付限额", MedClass.OUTPATIENT: "年度门诊限额",
-             MedClass.CHRONIC: "该病种年度门诊限额"}
+             MedClass.CHRONIC: "该病种年度门诊限额", MedClass.SPECIAL_DRUG: "特药年度支付限额"}
 ZERO = ("0.00", "0", "-0.00")
 
 
