@@ -49,7 +49,7 @@ def test_simulate_refuses_an_overlay_beyond_the_national_cap(tmp_path: Path):
     claims = tmp_path / "claims.parquet"
     assert _yidi("demo", "generate", "--claims", "100", "--out", str(claims)).returncode == 0
     proc = _yidi("simulate", "--policy-change", str(overlay), "--claims", str(claims), "--out-dir", str(tmp_path))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "POLICY_INVALID" in proc.stderr and "B5" in proc.stderr
 
 

@@ -178,7 +178,7 @@ def test_cli_check_sample_needs_a_dataset(tmp_path: Path):
     assert _yidi("demo", "generate", "--claims", "200", "--out", str(single)).returncode == 0
     proc = _yidi("simulate", "--policy-change", str(CHANGE), "--claims", str(single), "--check-sample", "3",
                  "--out-dir", str(tmp_path / "sim"))
-    assert proc.returncode == 1 and "INVALID_INPUT" in proc.stderr
+    assert proc.returncode == 2 and "INVALID_INPUT" in proc.stderr
 
 
 def test_b9_the_changed_run_reusing_the_baseline_order_equals_a_fresh_run(books, tmp_path: Path):

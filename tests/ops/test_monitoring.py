@@ -145,7 +145,7 @@ def test_serve_on_a_busy_port_names_the_option(tmp_path):
         env = {**os.environ, "YIDI_DATABASE_URL": f"sqlite:///{tmp_path}/busy.db"}
         result = subprocess.run([sys.executable, "-m", "yidi.cli", "serve", "--port", str(port)], env=env,
                                 capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "已被占用" in result.stderr and "--port" in result.stderr and "Traceback" not in result.stderr
 
 
