@@ -11,8 +11,8 @@ import pytest
 
 from tests.api.test_fsi_support import (client_for, demo_ctx, file_filing, his, ok, row_counts,  # noqa: F401
                                         server)
-from yidi.api import signing
-from yidi.api.fsi_gateway import calls_run_inline, path_infno, served_here
+from yidi.interface import signing
+from yidi.interface.gateway import calls_run_inline, path_infno, served_here
 from yidi.client import fee_row
 from yidi.config import get_settings
 

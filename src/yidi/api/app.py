@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yidi import __version__
 from yidi.api import fault_hooks
-from yidi.api.fsi_gateway import InterfaceGateway
+from yidi.interface.gateway import InterfaceGateway
 from yidi.api.guards import BodyGuard
 from yidi.config import get_settings, production_problems
 from yidi.domain.errors import YidiError, invalid
@@ -31,7 +31,7 @@ ROUTER_MODULES = [
     "yidi.api.auth",
     "yidi.api.filings",
     "yidi.api.benefit",
-    "yidi.api.fsi",
+    "yidi.interface.router",
     "yidi.api.claims",
     "yidi.api.funds",
     "yidi.web.pages",

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from yidi.adapters.orm import VisitRow
-from yidi.api.fsi import authenticate as authenticate_hospital
+from yidi.interface.authentication import authenticate as authenticate_hospital
 from yidi.domain.claims import MAX_ATTACHMENTS
 from yidi.domain.errors import YidiError, invalid
 from yidi.services import insured_side, manual_claims

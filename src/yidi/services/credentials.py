@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow
-from yidi.api.signing import ALGORITHMS
+from yidi.interface.signing import ALGORITHMS
 from yidi.config import get_settings, secret_text
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.regions import area_covers

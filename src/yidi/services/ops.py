@@ -212,7 +212,7 @@ def queued(ctx: AppContext, *, state: str | None = "queued") -> list[DeferredSet
 def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = None, progress=None) -> DrainReport:
     """Settle queued messages whose insured region is available now, oldest first. Safe to run anywhere, any
     number of times, concurrently: each replay is idempotent on its msgid."""
-    from yidi.api import fsi  # the interface's write path: the answer is stored under the original msgid
+    from yidi.interface import calls, envelope, output  # the interface's write path: the answer is stored under the original msgid
 
     now = now or datetime.now()
     invalidate(ctx)
@@ -223,11 +223,11 @@ def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = N
             break
         if outage_for(ctx, row.insuplc_admdvs, now) is not None:
             continue
-        call = fsi.Call(infno=row.infno, msgid=row.msgid, fixmedins_code=row.fixmedins_code,
+        call = envelope.Call(infno=row.infno, msgid=row.msgid, fixmedins_code=row.fixmedins_code,
                         admdvs=row.request.get("admdvs", ""), input=row.request.get("input"),
-                        actor=row.request.get("actor", "ops:drain"), received=fsi.now_text())
+                        actor=row.request.get("actor", "ops:drain"), received=output.now_text())
         try:
-            response = fsi.run_write(ctx, call)
+            response = calls.run_write(ctx, call)
             state, result = "settled", (response.get("output") or {}).get("setlinfo", {}).get("setl_id", "")
         except YidiError as exc:
             state = "settled_elsewhere" if exc.code in ("DUPLICATE_CLAIM", "MESSAGE_REVERSED") else "refused"

@@ -19,14 +19,14 @@ from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from yidi.api.fsi_fields import INSUTYPES, Fields, section
-from yidi.api.fsi_output import yuan
+from yidi.interface.fields import INSUTYPES, Fields, section
+from yidi.interface.output import yuan
 from yidi.domain.errors import YidiError, invalid
 from yidi.services import hospital_clearing, reconciliation
 from yidi.services.context import AppContext
 
 if TYPE_CHECKING:
-    from yidi.api.fsi import Call
+    from yidi.interface.envelope import Call
 
 MAX_DETAIL_ROWS = 100_000
 MAX_UNZIPPED = 20_000_000  # bytes of text a 3202 details file may unpack to
