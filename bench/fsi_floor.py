@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from yidi.interface.authentication import Credential, authenticate
+from yidi.interface.dispatch import TRANSACTIONS
 from yidi.interface.envelope import envelope, parse_call
 from yidi.interface.output import now_text
 from yidi.api.guards import json_depth_exceeds
@@ -58,7 +59,7 @@ async def app(scope, receive, send) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         received = now_text()
         credential = authenticate(CONTEXT, headers, body, record=False)
-        call = parse_call(body, scope["path"].rsplit("/", 1)[1], credential, received)
+        call = parse_call(body, scope["path"].rsplit("/", 1)[1], credential, received, transactions=TRANSACTIONS)
         output = ({"result": {"mdtrt_id": f"MD{call.msgid[-18:]}", "psn_no": ""}} if call.infno == "2401"
                   else SETTLED)
         payload = json.dumps(envelope(call.msgid, credential.admdvs, received, output=output),

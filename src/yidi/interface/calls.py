@@ -1,99 +1,28 @@
-"""One call from request to answer: authentication, the envelope, then the transaction — a write once per msgid
-(the business write and the stored answer commit together), a read answered fresh.
+"""One call from request to answer: size limit → gateway signature (interface/authentication.py) → envelope checks
+and the access key's binding to one institution and its region (interface/envelope.py) → rate limit → the
+transaction (interface/dispatch.py), run as a write or a read (interface/execution.py). Every refusal is an
+envelope with ``infcode`` -1 and an ``err_msg`` that starts with the error code; bad input never becomes a 500
+and never changes data.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
-
-from sqlalchemy.exc import IntegrityError
 
 from yidi.api import ratelimit
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
-from yidi.interface import authentication as fsi_auth
+from yidi.interface import authentication, deferred
 from yidi.interface.authentication import authenticate
-from yidi.interface.dispatch import TRANSACTIONS, WRITE_INFNOS
-from yidi.interface.envelope import Call, envelope, parse_call, stamp_text
+from yidi.interface.dispatch import TRANSACTIONS
+from yidi.interface.envelope import envelope, parse_call, stamp_text
+from yidi.interface.execution import run_read, run_write
 from yidi.interface.output import now_text
 from yidi.logs import exception_line, get_logger
-from yidi.services import idempotency, ops, replay_guard, transactions
 from yidi.services.context import AppContext
 
 log = get_logger("yidi.fsi")
-
-
-def content_digest(call: Call) -> str:
-    """What "the same body" means: the transaction, institution and input (not inf_time or a re-signed header)."""
-    canonical = json.dumps([call.infno, call.fixmedins_code, call.input], ensure_ascii=False, sort_keys=True,
-                           separators=(",", ":"))
-    return idempotency.body_digest(canonical.encode())
-
-
-def run_write(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
-    """``_write_once``, run again from the start when the database ended it as the loser of a deadlock or a
-    serialisation conflict (e.g. a 2305 and a 2304 of the same visit at once; services/transactions.py)."""
-    return transactions.retrying(lambda: _write_once(ctx, call, seen), what=call.infno)
-
-
-def _write_once(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
-    """Do the transaction and store its answer under the msgid — one database transaction.
-
-    The message row (primary key msgid) is inserted at the end, with the answer, so a new message costs one
-    statement. A msgid seen before makes that insert fail: the whole transaction (business write included)
-    is rolled back and the answer comes from the stored message (same content) or the call is refused
-    (MSGID_CONFLICT / MESSAGE_REVERSED). A refusal raised while a concurrent copy of the same message was
-    committing is answered from that copy too, so every copy of one message gets the same answer.
-    ``seen`` (the signed request's replay key) is recorded first, in the same transaction; when the
-    transaction does not commit it is recorded on its own, so a replayed request is refused either way."""
-    digest = content_digest(call)
-    window = get_settings().sign_window_seconds
-    for _attempt in range(2):
-        try:
-            with ctx.unit_of_work() as session:
-                if seen is not None:
-                    replay_guard.record_in(ctx, session, seen, window)
-                output = TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
-                response = envelope(call.msgid, call.admdvs, call.refmsg_time, output=output)
-                idempotency.record(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
-                                   infno=call.infno, digest=digest, response=response)
-            return response
-        except IntegrityError:
-            pass  # the msgid is taken: answer from the stored message below
-        except YidiError as exc:
-            if exc.code == "REQUEST_REPLAYED":
-                raise
-            if seen is not None:
-                replay_guard.first_sight(ctx, seen, window)
-            with ctx.unit_of_work() as session:
-                replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
-            if replay is not None:
-                return replay.response
-            raise
-        if seen is not None:
-            if not replay_guard.first_sight(ctx, seen, window):
-                raise YidiError("REQUEST_REPLAYED", {})
-            seen = None
-        with ctx.unit_of_work() as session:
-            replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
-        if replay is not None:
-            return replay.response
-    raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
-
-
-def run_read(ctx: AppContext, call: Call, seen: str) -> dict | bytes:
-    """A transaction that changes nothing, run in one database transaction with the record of its signed
-    request (no transaction of its own for the replay guard); a refused read is recorded on its own."""
-    try:
-        with ctx.unit_of_work() as session:
-            replay_guard.record_in(ctx, session, seen, get_settings().sign_window_seconds)
-            return TRANSACTIONS[call.infno](idempotency.bound_context(ctx, session), call)
-    except YidiError as exc:
-        if exc.code != "REQUEST_REPLAYED":
-            fsi_auth.not_replayed(ctx, seen)
-        raise
 
 
 def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
@@ -111,22 +40,23 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
     try:
         cred = authenticate(ctx, headers, body, record=False)
         admdvs = cred.admdvs
-        seen = fsi_auth.replay_key(headers)
+        seen = authentication.replay_key(headers)
         try:
-            call = parse_call(body, path_infno, cred, received, refmsg_time)
-            if not fsi_auth.name_matches(headers, call.infno):
+            call = parse_call(body, path_infno, cred, received, refmsg_time, transactions=TRANSACTIONS)
+            if not authentication.name_matches(headers, call.infno):
                 raise YidiError("AUTH_FAILED", {"detail": "_api_name 与 infno 不符"})
         except YidiError:
-            fsi_auth.not_replayed(ctx, seen)  # a replayed malformed request is a replay too
+            authentication.not_replayed(ctx, seen)  # a replayed malformed request is a replay too
             raise
         msgid = call.msgid
         ratelimit.check_fsi(ctx, cred.access_key)  # issue 9: token bucket per access key
-        if call.infno in WRITE_INFNOS:
-            if call.infno in ops.DEFERRABLE_INFNOS:
+        transaction = TRANSACTIONS[call.infno]
+        if transaction.writes:
+            if transaction.deferrable:
                 try:  # I2: queue when the insured region is out; drain when it is back
-                    ops.before_settlement(ctx, call)
+                    deferred.before_settlement(ctx, call)
                 except YidiError:
-                    fsi_auth.not_replayed(ctx, seen)
+                    authentication.not_replayed(ctx, seen)
                     raise
             return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
         output = run_read(ctx, call, seen)

@@ -313,8 +313,3 @@ def t3262(ctx: AppContext, call: Call) -> dict:
     return {"result": {"clr_ym": clr_ym, "rollback_cnt": len(items),
                        "clr_amt": yuan(sum(i.amount_fen for i in items)), "setl_ids": [i.row.setl_id for i in items]}}
 
-
-TRANSACTIONS = {"3201": t3201, "3202": t3202, "3203": t3203, "3204": t3204, "3260": t3260, "3261": t3261,
-                "3262": t3262, "9101": t9101, "9102": t9102}
-READ_INFNOS = {"3201", "3260", "9102"}
-FILE_INFNOS = {"9101"}

@@ -10,15 +10,17 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from yidi.api import guards
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError, invalid
-from yidi.interface import clearing as fsi_clearing
 from yidi.interface.authentication import Credential
 from yidi.interface.fields import Fields
 from yidi.logs import get_logger
+
+if TYPE_CHECKING:
+    from yidi.interface.dispatch import Transaction
 
 log = get_logger("yidi.fsi")
 
@@ -86,9 +88,10 @@ def envelope(call_msgid: str, admdvs: str, refmsg_time: str, *, output: Any = No
             "enctype": None}
 
 
-def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: str, refmsg_time: str = "") -> Call:
-    from yidi.interface.dispatch import TRANSACTIONS  # the table imports the transactions, which import Call
-
+def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: str, refmsg_time: str = "", *,
+               transactions: Mapping[str, Transaction]) -> Call:
+    """The envelope checked against the caller's credential; ``transactions`` is the table of known infnos
+    (interface/dispatch.py, passed in: the table's handlers take the ``Call`` made here)."""
     settings = get_settings()
     try:
         data = json.loads(body)
@@ -100,7 +103,7 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
     infno = env.text("infno", required=path_infno is None, max_len=8) or path_infno
     if path_infno is not None and infno != path_infno:
         raise invalid("infno", f"与路径中的交易编号 {path_infno} 不符")
-    if infno not in TRANSACTIONS:
+    if infno not in transactions:
         raise YidiError("UNKNOWN_INFNO", {"infno": infno})
     extra = sorted(set(data) - ENVELOPE_FIELDS)
     if extra:
@@ -117,7 +120,7 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
         raise invalid("infver", "接口版本应为 V1.0")
     raw_input = data.get("input")
     # 9101 carries a file (bytes as numbers or Base64): only the body limit applies to it
-    max_chars = settings.max_body_bytes if infno in fsi_clearing.FILE_INFNOS else settings.max_input_chars
+    max_chars = settings.max_body_bytes if transactions[infno].file_input else settings.max_input_chars
     if raw_input is None:
         raise invalid("input", "缺少该字段")
     if isinstance(raw_input, str):  # some vendors send input as a JSON string

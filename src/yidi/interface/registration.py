@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from yidi.domain.errors import invalid
 from yidi.interface.envelope import Call
-from yidi.interface.fields import CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, require_same, section
-from yidi.interface.settlement import _discharge
+from yidi.interface.fields import (CERT_TYPES, INPATIENT_MED_TYPES, INSUTYPES, MED_TYPES, Fields, discharge_date,
+                                   require_same, section)
 from yidi.services import visits
 from yidi.services.context import AppContext
 
@@ -59,7 +59,7 @@ def t2201(ctx, call):
 
 def t2402(ctx: AppContext, call: Call) -> dict:
     data, mdtrt_id = _visit_ref(call, "dscginfo", "data")
-    visit = visits.discharge(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, endtime=_discharge(data, True),
+    visit = visits.discharge(ctx, fixmedins_code=call.fixmedins_code, mdtrt_id=mdtrt_id, endtime=discharge_date(data, True),
                              dise_codg=_dise_codg(data, call.input), actor=call.actor)
     require_same(data, "psn_no", visit.psn_no)
     return {"result": {"mdtrt_id": mdtrt_id}}

@@ -10,7 +10,7 @@ from yidi.services.context import AppContext
 
 
 def t2601(ctx: AppContext, call: Call) -> dict:
-    from yidi.interface.dispatch import WRITE_INFNOS  # the table imports this module
+    from yidi.interface.dispatch import WRITE_INFNOS  # at call time: the table imports this module
 
     data = section(call.input, "data")
     omsgid = msgid_key(call.fixmedins_code, read_msgid(data, "omsgid"))  # only your own messages, past or future

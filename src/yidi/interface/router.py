@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 def register(app: FastAPI) -> None:
     """The interface's routes, for the OpenAPI document. Calls are answered before the router by
-    api/fsi_gateway.py (installed outermost by ``create_app``) with the same ``answer``."""
+    interface/gateway.py (installed outermost by ``create_app``) with the same ``answer``."""
     from yidi.interface.gateway import answer, is_file
 
     async def _endpoint(request: Request, infno: str | None) -> Response:

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
 from types import SimpleNamespace
 
 from yidi.adapters.orm import PersonRow, VisitRow
 from yidi.domain.errors import invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.interface.envelope import Call
-from yidi.interface.fields import Fields, require_same, section
+from yidi.interface.fields import Fields, discharge_date, require_same, section
 from yidi.interface.output import SETTLED_AMOUNTS, reversal, setldetail, setlinfo
 from yidi.services import visits
 from yidi.services.context import AppContext
 
 
-def _discharge(data: Fields, required: bool) -> date | None:
-    """The discharge date: ``endtime`` or, as many HIS send it, ``dscg_time`` / ``dscgTime`` (2303/2304 without
-    a 2402)."""
-    given = (data.date("endtime", required=False) or data.date("dscg_time", required=False)
-             or data.date("dscgTime", required=False))
-    if given is None and required:
-        raise invalid(data.name("endtime"), "缺少该字段（或 dscg_time）")
-    return given
-
-
 def _settlement_args(call: Call) -> tuple[Fields, dict]:
     data = section(call.input, "mdtrtinfo", "data")
     return data, {"fixmedins_code": call.fixmedins_code, "mdtrt_id": data.text("mdtrt_id", max_len=40),
-                  "endtime": _discharge(data, False), "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
+                  "endtime": discharge_date(data, False), "medfee_sumamt_fen": data.money("medfee_sumamt", required=False),
                   # 个人账户使用标志: "1" pays the person's share from the personal account (B9)
                   "use_account": data.text("acct_used_flag", required=False, max_len=1) == "1"}
 
