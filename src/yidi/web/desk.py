@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from yidi.adapters.orm import FeeDetailRow, SettlementRow, VisitRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
-from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services import transactions, visits
-from yidi.services.reference import find_person_by_certno, get_institution, get_person
+from yidi.services.person_lookup import find_person_by_cert
+from yidi.services.reference import get_institution, get_person
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
                             region_names)
@@ -61,14 +61,13 @@ def desk_read(request: Request):
     _, hospital = _desk(request)
     ctx = ctx_of(request)
     certno = form(request).get("certno", "")
-    try:
-        with ctx.unit_of_work() as session:
-            person = find_person_by_certno(session, certno)
+    try:  # the same lookup as the interface's 1101: standing filings and, if none covers here today, why
+        person = find_person_by_cert(ctx, "02", certno, treatment_admdvs=hospital.admdvs)
     except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
         return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
-                  filings=filing_service.list_filings(ctx, psn_no=person.psn_no), med_types=MED_TYPE_NAMES,
-                  guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
+                  filings=person.filings, notice=person.filing_notice, med_types=MED_TYPE_NAMES,
+                  guide=filing_guide(ctx, person.insuplc_admdvs, person.on))
 
 
 @router.post("/desk/admit")
