@@ -1,4 +1,4 @@
-"""The interface gateway (api/fsi_gateway.py) answers POST /fsi/api/* before the router; everything else
+"""The interface gateway (interface/gateway.py) answers POST /fsi/api/* before the router; everything else
 passes through to the application unchanged — over real HTTP."""
 
 from __future__ import annotations

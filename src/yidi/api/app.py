@@ -1,9 +1,10 @@
 """The FastAPI application: /fsi/api (hospital interface), /api (people and agencies), pages.
 
-``create_app`` builds everything from an ``AppContext`` — the one place the application is assembled. Routers live
-one per module (``ROUTER_MODULES``, each with ``register(app)``); a listed module that cannot be imported stops
-the start with an error naming it, never a server quietly missing a part. Errors: every ``YidiError`` becomes ``{code, message, hint}`` with its HTTP status;
-request validation problems become INVALID_INPUT naming the field — bad input is never a 500.
+``create_app`` builds everything from an ``AppContext`` — the one place the application is assembled. Routers
+live one per module (``ROUTER_MODULES``, each with ``register(app)``); a listed module that cannot be imported
+stops the start with an error naming it, never a server quietly missing a part. Errors: every ``YidiError``
+becomes ``{code, message, hint}`` with its HTTP status; request validation problems become INVALID_INPUT naming
+the field — bad input is never a 500.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def include_routers(app: FastAPI) -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            raise RouterModuleMissing(f"router module {module_name} (ROUTER_MODULES) cannot be imported: {exc}") from exc
+            raise RouterModuleMissing(
+                f"router module {module_name} (ROUTER_MODULES) cannot be imported: {exc}") from exc
         register = getattr(module, "register", None)
         if not callable(register):
             raise RouterModuleMissing(f"router module {module_name} (ROUTER_MODULES) has no register(app)")

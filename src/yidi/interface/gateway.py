@@ -3,10 +3,10 @@
 Every hospital call is one small signed POST, the hot path of the whole system (issue 5: hundreds of
 complete settlements a second on two cores). FastAPI's router, dependency resolution and the pages'
 session/CSRF middleware cost ~0.5 ms of CPU per call (measured: 15.8 → 13.7 ms per four-call flow) and
-do nothing for it: the interface has its own authentication (interface/authentication.py), its own envelope and its
-own error shape. So this pure-ASGI layer sits outermost and serves those paths itself — the same guards
-as ``BodyGuard`` (size, JSON depth, NUL: ``guards.refusal``) and the same ``calls.handle_call`` — and passes every other request to
-the application untouched. The FastAPI routes in interface/router.py stay declared for the OpenAPI document and
+do nothing for it: the interface has its own authentication (interface/authentication.py), its own envelope
+and its own error shape. So this pure-ASGI layer sits outermost and serves those paths itself — the same guards
+as ``BodyGuard`` (size, JSON depth, NUL: ``guards.refusal``) and the same ``calls.handle_call`` — and passes
+every other request to the application untouched. The FastAPI routes in interface/router.py stay declared for the OpenAPI document and
 use the same ``answer``.
 
 The call runs on the event loop when several worker processes serve (``calls_run_inline``), else in a
