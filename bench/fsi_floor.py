@@ -1,8 +1,8 @@
 """The floor under the fsi benchmark: the interface's HTTP + signature + envelope work with no database.
 
 ``uvicorn bench.fsi_floor:app`` answers the benchmark's calls the way the real server does up to the
-transaction — the gateway's body guards, ``fsi.authenticate`` (SM3 of the body, HMAC-SM3 signature,
-timestamp window), ``fsi.parse_call`` (envelope checks) and ``fsi.envelope`` — and then returns a canned
+transaction — the gateway's body guards, ``authenticate`` (SM3 of the body, HMAC-SM3 signature,
+timestamp window), ``parse_call`` (envelope checks) and ``envelope`` — and then returns a canned
 output instead of touching the database. Run side by side with the real server it shows what the 2
 cores allow before any settlement work is done. Not part of the product; no credentials besides the
 demo hospital's.
@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 
-from yidi.api import fsi
+from yidi.interface.authentication import Credential, authenticate
+from yidi.interface.dispatch import TRANSACTIONS
+from yidi.interface.envelope import envelope, parse_call
+from yidi.interface.output import now_text
 from yidi.api.guards import json_depth_exceeds
 
 HOSPITAL = "H11000000001"
-CREDENTIAL = fsi.Credential(f"demo-{HOSPITAL}", HOSPITAL, "110000", f"demo-secret-{HOSPITAL}", "HMAC-SM3", True)
+CREDENTIAL = Credential(f"demo-{HOSPITAL}", HOSPITAL, "110000", f"demo-secret-{HOSPITAL}", "HMAC-SM3", True)
 SETTLED = {"setlinfo": {name: "0.00" for name in (
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
     "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay")},
@@ -24,7 +27,7 @@ SETTLED = {"setlinfo": {name: "0.00" for name in (
 
 
 class _Context:
-    """Just enough of an AppContext for ``fsi.authenticate``: the credential cache, pre-filled."""
+    """Just enough of an AppContext for ``authenticate``: the credential cache, pre-filled."""
 
     demo_mode = True
 
@@ -54,12 +57,12 @@ async def app(scope, receive, send) -> None:
     else:
         assert not json_depth_exceeds(body)
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        received = fsi.now_text()
-        credential = fsi.authenticate(CONTEXT, headers, body, record=False)
-        call = fsi.parse_call(body, scope["path"].rsplit("/", 1)[1], credential, received)
+        received = now_text()
+        credential = authenticate(CONTEXT, headers, body, record=False)
+        call = parse_call(body, scope["path"].rsplit("/", 1)[1], credential, received, transactions=TRANSACTIONS)
         output = ({"result": {"mdtrt_id": f"MD{call.msgid[-18:]}", "psn_no": ""}} if call.infno == "2401"
                   else SETTLED)
-        payload = json.dumps(fsi.envelope(call.msgid, credential.admdvs, received, output=output),
+        payload = json.dumps(envelope(call.msgid, credential.admdvs, received, output=output),
                              ensure_ascii=False, separators=(",", ":")).encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})

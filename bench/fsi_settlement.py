@@ -106,7 +106,7 @@ class Terminal:
     async def call(self, infno: str, input_data: dict) -> dict:
         import json
 
-        from yidi.api.signing import signed_headers
+        from yidi.interface.signing import signed_headers
 
         body = json.dumps(self.client.envelope(infno, input_data), ensure_ascii=False).encode()
         headers = signed_headers(infno=infno, body=body, access_key=self.client.access_key, secret=self.client.secret)

@@ -109,13 +109,14 @@ def queue(state: str = typer.Option("queued", help="queued / settled / refused /
 @ops_app.command("drain")
 def drain(json_output: bool = typer.Option(False, "--json")) -> None:
     """办理排队结算 / settle queued visits whose insured region is available again (idempotent)."""
+    from yidi.interface import deferred  # replays each message through the interface's write path
     from yidi.services import ops
 
     ctx = _context()
     total = len(ops.queued(ctx))
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("办理排队结算", total=total)
-        report = ops.drain(ctx, progress=lambda: progress.advance(task))
+        report = deferred.drain(ctx, progress=lambda: progress.advance(task))
     if json_output:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from yidi.api.signing import signed_headers, tif_headers
+from yidi.interface.signing import signed_headers, tif_headers
 
 
 # One running sequence per institution and range for the whole process: two clients of one institution made one

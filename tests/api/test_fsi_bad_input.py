@@ -9,7 +9,7 @@ import time
 import httpx
 
 from tests.api.test_fsi_support import BEIJING, client_for, demo_ctx, file_filing, his, ok, row_counts, server  # noqa: F401
-from yidi.api import signing
+from yidi.interface import signing
 from yidi.client import fee_row
 
 

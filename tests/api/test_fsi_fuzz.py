@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.test_fsi_support import row_counts
-from yidi.api import fsi
-from yidi.api.signing import signed_headers
+from yidi.interface import calls as fsi
+from yidi.interface.dispatch import TRANSACTIONS
+from yidi.interface.signing import signed_headers
 from yidi.client import HospitalClient
 
 CODE = "H11000000001"
@@ -31,7 +32,7 @@ inputs = st.one_of(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(infno=st.sampled_from(sorted(fsi.TRANSACTIONS)), input_data=inputs)
+@given(infno=st.sampled_from(sorted(TRANSACTIONS)), input_data=inputs)
 def test_v1_any_input_gets_a_coded_answer_and_refusals_change_nothing(sqlite_ctx, infno, input_data):
     sqlite_ctx.demo_mode = True
     client = HospitalClient("http://unused", f"demo-{CODE}", f"demo-secret-{CODE}", CODE)

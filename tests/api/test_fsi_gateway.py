@@ -1,4 +1,4 @@
-"""The interface gateway (api/fsi_gateway.py) answers POST /fsi/api/* before the router; everything else
+"""The interface gateway (interface/gateway.py) answers POST /fsi/api/* before the router; everything else
 passes through to the application unchanged — over real HTTP."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from tests.api.test_fsi_support import (client_for, demo_ctx, file_filing, his, ok, row_counts,  # noqa: F401
                                         server)
-from yidi.api import signing
-from yidi.api.fsi_gateway import calls_run_inline, path_infno, served_here
+from yidi.interface import signing
+from yidi.interface.gateway import calls_run_inline, path_infno, served_here
 from yidi.client import fee_row
 from yidi.config import get_settings
 

@@ -19,15 +19,6 @@ FORBIDDEN_IMPORTS = ("yidi.adapters", "sqlalchemy")
 # Reaching the database from an entrypoint: a unit of work, or a session's statement methods.
 FORBIDDEN_CALLS = ("unit_of_work", "execute", "scalars", "scalar")
 
-# TEMPORARY (issue 14): the hospital interface files are moving into their own package (helper struct-iface);
-# until that move lands they keep their own database access. Drop this list (and the desk entry below) when
-# api/fsi*.py and api/signing.py are gone from api/.
-NOT_YET_MOVED = {"api/fsi.py", "api/fsi_auth.py", "api/fsi_clearing.py", "api/fsi_fields.py", "api/fsi_gateway.py",
-                 "api/fsi_output.py", "api/signing.py"}
-# TEMPORARY (issue 14): the desk's card reading (the 1101-style person lookup) is being unified with the other two
-# 1101 lookups by struct-iface; it still opens a unit of work for reference.find_person_by_certno.
-CALLS_NOT_YET_MOVED = {("web/desk.py", "unit_of_work")}
-
 
 def entrypoint_files() -> list[Path]:
     return sorted([path for folder in ENTRYPOINTS for path in (SRC / folder).glob("*.py")]
@@ -74,8 +65,6 @@ def test_the_scan_finds_what_it_looks_for():
 
 @pytest.mark.parametrize("path", entrypoint_files(), ids=_relative)
 def test_entrypoint_imports_no_adapter_and_no_sqlalchemy(path: Path):
-    if _relative(path) in NOT_YET_MOVED:
-        pytest.skip("hospital interface file: moving to its own package (struct-iface)")
     tree = ast.parse(path.read_text(encoding="utf-8"))
     wrong = [f"{_relative(path)}:{line} imports {module}" for line, module in imported_modules(tree)
              if _is_forbidden(module)]
@@ -84,9 +73,7 @@ def test_entrypoint_imports_no_adapter_and_no_sqlalchemy(path: Path):
 
 @pytest.mark.parametrize("path", entrypoint_files(), ids=_relative)
 def test_entrypoint_opens_no_unit_of_work_and_runs_no_statement(path: Path):
-    if _relative(path) in NOT_YET_MOVED:
-        pytest.skip("hospital interface file: moving to its own package (struct-iface)")
     tree = ast.parse(path.read_text(encoding="utf-8"))
     wrong = [f"{_relative(path)}:{line} calls .{call}()" for line, call in database_calls(tree)
-             if (_relative(path), call) not in CALLS_NOT_YET_MOVED]
+             ]
     assert not wrong, "a query belongs in a services module returning frozen values:\n" + "\n".join(wrong)

@@ -123,7 +123,7 @@ def test_h13_secrets_are_types_that_do_not_print(monkeypatch):
     so a log line or a traceback that shows them gives nothing away."""
     from pydantic import SecretStr
 
-    from yidi.api.fsi import Credential
+    from yidi.interface.authentication import Credential
     from yidi.config import Settings
 
     monkeypatch.setenv("YIDI_SECRET_KEY", SECRET_KEY)

@@ -16,6 +16,7 @@ from tests.api.test_fsi_support import (  # noqa: F401
 from yidi.adapters.orm import SettlementRow
 from yidi.adapters.orm_ops import DeferredSettlementRow
 from yidi.client import fee_row
+from yidi.interface import deferred
 from yidi.services import ops
 from yidi.services.verify import verify
 
@@ -54,11 +55,11 @@ def test_i2_settlement_during_outage_is_queued_then_drained_once(demo_ctx, his):
     queue = ops.queued(demo_ctx)
     assert [(q.mdtrt_id, q.msgid, q.state) for q in queue] == [(mdtrt_id, msgid, "queued")]
 
-    assert ops.drain(demo_ctx).still_queued == 1  # region still out: nothing settles
+    assert deferred.drain(demo_ctx).still_queued == 1  # region still out: nothing settles
     assert ops.clear_outages(demo_ctx) == 1
-    report = ops.drain(demo_ctx)
+    report = deferred.drain(demo_ctx)
     assert (report.settled, report.still_queued) == (1, 0)
-    assert ops.drain(demo_ctx).settled == 0  # idempotent
+    assert deferred.drain(demo_ctx).settled == 0  # idempotent
 
     answer = ok(his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid))  # resend: the stored answer
     assert answer["setlinfo"]["setl_id"] == report.details[0]["result"]
@@ -92,7 +93,7 @@ def test_i2_a_queued_visit_cancelled_meanwhile_ends_refused_and_nothing_is_paid(
     ok(his.revoke_inpatient_fees(mdtrt_id))
     ok(his.cancel_admission(mdtrt_id))  # the person went for manual reimbursement instead
     ops.clear_outages(demo_ctx)
-    report = ops.drain(demo_ctx)
+    report = deferred.drain(demo_ctx)
     assert report.refused == 1 and report.details[0]["result"].startswith("VISIT_STATE")
     assert _settlements(demo_ctx) == 0 and not ops.queued(demo_ctx)
 

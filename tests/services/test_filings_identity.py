@@ -9,7 +9,7 @@ import pytest
 
 from yidi.domain.errors import YidiError
 from yidi.services.filings import FileCommand, cancel_filing, file_filing
-from yidi.services.reference import find_person_by_cert
+from yidi.services.person_lookup import find_person_by_cert
 
 ZHANG_SAN = "410802195501011234"
 

@@ -1,8 +1,10 @@
 """The FastAPI application: /fsi/api (hospital interface), /api (people and agencies), pages.
 
-``create_app`` builds everything from an ``AppContext``; routers live one per module and are
-included here. Errors: every ``YidiError`` becomes ``{code, message, hint}`` with its HTTP status;
-request validation problems become INVALID_INPUT naming the field — bad input is never a 500.
+``create_app`` builds everything from an ``AppContext`` — the one place the application is assembled. Routers
+live one per module (``ROUTER_MODULES``, each with ``register(app)``); a listed module that cannot be imported
+stops the start with an error naming it, never a server quietly missing a part. Errors: every ``YidiError``
+becomes ``{code, message, hint}`` with its HTTP status; request validation problems become INVALID_INPUT naming
+the field — bad input is never a 500.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yidi import __version__
 from yidi.api import fault_hooks
-from yidi.api.fsi_gateway import InterfaceGateway
+from yidi.interface.gateway import InterfaceGateway
 from yidi.api.guards import BodyGuard
 from yidi.config import get_settings, production_problems
 from yidi.domain.errors import YidiError, invalid
@@ -26,12 +28,12 @@ from yidi.logs import configure_logging, exception_line, get_logger
 from yidi.services import transactions
 from yidi.services.context import AppContext
 
-# Routers are optional modules so that each part of the system stays in its own file.
+# One module per part of the system, each exposing ``register(app)``. Every one is required.
 ROUTER_MODULES = [
     "yidi.api.auth",
     "yidi.api.filings",
     "yidi.api.benefit",
-    "yidi.api.fsi",
+    "yidi.interface.router",
     "yidi.api.claims",
     "yidi.api.funds",
     "yidi.api.desk",
@@ -83,6 +85,24 @@ def wants_page(request: Request) -> bool:
     path = request.url.path
     return ("text/html" in request.headers.get("accept", "") and "session" in request.scope
             and not path.startswith(("/api/", "/fsi/")))
+
+
+class RouterModuleMissing(RuntimeError):
+    """A module listed in ROUTER_MODULES cannot be imported or has no ``register(app)``."""
+
+
+def include_routers(app: FastAPI) -> None:
+    """Every module of ``ROUTER_MODULES`` registers its routes; a missing one fails loudly, naming it."""
+    for module_name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            raise RouterModuleMissing(
+                f"router module {module_name} (ROUTER_MODULES) cannot be imported: {exc}") from exc
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise RouterModuleMissing(f"router module {module_name} (ROUTER_MODULES) has no register(app)")
+        register(app)
 
 
 def create_app(ctx: AppContext | None = None) -> FastAPI:
@@ -143,14 +163,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok", "version": __version__, "database": ctx.engine.dialect.name}
 
-    for module_name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(app)
+    include_routers(app)
     # Outermost, after every other middleware: hospital calls skip the router and the pages' middleware.
     app.add_middleware(InterfaceGateway, ctx=ctx, max_bytes=settings.max_body_bytes)
     return app

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
-from yidi.api.fsi import authenticate as authenticate_hospital
+from yidi.interface.authentication import authenticate as authenticate_hospital
 from yidi.domain.claims import MAX_ATTACHMENTS
 from yidi.domain.errors import YidiError, invalid
 from yidi.services import claim_intake, manual_claims

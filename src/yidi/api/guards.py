@@ -167,7 +167,7 @@ class BodyGuard:
 async def _reject(scope: Scope, send: Send, error: YidiError) -> None:
     """The refusal in the caller's own dialect: the interface envelope on /fsi, ``{code, message}`` elsewhere."""
     if scope.get("path", "").startswith("/fsi/"):
-        from yidi.api.fsi import envelope, stamp_text
+        from yidi.interface.envelope import envelope, stamp_text
 
         body = envelope("", "", stamp_text(), error=error)
     else:

@@ -35,7 +35,7 @@ LATENCY = Histogram("yidi_fsi_call_seconds", "Hospital interface call latency, r
 
 
 def _known_infnos() -> frozenset[str]:
-    from yidi.api.fsi import TRANSACTIONS
+    from yidi.interface.dispatch import TRANSACTIONS
 
     return frozenset(TRANSACTIONS)
 

@@ -1,6 +1,6 @@
 """Hospital interface credentials (access key + secret): issue, rotate, revoke, list — and their encryption.
 
-The interface checks an HMAC signature computed with the secret (api/signing.py), so the server must be able
+The interface checks an HMAC signature computed with the secret (interface/signing.py), so the server must be able
 to read the secret back: it is *encrypted* at rest, not hashed. Encryption is Fernet (AES-128-CBC +
 HMAC-SHA256, from the cryptography package) with the key(s) in ``YIDI_CREDENTIAL_KEY``: comma-separated
 Fernet keys, the first encrypts and every one decrypts, so a key is rotated by putting the new key first,
@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow
-from yidi.api.signing import ALGORITHMS
 from yidi.config import get_settings, secret_text
+from yidi.domain.credentials import ALGORITHMS
 from yidi.domain.errors import YidiError, invalid
 from yidi.services import audit
 from yidi.services.context import AppContext

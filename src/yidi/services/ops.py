@@ -1,12 +1,13 @@
-"""Degraded mode (I2): planned outages of insured regions, the deferred-settlement queue and its drain.
+"""Degraded mode (I2): planned outages of insured regions and the deferred-settlement queue.
 
 When the insured region's side is unavailable (a planned outage night, or an incident an operator records
 with ``yidi ops outage add``), a 2304/2207 for a person insured there cannot be settled: the answer is a
 clear SERVICE_UNAVAILABLE saying the visit is queued and what to do, and the message is kept whole in
 ``deferred_settlements``. When service returns, ``yidi ops drain`` — or, automatically, the next settlement
 call any hospital makes — replays each queued message through the interface's own write path
-(``api.fsi.run_write``), so its answer is stored under the original msgid: the hospital resends that msgid and
-receives the settlement, exactly once. Nothing is lost: every queued row ends ``settled``, ``refused`` (the
+(interface/deferred.py drains; this module keeps the windows and the queue and never calls the interface), so
+its answer is stored under the original msgid: the hospital resends that msgid and receives the settlement,
+exactly once. Nothing is lost: every queued row ends ``settled``, ``refused`` (the
 replay got a business refusal, e.g. the registration was cancelled meanwhile; the code is kept) or
 ``settled_elsewhere`` (the visit was settled another way, e.g. a manual claim).
 
@@ -34,8 +35,6 @@ from yidi.services.context import AppContext
 
 log = get_logger("yidi.ops")
 
-DEFERRABLE_INFNOS = ("2304", "2207")  # settlements: the insured region's rules and funds decide them
-AUTO_DRAIN_BATCH = 50  # queued messages settled by one ordinary call after an outage (the rest: next call / drain)
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def clear_outages(ctx: AppContext, admdvs: str | None = None, *, now: datetime |
     return len(rows)
 
 
-# ------------------------------------------------------------------ the call-path hook --
+# ------------------------------------------------------------------ the queue --
 def _mdtrt_id_of(input_data: Any) -> str | None:
     if not isinstance(input_data, dict):
         return None
@@ -148,38 +147,41 @@ def _mdtrt_id_of(input_data: Any) -> str | None:
     return None
 
 
-def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -> None:
-    """Run by the interface before a 2304/2207 (``call`` is api.fsi.Call). Settles queued messages whose region
-    is back; then, if this person's insured region is out, queues this message and raises SERVICE_UNAVAILABLE."""
-    now = now or datetime.now()
+def drain_due(ctx: AppContext, now: datetime) -> bool:
+    """Messages are queued for a region whose outage is over (the interface then drains before answering)."""
     view = _view(ctx, now)
-    if view.queued_regions and any(outage_for(ctx, region, now) is None for region in view.queued_regions):
-        drain(ctx, limit=AUTO_DRAIN_BATCH, now=now)
-    if not any(o.active(now) for o in view.outages):
+    return bool(view.queued_regions) and any(outage_for(ctx, region, now) is None for region in view.queued_regions)
+
+
+def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, infno: str, input_data: Any,
+                        admdvs: str, actor: str, now: datetime) -> None:
+    """Before a settlement message (2304/2207) is run: if this person's insured region is out, keep the message
+    whole in the queue (once per msgid, one queued message per visit) and raise SERVICE_UNAVAILABLE saying so."""
+    if not any(o.active(now) for o in _view(ctx, now).outages):
         return
-    mdtrt_id = _mdtrt_id_of(call.input)
+    mdtrt_id = _mdtrt_id_of(input_data)
     if mdtrt_id is None:
         return  # malformed: the transaction itself refuses it with the field named
     with ctx.unit_of_work() as session:
         region = session.scalar(select(PersonRow.insuplc_admdvs).join(VisitRow, VisitRow.psn_no == PersonRow.psn_no)
                                 .where(VisitRow.mdtrt_id == mdtrt_id,
-                                       VisitRow.fixmedins_code == call.fixmedins_code))
+                                       VisitRow.fixmedins_code == fixmedins_code))
         outage = outage_for(ctx, region, now) if region else None
-        if outage is None or session.get(MessageRow, call.msgid) is not None:
+        if outage is None or session.get(MessageRow, msgid) is not None:
             return  # region up, unknown visit (refused downstream), or a resend of a processed message
         queued = session.scalars(select(DeferredSettlementRow).where(
-            (DeferredSettlementRow.msgid == call.msgid)
+            (DeferredSettlementRow.msgid == msgid)
             | ((DeferredSettlementRow.mdtrt_id == mdtrt_id) & (DeferredSettlementRow.state == "queued")))).first()
         if queued is None:
             queued = DeferredSettlementRow(
-                mdtrt_id=mdtrt_id, msgid=call.msgid, fixmedins_code=call.fixmedins_code, infno=call.infno,
+                mdtrt_id=mdtrt_id, msgid=msgid, fixmedins_code=fixmedins_code, infno=infno,
                 insuplc_admdvs=region, reason=f"参保地 {outage.admdvs} 停机 {outage.to_dict()['from']}"
                                               f"～{outage.to_dict()['to']} {outage.reason}"[:200],
-                request={"input": call.input, "admdvs": call.admdvs, "actor": call.actor},
+                request={"input": input_data, "admdvs": admdvs, "actor": actor},
                 queued_at=now.replace(microsecond=0), state="queued", result="")
             session.add(queued)
             session.flush()
-            log.info("ops.settlement_deferred", mdtrt_id=mdtrt_id, msgid=call.msgid, admdvs=region)
+            log.info("ops.settlement_deferred", mdtrt_id=mdtrt_id, msgid=msgid, admdvs=region)
         queue_no, first_msgid = queued.id, queued.msgid
     ctx.__dict__.get("_ops_view", _View()).queued_regions.add(region)
     raise YidiError("SERVICE_UNAVAILABLE", {
@@ -187,7 +189,6 @@ def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -
                   f"届时用原报文ID {first_msgid} 重发即得结果"})
 
 
-# ------------------------------------------------------------------------ the drain --
 @dataclass
 class DrainReport:
     settled: int = 0
@@ -209,41 +210,9 @@ def queued(ctx: AppContext, *, state: str | None = "queued") -> list[DeferredSet
         return list(session.scalars(stmt))
 
 
-def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = None, progress=None) -> DrainReport:
-    """Settle queued messages whose insured region is available now, oldest first. Safe to run anywhere, any
-    number of times, concurrently: each replay is idempotent on its msgid."""
-    from yidi.api import fsi  # the interface's write path: the answer is stored under the original msgid
-
-    now = now or datetime.now()
-    invalidate(ctx)
-    report = DrainReport()
-    rows = queued(ctx)
-    for row in rows:
-        if limit is not None and report.settled + report.refused + report.settled_elsewhere >= limit:
-            break
-        if outage_for(ctx, row.insuplc_admdvs, now) is not None:
-            continue
-        call = fsi.Call(infno=row.infno, msgid=row.msgid, fixmedins_code=row.fixmedins_code,
-                        admdvs=row.request.get("admdvs", ""), input=row.request.get("input"),
-                        actor=row.request.get("actor", "ops:drain"), received=fsi.now_text())
-        try:
-            response = fsi.run_write(ctx, call)
-            state, result = "settled", (response.get("output") or {}).get("setlinfo", {}).get("setl_id", "")
-        except YidiError as exc:
-            state = "settled_elsewhere" if exc.code in ("DUPLICATE_CLAIM", "MESSAGE_REVERSED") else "refused"
-            result = f"{exc.code}：{exc.full_message()}"[:200]
-        except Exception as exc:  # noqa: BLE001 - the database went away mid-drain: stop, keep the rest queued
-            log.warning("ops.drain_interrupted", error=repr(exc)[:200])
-            break
-        with ctx.unit_of_work() as session:
-            stored = session.get(DeferredSettlementRow, row.id)
-            if stored is not None and stored.state == "queued":
-                stored.state, stored.result, stored.done_at = state, result, datetime.now().replace(microsecond=0)
-        setattr(report, state, getattr(report, state) + 1)
-        report.details.append({"id": row.id, "mdtrt_id": row.mdtrt_id, "msgid": row.msgid, "state": state,
-                               "result": result})
-        if progress is not None:
-            progress()
-    report.still_queued = len(rows) - report.settled - report.refused - report.settled_elsewhere
-    invalidate(ctx)
-    return report
+def finish_queued(ctx: AppContext, queue_id: int, state: str, result: str) -> None:
+    """A queued message replayed: ``settled``, ``refused`` or ``settled_elsewhere`` (first outcome kept)."""
+    with ctx.unit_of_work() as session:
+        stored = session.get(DeferredSettlementRow, queue_id)
+        if stored is not None and stored.state == "queued":
+            stored.state, stored.result, stored.done_at = state, result, datetime.now().replace(microsecond=0)

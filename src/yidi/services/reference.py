@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -13,11 +12,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yidi.adapters.orm import CredentialRow, FilingRow, InstitutionRow, PersonRow, RegionRow, UserRow
+from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow, RegionRow, UserRow
 from yidi.adapters.orm_pharmacy import DualChannelDrugRow
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
-from yidi.domain.regions import area_covers, is_valid_admdvs, province_of, same_pooling_area
+from yidi.domain.regions import is_valid_admdvs, province_of
 from yidi.services.context import AppContext
 from yidi.services.scope import RegionScope
 
@@ -154,80 +153,3 @@ def list_institutions(ctx: AppContext, *, admdvs: str | None = None, level: int 
 
 def list_users(session: Session) -> list[UserRow]:
     return list(session.scalars(select(UserRow)))
-
-
-# ------------------------------------------------------------------ F11: identity at the hospital ----
-# mdtrt_cert_type (就诊凭证类型): 01 医保电子凭证, 02 居民身份证, 03 社会保障卡.
-CERT_TYPES = {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"}
-
-
-@dataclass(frozen=True)
-class FilingSummary:
-    filing_id: str
-    filing_type: str
-    mdtrtarea_admvs: str
-    begndate: date
-    enddate: date | None
-    status: str
-    approve_due_date: date | None
-
-
-@dataclass(frozen=True)
-class PersonIdentity:
-    """What transaction 1101 (人员信息获取) needs: base info, insurance info and standing filings."""
-
-    psn_no: str
-    name: str
-    certno: str
-    insuplc_admdvs: str
-    insutype: str
-    insu_status: str
-    acct_balc: int  # fen
-    mdtrt_cert_type: str
-    filings: tuple[FilingSummary, ...]  # active and pending cross-region filings
-    filing_notice: str | None  # F11: when no filing covers the hospital's region, how to file
-
-
-def cert_no_from(mdtrt_cert_type: str, mdtrt_cert_no: str) -> str:
-    """The resident ID number a certificate carries (documented reading, docs/policy-readings.md).
-
-    02 身份证: the number itself. 03 社保卡: the card's 社会保障号码 is the holder's 公民身份号码
-    (GB 11643), so the demo reads it as the ID number. 01 医保电子凭证: the real QR token is resolved by the
-    national platform to the holder's ID; in the demo the hospital passes the resolved ID number as
-    mdtrt_cert_no. A real deployment replaces this function with the platform's token lookup.
-    """
-    if mdtrt_cert_type not in CERT_TYPES:
-        raise invalid("mdtrt_cert_type", "应为 01 医保电子凭证、02 居民身份证 或 03 社会保障卡")
-    certno = (mdtrt_cert_no or "").strip().upper()
-    problem = certno_problem(certno)
-    if problem:
-        raise invalid("mdtrt_cert_no", f"{CERT_TYPES[mdtrt_cert_type]}：{problem}")
-    return certno
-
-
-def find_person_by_cert(ctx: AppContext, mdtrt_cert_type: str, mdtrt_cert_no: str, *,
-                        treatment_admdvs: str | None = None, on: date | None = None) -> PersonIdentity:
-    """F11: certificate → person, with the person's standing filings (for 1101).
-
-    Raises INVALID_INPUT (bad type or number) or UNKNOWN_PERSON. Never refuses an unfiled person:
-    given the hospital's region (``treatment_admdvs``) and the day (``on``, default today), a person
-    with no active filing covering it gets ``filing_notice`` — the NOT_FILED message, which names the
-    filing channels — so the desk can tell them how to file (a retro filing before discharge still settles).
-    """
-    certno = cert_no_from(mdtrt_cert_type, mdtrt_cert_no)
-    on = on or date.today()
-    with ctx.unit_of_work() as session:
-        person = find_person_by_certno(session, certno)
-        rows = session.scalars(select(FilingRow).where(FilingRow.psn_no == person.psn_no,
-                                                       FilingRow.status.in_(("active", "pending")))
-                               .order_by(FilingRow.begndate, FilingRow.filing_id))
-        filings = tuple(FilingSummary(r.filing_id, r.filing_type, r.mdtrtarea_admvs, r.begndate, r.enddate, r.status,
-                                      r.approve_due_date) for r in rows)
-        notice = None
-        if treatment_admdvs and not same_pooling_area(person.insuplc_admdvs, treatment_admdvs):
-            covered = any(f.status == "active" and area_covers(f.mdtrtarea_admvs, treatment_admdvs)
-                          and f.begndate <= on and (f.enddate is None or on <= f.enddate) for f in filings)
-            if not covered:
-                notice = YidiError("NOT_FILED", {"mdtrtarea": treatment_admdvs, "date": on.isoformat()}).full_message()
-        return PersonIdentity(person.psn_no, person.name, person.certno, person.insuplc_admdvs, person.insutype,
-                              person.insu_status, person.acct_balc, mdtrt_cert_type, filings, notice)

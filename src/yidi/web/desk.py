@@ -16,11 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
-from yidi.services import filings as filing_service
 from yidi.services import settlements as settlement_service
 from yidi.services import desk as desk_reads
-from yidi.services import directory, insured_side, transactions, visitor_settlements, visits
-from yidi.services.reference import find_person_by_certno
+from yidi.services import directory, transactions, visitor_settlements, visits
+from yidi.services.person_lookup import find_person_by_cert
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
 from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
                             region_names)
@@ -52,22 +51,13 @@ def desk_read(request: Request):
     _, hospital = _desk(request)
     ctx = ctx_of(request)
     certno = form(request).get("certno", "")
-    try:
-        with ctx.unit_of_work() as session:
-            person = find_person_by_certno(session, certno)
-        filings = filing_service.list_filings(ctx, psn_no=person.psn_no)
-        if ctx.federation is not None and not ctx.federation.owns(person.insuplc_admdvs):
-            raise YidiError("UNKNOWN_PERSON", {"key": certno})  # a visitor's desk copy: ask their insured node
-    except YidiError as exc:
-        if exc.code != "UNKNOWN_PERSON" or ctx.federation is None:  # a mistyped number: said beside the field
-            return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
-        try:  # on a province node: a visitor insured in another province, as 1101 reads them (their node answers)
-            person, filings = insured_side.identify(ctx, certno)
-        except YidiError as remote:
-            return _home_page(request, status_code=remote.http_status, problem=remote, certno=certno)
+    try:  # the same lookup as the interface's 1101: standing filings and, if none covers here today, why
+        person = find_person_by_cert(ctx, "02", certno, treatment_admdvs=hospital.admdvs)
+    except YidiError as exc:  # a mistyped number: said beside the field, the number kept for correcting
+        return _home_page(request, status_code=exc.http_status, problem=exc, certno=certno)
     return render(request, "desk/person.html", hospital=hospital, person=person, regions=region_names(ctx),
-                  filings=filings, med_types=MED_TYPE_NAMES,
-                  guide=filing_guide(ctx, person.insuplc_admdvs, date.today()))
+                  filings=person.filings, notice=person.filing_notice, med_types=MED_TYPE_NAMES,
+                  guide=filing_guide(ctx, person.insuplc_admdvs, person.on))
 
 
 @router.post("/desk/admit")

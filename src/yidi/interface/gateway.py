@@ -3,10 +3,10 @@
 Every hospital call is one small signed POST, the hot path of the whole system (issue 5: hundreds of
 complete settlements a second on two cores). FastAPI's router, dependency resolution and the pages'
 session/CSRF middleware cost ~0.5 ms of CPU per call (measured: 15.8 → 13.7 ms per four-call flow) and
-do nothing for it: the interface has its own authentication (api/signing.py), its own envelope and its
-own error shape. So this pure-ASGI layer sits outermost and serves those paths itself — the same guards
-as ``BodyGuard`` (size, JSON depth, NUL: ``guards.refusal``) and the same ``fsi.handle_call`` — and passes every other request to
-the application untouched. The FastAPI routes in api/fsi.py stay declared for the OpenAPI document and
+do nothing for it: the interface has its own authentication (interface/authentication.py), its own envelope
+and its own error shape. So this pure-ASGI layer sits outermost and serves those paths itself — the same guards
+as ``BodyGuard`` (size, JSON depth, NUL: ``guards.refusal``) and the same ``calls.handle_call`` — and passes
+every other request to the application untouched. The FastAPI routes in interface/router.py stay declared for the OpenAPI document and
 use the same ``answer``.
 
 The call runs on the event loop when several worker processes serve (``calls_run_inline``), else in a
@@ -22,9 +22,11 @@ import time
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from yidi.api import fsi, metrics
+from yidi.api import metrics
 from yidi.api.guards import read_body, refusal
 from yidi.config import get_settings
+from yidi.interface.calls import handle_call
+from yidi.interface.envelope import envelope, stamp_text
 from yidi.domain.errors import YidiError
 from yidi.services import audit
 from yidi.services.context import AppContext
@@ -67,9 +69,9 @@ async def answer(ctx: AppContext, headers: dict[str, str], body: bytes, infno: s
     (9102 文件下载) is answered as its bytes, everything else as the JSON envelope."""
     started = time.perf_counter()
     if calls_run_inline():
-        status, payload = fsi.handle_call(ctx, headers, body, infno)
+        status, payload = handle_call(ctx, headers, body, infno)
     else:
-        status, payload = await run_in_threadpool(fsi.handle_call, ctx, headers, body, infno)
+        status, payload = await run_in_threadpool(handle_call, ctx, headers, body, infno)
     rendered = payload if isinstance(payload, bytes) else render(payload)
     metrics.observe_call(infno or headers.get("_api_name"), payload if isinstance(payload, dict) else {"infcode": 0},
                          time.perf_counter() - started)
@@ -81,7 +83,7 @@ def is_file(payload: bytes) -> bool:
 
 
 class InterfaceGateway:
-    """Pure ASGI: serves ``POST /fsi/api/*`` with ``fsi.handle_call``; everything else goes to ``app``."""
+    """Pure ASGI: serves ``POST /fsi/api/*`` with ``calls.handle_call``; everything else goes to ``app``."""
 
     def __init__(self, app: ASGIApp, ctx: AppContext, max_bytes: int):
         self.app, self.ctx, self.max_bytes = app, ctx, max_bytes
@@ -95,7 +97,7 @@ class InterfaceGateway:
             return
         refused = body if isinstance(body, YidiError) else refusal(scope, body)
         if refused is not None:
-            status, payload = refused.http_status, render(fsi.envelope("", "", fsi.stamp_text(), error=refused))
+            status, payload = refused.http_status, render(envelope("", "", stamp_text(), error=refused))
         else:
             headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
             status, payload = await answer(self.ctx, headers, body, path_infno(scope["path"]))

@@ -9,7 +9,7 @@ Base64(HMAC(secret, string)). HMAC-SM3 by default; HMAC-SHA1 only as a per-crede
 2. The provincial "TIF" gateway family: ``x-tif-paasid`` (the access key), ``x-tif-timestamp`` (seconds),
 ``x-tif-nonce`` and ``x-tif-signature`` = lower-case hex SHA-256 of timestamp + token + nonce + timestamp,
 the token being the credential's secret. This scheme does not cover the body (its known gap); the nonce
-and the signature are refused when seen again (api/fsi_auth.py), so a captured request cannot be replayed.
+and the signature are refused when seen again (interface/authentication.py), so a captured request cannot be replayed.
 
 Pure functions (no FastAPI, no database) so that the server, ``yidi.client`` and tests share them.
 """
@@ -24,7 +24,8 @@ import time
 
 from cryptography.hazmat.primitives import hashes, hmac
 
-ALGORITHMS = ("HMAC-SM3", "HMAC-SHA1")
+from yidi.domain.credentials import ALGORITHMS
+
 SIGNED_HEADERS = ("_api_access_key", "_api_body_sm3", "_api_name", "_api_timestamp", "_api_version")
 API_VERSION = "1.0.0"
 TIF_HEADERS = ("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature")

@@ -19,14 +19,14 @@ from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from yidi.api.fsi_fields import INSUTYPES, Fields, section
-from yidi.api.fsi_output import yuan
+from yidi.interface.fields import INSUTYPES, Fields, section
+from yidi.interface.output import yuan
 from yidi.domain.errors import YidiError, invalid
 from yidi.services import hospital_clearing, reconciliation
 from yidi.services.context import AppContext
 
 if TYPE_CHECKING:
-    from yidi.api.fsi import Call
+    from yidi.interface.envelope import Call
 
 MAX_DETAIL_ROWS = 100_000
 MAX_UNZIPPED = 20_000_000  # bytes of text a 3202 details file may unpack to
@@ -313,8 +313,3 @@ def t3262(ctx: AppContext, call: Call) -> dict:
     return {"result": {"clr_ym": clr_ym, "rollback_cnt": len(items),
                        "clr_amt": yuan(sum(i.amount_fen for i in items)), "setl_ids": [i.row.setl_id for i in items]}}
 
-
-TRANSACTIONS = {"3201": t3201, "3202": t3202, "3203": t3203, "3204": t3204, "3260": t3260, "3261": t3261,
-                "3262": t3262, "9101": t9101, "9102": t9102}
-READ_INFNOS = {"3201", "3260", "9102"}
-FILE_INFNOS = {"9101"}

@@ -8,7 +8,7 @@ needed, more than two decimals on money, an unknown dictionary code. Nothing is 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -177,3 +177,13 @@ def require_same(fields: Fields, key: str, expected: str) -> None:
     value = fields.text(key, required=False)
     if value is not None and value != expected:
         raise invalid(fields.name(key), "与就诊记录不符")
+
+
+def discharge_date(data: Fields, required: bool) -> date | None:
+    """The discharge date: ``endtime`` or, as many HIS send it, ``dscg_time`` / ``dscgTime`` (2303/2304 without
+    a 2402)."""
+    given = (data.date("endtime", required=False) or data.date("dscg_time", required=False)
+             or data.date("dscgTime", required=False))
+    if given is None and required:
+        raise invalid(data.name("endtime"), "缺少该字段（或 dscg_time）")
+    return given

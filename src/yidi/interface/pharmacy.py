@@ -14,19 +14,19 @@ from __future__ import annotations
 
 from datetime import date
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from yidi.api.fsi_fields import CERT_TYPES, INSUTYPES, Fields, require_same, section
-from yidi.api.fsi_output import SETTLED_AMOUNTS, reversal, setldetail, setlinfo
+from yidi.interface.fields import CERT_TYPES, INSUTYPES, Fields, require_same, section
+from yidi.interface.output import SETTLED_AMOUNTS, reversal, setldetail, setlinfo
 from yidi.domain.catalog import FeeItem, split_item
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.services import insured_side, pharmacy
 from yidi.services.context import AppContext
-from yidi.services.reference import cert_no_from
+from yidi.services.person_lookup import cert_no_from
 
 if TYPE_CHECKING:
-    from yidi.api.fsi import Call
+    from yidi.interface.envelope import Call
 
 MAX_LINES = 300  # as 2204: rows per call
 MAX_LINE_FEN = 100_000_000_00
@@ -162,7 +162,3 @@ def t2103(ctx: AppContext, call: "Call") -> dict:
     info, details = reversal(info, setldetail(fields, row.insutype), setl_id=row.setl_id, status=row.status,
                              cancel_time=call.received)
     return {"setlinfo": info, "setldetail": details}
-
-
-TRANSACTIONS: dict[str, Callable[[AppContext, "Call"], dict]] = {"2101": t2101, "2102": t2102, "2103": t2103}
-READ_INFNOS = {"2101"}  # changes nothing: answered fresh, never stored

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow
-from yidi.api import signing
+from yidi.interface import signing
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.services import credentials, replay_guard
