@@ -74,6 +74,5 @@ def test_entrypoint_imports_no_adapter_and_no_sqlalchemy(path: Path):
 @pytest.mark.parametrize("path", entrypoint_files(), ids=_relative)
 def test_entrypoint_opens_no_unit_of_work_and_runs_no_statement(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    wrong = [f"{_relative(path)}:{line} calls .{call}()" for line, call in database_calls(tree)
-             ]
+    wrong = [f"{_relative(path)}:{line} calls .{call}()" for line, call in database_calls(tree)]
     assert not wrong, "a query belongs in a services module returning frozen values:\n" + "\n".join(wrong)
