@@ -134,7 +134,7 @@ class HotStatement:
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
 
     def rows(self, session: Session, params: Params) -> list[tuple[Any, ...]]:
-        return self._execute(session.connection(), params)[0]
+        return self._execute(session, params)[0]
 
     def first(self, session: Session, params: Params) -> tuple[Any, ...] | None:
         rows = self.rows(session, params)
@@ -142,7 +142,7 @@ class HotStatement:
 
     def run(self, session: Session, params: Params) -> int:
         """Execute a write; returns the number of rows it touched."""
-        return self._execute(session.connection(), params)[1]
+        return self._execute(session, params)[1]
 
     def run_many(self, session: Session, params: Sequence[Params]) -> None:
         """The same write for each parameter set. A few (a visit's fee rows, a settlement's postings) are bound
@@ -151,20 +151,18 @@ class HotStatement:
         if len(params) > _FEW:
             session.connection().execute(self.statement, list(params))
         elif params:
-            self._execute(session.connection(), params, many=True)
+            self._execute(session, params, many=True)
 
     # -- the two ways to run
-    def _execute(self, connection: Connection, params: Params | Sequence[Params],
+    def _execute(self, session: Session, params: Params | Sequence[Params],
                  many: bool = False) -> tuple[list[tuple[Any, ...]], int]:
-        dialect = connection.dialect
-        if dialect.name != "postgresql" or dialect.driver != "psycopg":
-            result = connection.execute(self.statement, list(params) if many else params)  # type: ignore[arg-type]
+        link = _link(session)
+        if link.cursor is None:
+            result = link.connection.execute(self.statement, list(params) if many else params)  # type: ignore[arg-type]
             rows = [tuple(row) for row in result] if self.returns_rows else []
             return rows, -1 if many else result.rowcount
-        compiled = self.compiled_for(dialect)
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
+        compiled = self.compiled_for(link.connection.dialect)
+        cursor = link.cursor
         try:
             if many:
                 cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])  # type: ignore[union-attr]
@@ -172,10 +170,9 @@ class HotStatement:
             cursor.execute(compiled.sql, compiled.bind(params))  # type: ignore[arg-type]
             return (cursor.fetchall() if self.returns_rows else []), cursor.rowcount
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's handler wraps (IntegrityError …), invalidates, re-raises
-            connection._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)  # type: ignore[arg-type]
+            session.info.pop(_LINK, None)
+            link.connection._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)  # type: ignore[arg-type]
             raise  # not reached: the handler always raises
-        finally:
-            cursor.close()
 
     def compiled_for(self, dialect: Dialect) -> _Compiled:
         key = (dialect.name, dialect.driver, dialect.server_version_info)
@@ -196,6 +193,37 @@ class HotStatement:
             found = _Compiled(compiled.string, compiled, tuple(processors))
             self._compiled[key] = found
         return found
+
+
+@dataclass(frozen=True)
+class _Link:
+    """The session's connection in its current transaction, and (psycopg) one cursor on it for the hot statements."""
+
+    transaction: object
+    connection: Connection
+    cursor: Any  # a psycopg cursor; None on other drivers (SQLAlchemy runs the statement)
+
+
+_LINK = "yidi.hot_sql"  # key in Session.info
+
+
+def _link(session: Session) -> _Link:
+    """``session.connection()`` and a cursor, looked up once per transaction: asking the session for its connection
+    costs a walk through its transaction state on every call, and a psycopg cursor is a Python object per call."""
+    transaction = session.get_transaction()
+    link: _Link | None = session.info.get(_LINK)
+    if link is None or link.transaction is not transaction or link.connection.closed or link.connection.invalidated:
+        connection = session.connection()
+        transaction = session.get_transaction()  # begun by connection() when there was none
+        dialect = connection.dialect
+        cursor = None
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+        link = _Link(transaction, connection, cursor)
+        session.info[_LINK] = link
+    return link
 
 
 def _insert(table: Table, keys: Iterable[str]) -> HotStatement:
