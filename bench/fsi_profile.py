@@ -6,7 +6,8 @@ Creates its own PostgreSQL database (or a SQLite file with ``--sqlite``), loads 
 filed persons as bench/fsi_settlement.py does, then runs complete flows (2401 → 2301 → 2303 → 2304, or
 2201 → 2204 → 2206 → 2207 with ``--outpatient``) through ``fsi.handle_call`` with signed bodies — the
 server's whole per-call work except HTTP parsing and the socket. Prints CPU ms per flow (process time,
-so it is little affected by other load on the machine) and per transaction, and statements per flow;
+so it is less affected by other load on the machine than wall time) and per transaction, and statements per
+flow (commits and the driver's implicit BEGIN not counted);
 ``--cprofile FILE`` writes a cProfile of the measured flows (``python -m pstats FILE``). Not a test.
 """
 
@@ -37,6 +38,19 @@ def _flows(url: str, flows: int, warmup: int, outpatient: bool, profile: Path | 
     ctx = AppContext.from_url(url, migrate=False, demo_mode=True)
     statements = [0]
     event.listen(ctx.engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__(0, statements[0] + 1))
+    try:  # the hot-path statements run on the driver's cursor on PostgreSQL (adapters/hot_sql.py): count those too
+        from yidi.adapters import hot_sql
+
+        def counted(method):
+            def run(self, session, params, *rest):
+                if session.get_bind().dialect.name == "postgresql":
+                    statements[0] += 1
+                return method(self, session, params, *rest)
+            return run
+        hot_sql.HotStatement._execute = counted(hot_sql.HotStatement._execute)
+        hot_sql.HotStatement.run_many = counted(hot_sql.HotStatement.run_many)
+    except ImportError:  # code before hot_sql
+        pass
     client = HospitalClient("http://unused", f"demo-{HOSPITAL}", f"demo-secret-{HOSPITAL}", HOSPITAL,
                             seq_range=(0, 10_000))
     cpu_by_infno: dict[str, float] = {}

@@ -23,21 +23,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, NoReturn, Sequence
 
-from sqlalchemy import (BigInteger, ColumnElement, Integer, Table, and_, bindparam, func, insert, or_, select,
-                        update)
+from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, func,
+                        insert, or_, select, update)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from yidi.adapters.orm import (AuditRow, FeeDetailRow, FilingRow, JournalEntryRow, MessageRow, PersonRow, PostingRow,
+from yidi.adapters.orm import (AuditRow, Base, FeeDetailRow, FilingRow, JournalEntryRow, MessageRow, PersonRow, PostingRow,
                                SettlementRow, UsageRow, VisitRow)
 from yidi.adapters.orm_interface import SeenRequestRow
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 
 Params = Mapping[str, Any]
+Statement = Select[Any] | Insert | Update
 _FEW = 64  # rows a run_many binds itself (see HotStatement.run_many)
 
 
@@ -117,7 +117,7 @@ class _Compiled:
     processors: tuple[tuple[str, Callable[[Any], Any]], ...]
 
     def bind(self, params: Params) -> dict[str, Any]:
-        values = self.compiled.construct_params(dict(params))  # fills the statement's own literals, checks the rest
+        values = dict(self.compiled.construct_params(dict(params)))  # the statement's own literals, the rest checked
         for name, process in self.processors:
             value = values[name]
             if value is not None:
@@ -128,7 +128,7 @@ class _Compiled:
 class HotStatement:
     """One hot-path statement (see the module docstring for how it runs). ``returns_rows``: a SELECT."""
 
-    def __init__(self, statement: Executable, *, returns_rows: bool = False) -> None:
+    def __init__(self, statement: Statement, *, returns_rows: bool = False) -> None:
         self.statement = statement
         self.returns_rows = returns_rows
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
@@ -148,31 +148,30 @@ class HotStatement:
         """The same write for each parameter set. A few (a visit's fee rows, a settlement's postings) are bound
         here and pipelined by psycopg; many (a clearing month's ledger) go through SQLAlchemy, whose
         executemany batches them into multi-row VALUES."""
-        if len(params) > _FEW:
-            session.connection().execute(self.statement, list(params))
-        elif params:
-            self._execute(session, params, many=True)
-
-    # -- the two ways to run
-    def _execute(self, session: Session, params: Params | Sequence[Params],
-                 many: bool = False) -> tuple[list[tuple[Any, ...]], int]:
+        if not params:
+            return
         link = _link(session)
-        if link.cursor is None:
-            result = link.connection.execute(self.statement, list(params) if many else params)  # type: ignore[arg-type]
-            rows = [tuple(row) for row in result] if self.returns_rows else []
-            return rows, -1 if many else result.rowcount
+        if link.cursor is None or len(params) > _FEW:
+            link.connection.execute(self.statement, [dict(p) for p in params])
+            return
+        compiled = self.compiled_for(link.connection.dialect)
+        try:
+            link.cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])
+        except Exception as exc:  # noqa: BLE001 - see _execute
+            _failed(session, link, exc, compiled.sql, params)
+
+    def _execute(self, session: Session, params: Params) -> tuple[list[tuple[Any, ...]], int]:
+        link = _link(session)
+        if link.cursor is None:  # SQLite: SQLAlchemy Core runs the same statement
+            result = link.connection.execute(self.statement, dict(params))
+            return ([tuple(row) for row in result] if self.returns_rows else []), result.rowcount
         compiled = self.compiled_for(link.connection.dialect)
         cursor = link.cursor
         try:
-            if many:
-                cursor.executemany(compiled.sql, [compiled.bind(p) for p in params])  # type: ignore[union-attr]
-                return [], -1
-            cursor.execute(compiled.sql, compiled.bind(params))  # type: ignore[arg-type]
-            return (cursor.fetchall() if self.returns_rows else []), cursor.rowcount
+            cursor.execute(compiled.sql, compiled.bind(params))
+            return (cursor.fetchall() if self.returns_rows else []), int(cursor.rowcount)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's handler wraps (IntegrityError …), invalidates, re-raises
-            session.info.pop(_LINK, None)
-            link.connection._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)  # type: ignore[arg-type]
-            raise  # not reached: the handler always raises
+            _failed(session, link, exc, compiled.sql, params)
 
     def compiled_for(self, dialect: Dialect) -> _Compiled:
         key = (dialect.name, dialect.driver, dialect.server_version_info)
@@ -226,6 +225,13 @@ def _link(session: Session) -> _Link:
     return link
 
 
+def _failed(session: Session, link: _Link, exc: Exception, sql: str, params: Params | Sequence[Params]) -> NoReturn:
+    """A driver error on the hot path, handed to SQLAlchemy's own handler: it raises the same exception a Core
+    statement would (IntegrityError, OperationalError …) and invalidates the connection when it was lost."""
+    session.info.pop(_LINK, None)
+    link.connection._handle_dbapi_exception(exc, sql, params, link.cursor, None)  # private, stable since 1.4
+
+
 def _insert(table: Table, keys: Iterable[str]) -> HotStatement:
     """INSERT naming exactly ``keys`` (each bound under its column's name and type)."""
     return HotStatement(insert(table).values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
@@ -242,8 +248,14 @@ def _is_inpatient(column: ColumnElement[Any]) -> ColumnElement[bool]:
 
 
 # ------------------------------------------------------------------- the statements --
-_visits, _fees, _persons = VisitRow.__table__, FeeDetailRow.__table__, PersonRow.__table__
-_filings, _usage, _settlements = FilingRow.__table__, UsageRow.__table__, SettlementRow.__table__
+def _table(mapped: type[Base]) -> Table:
+    table = mapped.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_visits, _fees, _persons = _table(VisitRow), _table(FeeDetailRow), _table(PersonRow)
+_filings, _usage, _settlements = _table(FilingRow), _table(UsageRow), _table(SettlementRow)
 _VISIT_COLUMNS = _columns(_visits, VisitRecord)
 _PERSON_COLUMNS = _columns(_persons, PersonRecord)
 _FEE_COLUMNS = _columns(_fees, FeeRecord)
@@ -272,7 +284,9 @@ def _insert_visit_of_person(*, stay: bool, with_insutype: bool) -> HotStatement:
         person_visit = person_visit.where(_persons.c.insutype == bindparam("insutype"))
     if stay:
         person_visit = person_visit.where(~select(_visits.c.mdtrt_id).where(_OPEN_STAY_OF_PERSON).exists())
-    return HotStatement(insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], person_visit))
+    # preserve_rowcount: on SQLite (Core) an INSERT's rowcount is collected only when asked
+    return HotStatement(insert(_visits).from_select(list(VisitRecord._fields), person_visit)
+                        .execution_options(preserve_rowcount=True))
 
 
 INSERT_VISIT_OF_PERSON = {(stay, with_insutype): _insert_visit_of_person(stay=stay, with_insutype=with_insutype)
@@ -355,13 +369,13 @@ ADD_USAGE = HotStatement(update(_usage).where(_usage.c.psn_no == bindparam("p_ps
                                               _usage.c.year == bindparam("p_year"),
                                               _usage.c.cap_key == bindparam("p_cap_key"))
                          .values(used_fen=_usage.c.used_fen + bindparam("add_fen", type_=BigInteger)))
-INSERT_JOURNAL_ENTRY = _insert(JournalEntryRow.__table__, ("entry_id", "kind", "ref", "on_date", "memo"))
-INSERT_POSTING = _insert(PostingRow.__table__, ("entry_id", "account", "amount_fen"))
+INSERT_JOURNAL_ENTRY = _insert(_table(JournalEntryRow), ("entry_id", "kind", "ref", "on_date", "memo"))
+INSERT_POSTING = _insert(_table(PostingRow), ("entry_id", "account", "amount_fen"))
 
 # --- every call: the replay record, the audit row, the stored answer
-INSERT_SEEN_REQUEST = _insert(SeenRequestRow.__table__, ("key", "seen_at"))
-INSERT_AUDIT = _insert(AuditRow.__table__, ("at", "actor", "action", "target", "details", "prev_hash", "hash"))
-INSERT_MESSAGE = _insert(MessageRow.__table__, ("msgid", "fixmedins_code", "infno", "body_sha256", "response",
+INSERT_SEEN_REQUEST = _insert(_table(SeenRequestRow), ("key", "seen_at"))
+INSERT_AUDIT = _insert(_table(AuditRow), ("at", "actor", "action", "target", "details", "prev_hash", "hash"))
+INSERT_MESSAGE = _insert(_table(MessageRow), ("msgid", "fixmedins_code", "infno", "body_sha256", "response",
                                                 "reversed"))
 
 ALL: tuple[HotStatement, ...] = (
