@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+from pydantic import SecretStr
+
 from yidi.interface.authentication import Credential, authenticate
 from yidi.interface.dispatch import TRANSACTIONS
 from yidi.interface.envelope import envelope, parse_call
@@ -19,7 +21,8 @@ from yidi.interface.output import now_text
 from yidi.api.guards import json_depth_exceeds
 
 HOSPITAL = "H11000000001"
-CREDENTIAL = Credential(f"demo-{HOSPITAL}", HOSPITAL, "110000", f"demo-secret-{HOSPITAL}", "HMAC-SM3", True)
+CREDENTIAL = Credential(f"demo-{HOSPITAL}", HOSPITAL, "110000", SecretStr(f"demo-secret-{HOSPITAL}"), "HMAC-SM3",
+                        True)
 SETTLED = {"setlinfo": {name: "0.00" for name in (
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
     "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay")},

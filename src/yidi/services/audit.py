@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from yidi.adapters import hot_sql
 from yidi.adapters.orm import AuditRow
 from yidi.adapters.orm_audit import AuditSealRow
 from yidi.logs import get_logger
@@ -49,7 +50,6 @@ ADVISORY_LOCK_KEY = 0x7969_6469_0001  # "yidi" + 1: one sealer at a time on Post
 
 _audit_log = cast(Table, AuditRow.__table__)
 _seals = cast(Table, AuditSealRow.__table__)
-_INSERT_AUDIT = insert(_audit_log)  # built once: SQLAlchemy compiles and caches it on first use
 
 
 def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict[str, str]) -> str:
@@ -63,7 +63,7 @@ def record(session: Session, actor: str, action: str, target: str, details: dict
     details = {k: str(v) for k, v in (details or {}).items()}
     at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     # prev_hash/hash columns of audit_log hold the chain of rows written before audit_0001 only
-    session.connection().execute(_INSERT_AUDIT, {"at": at, "actor": actor, "action": action, "target": target,
+    hot_sql.INSERT_AUDIT.run(session, {"at": at, "actor": actor, "action": action, "target": target,
                                                  "details": details, "prev_hash": "", "hash": ""})
 
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yidi.adapters.hot_sql import FilingRecord
 from yidi.adapters.orm import FilingEventRow, FilingRow, PersonRow
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.filing import (
@@ -52,7 +53,7 @@ class FileCommand:
     reason: str = ""
 
 
-def to_domain(row: FilingRow) -> Filing:
+def to_domain(row: FilingRow | FilingRecord) -> Filing:
     return Filing(
         filing_id=row.filing_id, psn_no=row.psn_no, insuplc_admdvs=row.insuplc_admdvs,
         filing_type=FilingType(row.filing_type), basis=Basis(row.basis), mdtrtarea_admvs=row.mdtrtarea_admvs,

@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, cast
+from typing import Any, Iterator
 
-from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from yidi.adapters import hot_sql
 from yidi.adapters.orm import MessageRow
 from yidi.domain.errors import YidiError
 from yidi.services.context import AppContext
@@ -54,13 +54,11 @@ def lookup(session: Session, msgid: str, digest: str, fixmedins_code: str) -> Re
     return Replay(row.response)
 
 
-_INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))  # Core: one statement, no unit-of-work flush
-
-
-def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str, response: dict[str, Any]) -> None:
+def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, digest: str,
+           response: dict[str, Any]) -> None:
     """Store the answer under its msgid, in the transaction that did the work. A msgid that is already
     taken (an earlier or concurrent copy, or a 2601 tombstone) fails here on the primary key."""
-    session.connection().execute(_INSERT_MESSAGE, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,
+    hot_sql.INSERT_MESSAGE.run(session, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,
                                                    "body_sha256": digest, "response": response, "reversed": False})
 
 

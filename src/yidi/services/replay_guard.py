@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import time
 
-from typing import cast
-
-from sqlalchemy import Table, delete, insert, text
+from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from yidi.adapters import hot_sql
 from yidi.adapters.orm_interface import SeenRequestRow
 from yidi.domain.errors import YidiError
 from yidi.services.context import AppContext
 
-_INSERT = insert(cast(Table, SeenRequestRow.__table__))
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _PURGE_EVERY = 60.0
 
@@ -36,7 +34,7 @@ def first_sight(ctx: AppContext, key: str, window_seconds: int, now: float | Non
             connection = session.connection()
             if ctx.is_postgres:  # no fsync wait for this row: a crash forgets at most the last few nonces
                 connection.execute(_ASYNC_COMMIT)
-            connection.execute(_INSERT, {"key": key[:160], "seen_at": int(now)})
+            hot_sql.INSERT_SEEN_REQUEST.run(session, {"key": key[:160], "seen_at": int(now)})
     except IntegrityError:
         return False
     _purge_if_due(ctx, window_seconds, now)
@@ -48,7 +46,7 @@ def record_in(ctx: AppContext, session: Session, key: str, window_seconds: int, 
     REQUEST_REPLAYED when it was recorded already; the caller's transaction is then rolled back."""
     now = time.time() if now is None else now
     try:
-        session.connection().execute(_INSERT, {"key": key[:160], "seen_at": int(now)})
+        hot_sql.INSERT_SEEN_REQUEST.run(session, {"key": key[:160], "seen_at": int(now)})
     except IntegrityError:
         raise YidiError("REQUEST_REPLAYED", {}) from None
     _purge_if_due(ctx, window_seconds, now, session)

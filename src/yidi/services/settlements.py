@@ -12,17 +12,21 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yidi.adapters.orm import FilingRow, InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.adapters import hot_sql
+from yidi.adapters.hot_sql import FilingRecord, PersonRecord
+from yidi.adapters.orm import InstitutionRow, PersonRow, SettlementRow, UsageRow
 from yidi.domain.account import pay_from_account
 from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
 from yidi.domain.coverage import MED_CLASS_OF, Coverage, MedClass, Visit, resolve_coverage
 from yidi.domain.errors import YidiError, invalid
+from yidi.domain.filing import Filing
 from yidi.domain.money import Fen, MoneyFormatError, fen_to_yuan, yuan_to_fen
 from yidi.domain.special_drugs import Dispensing, check_dispensing
 from yidi.services import audit, clock, ledger, lookups, pharmacy_facts
@@ -131,7 +135,7 @@ def visit_key(cmd: SettleCommand) -> str:
     """One visit = one paid claim (S4, V3), whatever its fee lines: a stay is keyed by person, institution and
     admission; an outpatient visit by person, institution, date and visit type (med_type; for 门诊慢特病 the
     disease, which has its own limit). The database's unique index holds it under concurrency;
-    ``_SELECT_SAME_VISIT`` also catches a stay overlapping a paid one (docs/policy-readings.md B-R14)."""
+    the paid-claim check (adapters/hot_sql.py ``_SAME_VISIT``) also catches a stay overlapping a paid one (docs/policy-readings.md B-R14)."""
     med_class = MED_CLASS_OF.get(cmd.med_type)
     base = f"{cmd.psn_no}|{cmd.fixmedins_code}|{med_class}|{cmd.begntime.isoformat()}"
     if med_class is MedClass.INPATIENT:
@@ -140,14 +144,13 @@ def visit_key(cmd: SettleCommand) -> str:
     return f"{base}|{cmd.med_type}|{disease}"
 
 
-def same_visit_params(cmd: SettleCommand) -> dict:
-    """The bind parameters of ``_SELECT_SAME_VISIT``: the stay's dates (a paid stay overlapping them is the
-    same stay), or the outpatient visit's date and type."""
+def same_visit_params(cmd: SettleCommand) -> dict[str, Any]:
+    """The bind parameters of the paid-claim-of-this-visit check (adapters/hot_sql.py ``_SAME_VISIT``): the stay's
+    dates (a paid stay overlapping them is the same stay), or the outpatient visit's date and type."""
     med_class = MED_CLASS_OF.get(cmd.med_type)
     inpatient = med_class is MedClass.INPATIENT
-    return {"v_psn_no": cmd.psn_no, "v_fixmedins_code": cmd.fixmedins_code,
-            "v_med_types": [t for t, c in MED_CLASS_OF.items() if c is MedClass.INPATIENT] if inpatient else [cmd.med_type],
-            "v_begn": cmd.begntime, "v_end": cmd.endtime if inpatient else cmd.begntime,
+    return {"v_psn_no": cmd.psn_no, "v_fixmedins_code": cmd.fixmedins_code, "v_inpatient": 1 if inpatient else 0,
+            "v_med_type": cmd.med_type, "v_begn": cmd.begntime, "v_end": cmd.endtime if inpatient else cmd.begntime,
             "v_any_dise": 0 if med_class is MedClass.CHRONIC else 1, "v_dise": cmd.dise_codg or ""}
 
 
@@ -161,7 +164,8 @@ def validate(cmd: SettleCommand) -> None:
 
 def paid_claim_of_visit(session: Session, key: str) -> str | None:
     """The settled claim of the visit ``key`` (visit_key), if any."""
-    return session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
+    row = hot_sql.SELECT_PAID.first(session, {"visit_key": key})
+    return None if row is None else str(row[0])
 
 
 def _validate(cmd: SettleCommand) -> None:
@@ -194,68 +198,27 @@ def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bo
     return session.scalars(stmt).first()
 
 
-# The settlement path runs on every 2303/2304: its statements are built once (SQLAlchemy Core, compiled
-# and cached on first use) and executed on the session's connection, skipping the ORM unit of work.
-_persons = PersonRow.__table__
-_filings = FilingRow.__table__
-_usage = UsageRow.__table__
-_settlements = SettlementRow.__table__
-# What the settlement and the interface's answer need of a person (lock_version is never read).
-PERSON_COLUMNS = (_persons.c.psn_no, _persons.c.certno, _persons.c.name, _persons.c.insuplc_admdvs,
-                  _persons.c.insutype, _persons.c.insu_status, _persons.c.acct_balc)
-PERSON_KEYS = tuple(column.key for column in PERSON_COLUMNS)
-_SELECT_PERSON = select(*PERSON_COLUMNS).where(_persons.c.psn_no == bindparam("psn_no"))
-_SELECT_PERSON_FOR_UPDATE = _SELECT_PERSON.with_for_update()  # serialises this person's settlements
-_SELECT_USED = select(_usage.c.used_fen).where(_usage.c.psn_no == bindparam("psn_no"),
-                                               _usage.c.year == bindparam("year"),
-                                               _usage.c.cap_key == bindparam("cap_key"))
-_SELECT_PAID = select(_settlements.c.setl_id).where(_settlements.c.visit_key == bindparam("visit_key"),
-                                                   _settlements.c.status == "settled").limit(1)
-# The paid claim of the same visit (``visit_key``'s definition): same person and institution, a paid stay admitted
-# the same day or sharing a night with this one (a discharge and a readmission on one day is not an overlap, as in
-# supervision's overlapping_stays), or a paid outpatient visit of the same type on the same date — whatever the lines.
-_SELECT_SAME_VISIT = select(_settlements.c.setl_id).where(
-    _settlements.c.psn_no == bindparam("v_psn_no"), _settlements.c.fixmedins_code == bindparam("v_fixmedins_code"),
-    _settlements.c.status == "settled", _settlements.c.med_type.in_(bindparam("v_med_types", expanding=True)),
-    or_(_settlements.c.begntime == bindparam("v_begn"),  # same admission / visit date
-        and_(_settlements.c.begntime < bindparam("v_end"), _settlements.c.endtime > bindparam("v_begn"))),
-    or_(bindparam("v_any_dise", type_=Integer) == 1,
-        func.coalesce(_settlements.c.dise_codg, "") == bindparam("v_dise"))).order_by(_settlements.c.setl_id).limit(1)
-# The person's filings (one row each; one row of NULLs when there are none) and the year-to-date usage in one
-# statement; for settle also the paid claim of this visit, if any. Run after the person lock is taken, so
-# that under READ COMMITTED it sees the usage the previous settlement of this person committed.
-_FILINGS_AND_USAGE = (_persons.outerjoin(_filings, _filings.c.psn_no == _persons.c.psn_no))
-_FILING_COLUMNS = [column for column in _filings.c  # what filings.to_domain reads
-                   if column.key not in ("commitment_text", "commitment_signature", "created_at")]
-_SELECT_FILINGS_USED = (select(_SELECT_USED.scalar_subquery().label("used_fen"), *_FILING_COLUMNS)
-                        .select_from(_FILINGS_AND_USAGE).where(_persons.c.psn_no == bindparam("psn_no")))
-_SELECT_FILINGS_USED_PAID = _SELECT_FILINGS_USED.add_columns(_SELECT_SAME_VISIT.scalar_subquery().label("paid_setl_id"))
-_INSERT_SETTLEMENT = insert(_settlements)
-_TAKE_FROM_ACCOUNT = (update(_persons).where(_persons.c.psn_no == bindparam("a_psn_no"))
-                      .values(acct_balc=_persons.c.acct_balc - bindparam("a_fen", type_=BigInteger)))
-_INSERT_USAGE = insert(_usage)
-_ADD_USAGE = (update(_usage).where(_usage.c.psn_no == bindparam("p_psn_no"), _usage.c.year == bindparam("p_year"),
-                                   _usage.c.cap_key == bindparam("p_cap_key"))
-              .values(used_fen=_usage.c.used_fen + bindparam("add_fen", type_=BigInteger)))
+# The settlement path runs on every 2303/2304: its statements live in adapters/hot_sql.py (built once, run on the
+# session's connection without the ORM unit of work); what they read comes back as the typed records there.
+PERSON_KEYS = PersonRecord._fields  # what the settlement and the interface's answer need of a person
 
 
-def _with_balance(person, acct_balc: int) -> SimpleNamespace:
-    """The person's PERSON_COLUMNS as they stand after the settlement (the interface shows the new balance)."""
-    return SimpleNamespace(**{key: getattr(person, key) for key in PERSON_KEYS} | {"acct_balc": acct_balc})
+def _with_balance(person: Any, acct_balc: int) -> PersonRecord:
+    """The person's PersonRecord as it stands after the settlement (the interface shows the new balance)."""
+    return PersonRecord(*(getattr(person, key) for key in PERSON_KEYS))._replace(acct_balc=acct_balc)
 
 
-def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> Row:
-    """The person's PERSON_COLUMNS (attribute access like PersonRow); UNKNOWN_PERSON when absent."""
-    row = session.connection().execute(_SELECT_PERSON_FOR_UPDATE if for_update else _SELECT_PERSON,
-                                       {"psn_no": psn_no}).first()
+def person_row(session: Session, psn_no: str, *, for_update: bool = False) -> PersonRecord:
+    """The person's PersonRecord (attribute access like PersonRow); UNKNOWN_PERSON when absent."""
+    row = hot_sql.SELECT_PERSON[for_update].first(session, {"psn_no": psn_no})
     if row is None:
         raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
-    return row
+    return PersonRecord._make(row)
 
 
 @dataclass(frozen=True)
 class _PersonFacts:
-    filings: list  # domain Filings
+    filings: list[Filing]
     used_fen: int | None  # year-to-date usage of the cap; None = no usage row yet
     paid_setl_id: str | None = None  # the paid claim of this visit (settle only)
     dispensing: Dispensing | None = None  # 特药 (med_type 15) only: recognitions, 双通道 designations (B11)
@@ -263,17 +226,18 @@ class _PersonFacts:
 
 def _person_facts(session: Session, cmd: SettleCommand, psn_no: str, same_visit: bool = False) -> _PersonFacts:
     """Filings, usage (and with ``same_visit`` the paid claim of this visit) in one statement."""
-    params = {"psn_no": psn_no, "year": cmd.endtime.year, "cap_key": str(cap_key_for(cmd.med_type, cmd.dise_codg))}
-    if not same_visit:
-        rows = session.connection().execute(_SELECT_FILINGS_USED, params).all()
-    else:
-        rows = session.connection().execute(_SELECT_FILINGS_USED_PAID, params | same_visit_params(cmd)).all()
+    params: dict[str, Any] = {"psn_no": psn_no, "year": cmd.endtime.year,
+                              "cap_key": str(cap_key_for(cmd.med_type, cmd.dise_codg))}
+    if same_visit:
+        params |= same_visit_params(cmd)
+    rows = hot_sql.SELECT_PERSON_FACTS[same_visit].rows(session, params)
     first = rows[0]
+    filings = [to_domain(FilingRecord._make(row[hot_sql.FILING_SLICE])) for row in rows
+               if row[hot_sql.FILING_SLICE.start] is not None]
     dispensing = None
     if MED_CLASS_OF.get(cmd.med_type) is MedClass.SPECIAL_DRUG:  # B11: read only for 特药 settlements
         dispensing = pharmacy_facts.dispensing(session, cmd, psn_no)
-    return _PersonFacts(filings=[to_domain(row) for row in rows if row.filing_id is not None],
-                        used_fen=first.used_fen, paid_setl_id=first.paid_setl_id if same_visit else None,
+    return _PersonFacts(filings=filings, used_fen=first[0], paid_setl_id=first[-1] if same_visit else None,
                         dispensing=dispensing)
 
 
@@ -334,7 +298,7 @@ def presettle(ctx: AppContext, cmd: SettleCommand) -> dict:
     return presettle_with_person(ctx, cmd)[0]
 
 
-def presettle_with_person(ctx: AppContext, cmd: SettleCommand, *, person=None) -> tuple[dict, Row]:
+def presettle_with_person(ctx: AppContext, cmd: SettleCommand, *, person: Any = None) -> tuple[dict[str, Any], Any]:
     """``presettle`` and the person row it read (the interface's answer shows the person).
     ``person``: the person's PERSON_COLUMNS when the caller has already read them."""
     _validate(cmd)
@@ -350,7 +314,8 @@ def settle(ctx: AppContext, cmd: SettleCommand) -> SettlementView:
     return settle_with_person(ctx, cmd)[0]
 
 
-def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=None) -> tuple[SettlementView, Row]:
+def settle_with_person(ctx: AppContext, cmd: SettleCommand, *,
+                       locked_person: Any = None) -> tuple[SettlementView, Any]:
     """``settle`` and the person row it locked (the interface's answer shows the person).
     ``locked_person``: the person's PERSON_COLUMNS, read ``FOR UPDATE`` by the caller in this transaction."""
     _validate(cmd)
@@ -372,7 +337,7 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *, locked_person=Non
             return _view(row, result), person
     except IntegrityError as exc:  # a concurrent settle of the same visit won the unique index
         with ctx.unit_of_work() as session:
-            existing = session.connection().execute(_SELECT_PAID, {"visit_key": key}).scalar()
+            existing = paid_claim_of_visit(session, key)
         if existing is None:
             raise
         raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing}) from exc
@@ -401,15 +366,14 @@ def _write(session: Session, cmd: SettleCommand, key: str, person, institution, 
                  "inscp": s.inscp_fen} for s in result.splits],
         msgid=cmd.msgid, acct_pay=result.acct_pay, cancelled_on=None, **result.fields_fen(),
     )
-    connection = session.connection()
-    connection.execute(_INSERT_SETTLEMENT, values)
+    hot_sql.INSERT_SETTLEMENT.run(session, values)
     if result.acct_pay:  # under the person lock taken by settle_with_person
-        connection.execute(_TAKE_FROM_ACCOUNT, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
+        hot_sql.TAKE_FROM_ACCOUNT.run(session, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
     if used_fen is None:
-        connection.execute(_INSERT_USAGE, {"psn_no": person.psn_no, "year": cmd.endtime.year,
+        hot_sql.INSERT_USAGE.run(session, {"psn_no": person.psn_no, "year": cmd.endtime.year,
                                            "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
     else:
-        connection.execute(_ADD_USAGE, {"p_psn_no": person.psn_no, "p_year": cmd.endtime.year,
+        hot_sql.ADD_USAGE.run(session, {"p_psn_no": person.psn_no, "p_year": cmd.endtime.year,
                                         "p_cap_key": str(result.cap_key), "add_fen": result.hifp_pay})
     row = SimpleNamespace(**values)  # what was written, read like a SettlementRow
     # = ledger.post_settlement, through the ledger's bulk path (same checks, two INSERTs, no ORM flush)

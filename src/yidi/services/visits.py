@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from yidi.adapters.orm import FeeDetailRow, MessageRow, PersonRow, SettlementRow, VisitRow
+from yidi.adapters import hot_sql
+from yidi.adapters.hot_sql import FeeRecord, PersonRecord, VisitRecord
+from yidi.adapters.orm import FeeDetailRow, MessageRow, SettlementRow, VisitRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.errors import YidiError, invalid
@@ -61,108 +63,48 @@ def _visit(session: Session, fixmedins_code: str, mdtrt_id: str, *, for_update: 
     return row
 
 
-# The hospital interface's hot path (2401 → 2301 → 2303 → 2304) uses these statements, built once and run
-# on the session's connection (SQLAlchemy Core): no ORM unit of work, no identity map, no re-reads. The rows
-# it reads and writes are handed on as SimpleNamespaces with the columns' names (read like VisitRow /
-# PersonRow, but without the cost of building ORM instances that only carry values).
-_visits = VisitRow.__table__
-_fees = FeeDetailRow.__table__
-_persons = PersonRow.__table__
-_VISIT_COLUMNS = [column for column in _visits.c if column.key != "created_at"]
-_SELECT_PERSON_INSUTYPE = select(_persons.c.psn_no, _persons.c.insutype).where(_persons.c.psn_no == bindparam("psn_no"))
-# 2401/2201 write the visit in one statement: INSERT … SELECT from the person's row, so that nothing is
-# inserted when the person is unknown or (when the call names one) of another insurance type; only then is
-# the person read, to say which. The visit's psn_no comes from the person row.
-_PERSON_VISIT = select(*(_persons.c.psn_no if column.key == "psn_no" else bindparam(column.key, type_=column.type)
-                         for column in _VISIT_COLUMNS)).where(_persons.c.psn_no == bindparam("psn_no"))
+# The hospital interface's hot path (2401 → 2301 → 2303 → 2304) runs the statements of adapters/hot_sql.py on
+# the session's connection: no ORM unit of work, no identity map, no re-reads. What they read is handed on as
+# the typed records there (VisitRecord, PersonRecord, FeeRecord), read like VisitRow / PersonRow.
+def _active_fee_rows(session: Session, mdtrt_id: str) -> list[FeeRecord]:
+    return [FeeRecord._make(row) for row in hot_sql.SELECT_ACTIVE_FEES.rows(session, {"mdtrt_id": mdtrt_id})]
 
 
-def _insert_visit_from(person_visit):
-    # preserve_rowcount: SQLAlchemy collects an INSERT's rowcount only when asked
-    return (insert(_visits).from_select([column.key for column in _VISIT_COLUMNS], person_visit)
-            .execution_options(preserve_rowcount=True))
-
-
-# 2401: one open stay per person (any hospital). The person row is locked first, so two admissions of one
-# person at once are serialised; the INSERT that follows (a second statement, hence a new READ COMMITTED
-# snapshot) sees the stay the first admission committed while this one waited for the lock.
-_LOCK_PERSON = select(_persons.c.psn_no).where(_persons.c.psn_no == bindparam("psn_no")).with_for_update()
-_SELECT_OPEN_STAY = (select(_visits.c.mdtrt_id, _visits.c.fixmedins_code, _visits.c.begntime)
-                     .where(_visits.c.psn_no == bindparam("psn_no"), _visits.c.state == "registered",
-                            _visits.c.med_type.in_([code for code, cls in MED_CLASS_OF.items()
-                                                    if cls is MedClass.INPATIENT]))
-                     .limit(1))
-_INSERT_VISIT_OF_PERSON = _insert_visit_from(_PERSON_VISIT)
-_INSERT_VISIT_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
-    _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype")))
-# A stay is inserted only when the (locked) person has no open stay: the INSERT's own snapshot, taken after the
-# lock was granted, sees a stay another admission committed meanwhile.
-_NO_OPEN_STAY = ~select(_SELECT_OPEN_STAY.selected_columns.mdtrt_id).where(
-    *_SELECT_OPEN_STAY.whereclause.clauses).exists()
-_INSERT_STAY_OF_PERSON = _insert_visit_from(_PERSON_VISIT.where(_NO_OPEN_STAY))
-_INSERT_STAY_OF_PERSON_WITH_INSUTYPE = _insert_visit_from(
-    _PERSON_VISIT.where(_persons.c.insutype == bindparam("insutype"), _NO_OPEN_STAY))
-_FEE_COLUMNS = (_fees.c.feedetl_sn, _fees.c.init_feedetl_sn, _fees.c.med_list_codg, _fees.c.name, _fees.c.cnt,
-                _fees.c.det_item_fee_sumamt_fen)
-_SELECT_ACTIVE_FEES = (select(*_FEE_COLUMNS)
-                       .where(_fees.c.mdtrt_id == bindparam("mdtrt_id"), _fees.c.active.is_(True))
-                       .order_by(_fees.c.id))
-# A visit and its active fee rows in one statement (one row per fee row; fee columns NULL when there are none).
-# FOR UPDATE OF visits: only the visit row is locked (PostgreSQL refuses to lock the nullable side of a join).
-_SELECT_VISIT_WITH_FEES = (select(*_VISIT_COLUMNS, *_FEE_COLUMNS)
-                           .select_from(_visits.outerjoin(_fees, and_(_fees.c.mdtrt_id == _visits.c.mdtrt_id,
-                                                                      _fees.c.active.is_(True))))
-                           .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
-_SELECT_VISIT_WITH_FEES_FOR_UPDATE = _SELECT_VISIT_WITH_FEES.with_for_update(of=_visits)
-# 2303/2304 also read the visit's person in the same statement (the visit's psn_no references it); 2304 locks
-# the person row as well, which serialises this person's settlements (see settlements.settle_with_person).
-_SELECT_STAY = (select(*_VISIT_COLUMNS, *settlements.PERSON_COLUMNS, *_FEE_COLUMNS)
-                .select_from(_visits.join(_persons, _persons.c.psn_no == _visits.c.psn_no)
-                             .outerjoin(_fees, and_(_fees.c.mdtrt_id == _visits.c.mdtrt_id, _fees.c.active.is_(True))))
-                .where(_visits.c.mdtrt_id == bindparam("mdtrt_id")).order_by(_fees.c.id))
-_SELECT_STAY_FOR_UPDATE = _SELECT_STAY.with_for_update(of=(_visits, _persons))
-_VISIT_KEYS = tuple(column.key for column in _VISIT_COLUMNS)
-_PERSON_SLICE = slice(len(_VISIT_KEYS), len(_VISIT_KEYS) + len(settlements.PERSON_KEYS))
-_INSERT_FEES = insert(_fees)
-_MARK_SETTLED = (update(_visits).where(_visits.c.mdtrt_id == bindparam("v_mdtrt_id"))
-                 .values(state="settled", endtime=bindparam("v_endtime")))
-
-
-def _active_fee_rows(session: Session, mdtrt_id: str) -> list[Row]:
-    return list(session.connection().execute(_SELECT_ACTIVE_FEES, {"mdtrt_id": mdtrt_id}))
+def _fees_of(rows: list[tuple[Any, ...]], first_fee: int) -> list[FeeRecord]:
+    """The fee columns of the joined rows (from index ``first_fee``); none when the visit has no active row."""
+    return [FeeRecord._make(row[first_fee:]) for row in rows if row[first_fee] is not None]
 
 
 def _visit_with_fees(session: Session, fixmedins_code: str, mdtrt_id: str, *,
-                     for_update: bool = False) -> tuple[SimpleNamespace, list[Row]]:
-    """The visit (its columns, read like a VisitRow) and its active fee rows, read in one statement."""
-    rows = session.connection().execute(_SELECT_VISIT_WITH_FEES_FOR_UPDATE if for_update else _SELECT_VISIT_WITH_FEES,
-                                        {"mdtrt_id": mdtrt_id}).all()
-    return _found_visit(rows, fixmedins_code, mdtrt_id), [row for row in rows if row.feedetl_sn is not None]
+                     for_update: bool = False) -> tuple[VisitRecord, list[FeeRecord]]:
+    """The visit and its active fee rows, read in one statement (``for_update``: the visit row locked)."""
+    rows = hot_sql.SELECT_VISIT_WITH_FEES[for_update].rows(session, {"mdtrt_id": mdtrt_id})
+    return _found_visit(rows, fixmedins_code, mdtrt_id), _fees_of(rows, hot_sql.VISIT_SLICE.stop)
 
 
 def _stay(session: Session, fixmedins_code: str, mdtrt_id: str, *,
-          lock: bool = False) -> tuple[SimpleNamespace, SimpleNamespace, list[Row]]:
-    """The visit, its person (settlements.PERSON_COLUMNS) and its active fee rows, read in one statement;
-    ``lock`` takes the visit row and the person row FOR UPDATE."""
-    rows = session.connection().execute(_SELECT_STAY_FOR_UPDATE if lock else _SELECT_STAY,
-                                        {"mdtrt_id": mdtrt_id}).all()
+          lock: bool = False) -> tuple[VisitRecord, PersonRecord, list[FeeRecord]]:
+    """The visit, its person and its active fee rows, read in one statement; ``lock`` takes the visit row and
+    the person row FOR UPDATE (which serialises this person's settlements, see settlements.settle_with_person)."""
+    rows = hot_sql.SELECT_STAY[lock].rows(session, {"mdtrt_id": mdtrt_id})
     visit = _found_visit(rows, fixmedins_code, mdtrt_id)
-    person = SimpleNamespace(**dict(zip(settlements.PERSON_KEYS, rows[0][_PERSON_SLICE])))
-    return visit, person, [row for row in rows if row.feedetl_sn is not None]
+    person = PersonRecord._make(rows[0][hot_sql.PERSON_SLICE])
+    return visit, person, _fees_of(rows, hot_sql.PERSON_SLICE.stop)
 
 
-def _found_visit(rows: list[Row], fixmedins_code: str, mdtrt_id: str) -> SimpleNamespace:
-    if not rows or rows[0].fixmedins_code != fixmedins_code:  # another institution's visit does not exist for you
+def _found_visit(rows: list[tuple[Any, ...]], fixmedins_code: str, mdtrt_id: str) -> VisitRecord:
+    visit = VisitRecord._make(rows[0][hot_sql.VISIT_SLICE]) if rows else None  # the visit's columns come first
+    if visit is None or visit.fixmedins_code != fixmedins_code:  # another institution's visit does not exist for you
         raise YidiError("VISIT_NOT_FOUND", {"mdtrt_id": mdtrt_id})
-    return SimpleNamespace(**dict(zip(_VISIT_KEYS, rows[0])))  # the visit's columns come first
+    return visit
 
 
-def _require_state(visit: VisitRow, *states: str) -> None:
+def _require_state(visit: VisitRow | VisitRecord, *states: str) -> None:
     if visit.state not in states:
         raise YidiError("VISIT_STATE", {"mdtrt_id": visit.mdtrt_id, "state": visit.state})
 
 
-def _require_class(visit: VisitRow, inpatient: bool | None) -> None:
+def _require_class(visit: VisitRow | VisitRecord, inpatient: bool | None) -> None:
     """Inpatient transactions (23xx) act on stays, outpatient ones (22xx) on outpatient visits."""
     if inpatient is None:
         return
@@ -176,48 +118,47 @@ def _new_mdtrt_id(fixmedins_code: str) -> str:
 
 def register(ctx: AppContext, *, fixmedins_code: str, psn_no: str, med_type: str, begntime: date,
              insutype: str | None = None, dise_codg: str | None = None, mdtrt_cert_type: str = "02",
-             emergency: bool = False, trauma_no_third_party: bool | None = None, actor: str = "hospital") -> VisitRow:
+             emergency: bool = False, trauma_no_third_party: bool | None = None,
+             actor: str = "hospital") -> VisitRecord:
     """入院办理 (2401) / 门诊挂号 (2201)."""
     if med_type not in MED_CLASS_OF:
         raise YidiError("MED_TYPE_NOT_SUPPORTED", {"med_type": med_type})
     clock.refuse_future_care(begntime=begntime)
     with ctx.unit_of_work() as session:
         lookups.institution(session, fixmedins_code)
-        values = dict(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=psn_no, fixmedins_code=fixmedins_code,
-                      med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
-                      trauma_no_third_party=trauma_no_third_party, state="registered",
-                      mdtrt_cert_type=mdtrt_cert_type)
-        connection = session.connection()
+        visit = VisitRecord(mdtrt_id=_new_mdtrt_id(fixmedins_code), psn_no=psn_no, fixmedins_code=fixmedins_code,
+                            med_type=med_type, begntime=begntime, endtime=None, dise_codg=dise_codg, emergency=emergency,
+                            trauma_no_third_party=trauma_no_third_party, state="registered",
+                            mdtrt_cert_type=mdtrt_cert_type)
         stay = MED_CLASS_OF[med_type] is MedClass.INPATIENT
-        if insutype:
-            statement, params = (_INSERT_STAY_OF_PERSON_WITH_INSUTYPE if stay
-                                 else _INSERT_VISIT_OF_PERSON_WITH_INSUTYPE), values | {"insutype": insutype}
-        else:
-            statement, params = (_INSERT_STAY_OF_PERSON if stay else _INSERT_VISIT_OF_PERSON), values
+        statement = hot_sql.INSERT_VISIT_OF_PERSON[stay, bool(insutype)]
+        params = visit._asdict() | ({"insutype": insutype} if insutype else {})
+        lock = {"psn_no": psn_no}
         if stay:  # one open stay per person: serialise this person's admissions
-            connection.execute(_LOCK_PERSON, {"psn_no": psn_no})
-        inserted = connection.execute(statement, params)
-        if inserted.rowcount != 1 and ctx.federation is not None and ctx.federation.admit_visitor(session, psn_no):
+            hot_sql.LOCK_PERSON.rows(session, lock)
+        inserted = statement.run(session, params)
+        if inserted != 1 and ctx.federation is not None and ctx.federation.admit_visitor(session, psn_no):
             # a person insured in another province: the node now holds the desk's copy of them; insert again
             if stay:
-                connection.execute(_LOCK_PERSON, {"psn_no": psn_no})
-            inserted = connection.execute(statement, params)
-        if inserted.rowcount != 1:
-            person = connection.execute(_SELECT_PERSON_INSUTYPE, {"psn_no": psn_no}).first()
+                hot_sql.LOCK_PERSON.rows(session, lock)
+            inserted = statement.run(session, params)
+        if inserted != 1:
+            person = hot_sql.SELECT_PERSON_INSUTYPE.first(session, lock)
             if person is None:
                 raise YidiError("UNKNOWN_PERSON", {"key": psn_no})
             if stay:
-                _refuse_second_stay(connection, psn_no, fixmedins_code)
-            raise invalid("insutype", f"与参保人险种 {person.insutype} 不符")
-        audit.record(session, actor, "visit.register", values["mdtrt_id"], {"med_type": med_type})
-        return SimpleNamespace(**values)  # what was written, read like a VisitRow
+                _refuse_second_stay(session, psn_no, fixmedins_code)
+            raise invalid("insutype", f"与参保人险种 {person[1]} 不符")
+        audit.record(session, actor, "visit.register", visit.mdtrt_id, {"med_type": med_type})
+        return visit  # what was written, read like a VisitRow
 
 
-def _refuse_second_stay(connection, psn_no: str, fixmedins_code: str) -> None:
+def _refuse_second_stay(session: Session, psn_no: str, fixmedins_code: str) -> None:
     """已有在院记录: the person has a stay that is neither discharged, settled nor cancelled (read only when the
     admission was not inserted, to say why)."""
-    stay = connection.execute(_SELECT_OPEN_STAY, {"psn_no": psn_no}).first()
-    if stay is not None:
+    found = hot_sql.SELECT_OPEN_STAY.first(session, {"psn_no": psn_no})
+    if found is not None:
+        stay = hot_sql.OpenStay._make(found)
         where = f"本院就诊ID {stay.mdtrt_id}" if stay.fixmedins_code == fixmedins_code else "在其他定点医药机构"
         raise YidiError("ALREADY_ADMITTED", {"psn_no": psn_no, "begntime": stay.begntime, "where": where})
 
@@ -356,7 +297,7 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
                 med_list_codg=line.med_list_codg, name=line.name[:100], cnt=str(line.cnt),
                 pric_fen=_exact_fen(line.pric), det_item_fee_sumamt_fen=line.amount_fen,
                 fee_ocur_time=line.fee_ocur_time, active=True))
-        session.connection().execute(_INSERT_FEES, rows)  # one multi-row INSERT
+        hot_sql.INSERT_FEES.run_many(session, rows)  # one multi-row INSERT
         audit.record(session, actor, "visit.fees", mdtrt_id, {"rows": len(lines)})
         return out
 
@@ -424,7 +365,7 @@ def _net_items(rows) -> tuple[FeeItem, ...]:
                  for code, amount, cnt, name in net.values() if amount > 0)
 
 
-def _command(fee_rows, visit: VisitRow, *, endtime: date | None, medfee_sumamt_fen: int | None,
+def _command(fee_rows: list[FeeRecord], visit: VisitRecord, *, endtime: date | None, medfee_sumamt_fen: int | None,
              kind: str, msgid: str | None, actor: str, use_account: bool = False) -> settlements.SettleCommand:
     items = _net_items(fee_rows)
     if not items:
@@ -444,8 +385,8 @@ def _command(fee_rows, visit: VisitRow, *, endtime: date | None, medfee_sumamt_f
 
 @dataclass
 class SettleOutcome:
-    visit: VisitRow
-    person: PersonRow
+    visit: VisitRecord
+    person: Any  # a PersonRecord; a federation node answers with a record read alike (federation/messages.py)
     fields: dict  # yuan strings (settlements.result_fields / row fields)
     setl_id: str | None = None
 
@@ -482,8 +423,8 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
                        msgid=msgid, actor=actor, use_account=use_account)
         side = insured_side.for_region(ctx, person.insuplc_admdvs)
         view, person = side.settle(bound_context(ctx, session), cmd, person)
-        visit.state, visit.endtime = "settled", visit.endtime or cmd.endtime  # detached: the UPDATE below writes it
-        session.connection().execute(_MARK_SETTLED, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
+        visit = visit._replace(state="settled", endtime=visit.endtime or cmd.endtime)  # as the UPDATE writes it
+        hot_sql.MARK_SETTLED.run(session, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
         return SettleOutcome(visit, person, fields, view.setl_id)
