@@ -383,8 +383,9 @@ def t2601(ctx: AppContext, call: Call) -> dict:
     if omsgid == call.msgid:
         raise invalid(data.name("omsgid"), "不能冲正本报文自身")
     oinfno = data.code("oinfno", tuple(sorted(WRITE_INFNOS)))
+    psn_no = data.text("psn_no", required=False, max_len=30) or ""  # optional: where the person is insured
     return {"result": visits.reverse_message(ctx, fixmedins_code=call.fixmedins_code, omsgid=omsgid, oinfno=oinfno,
-                                             actor=call.actor)}
+                                             actor=call.actor, psn_no=psn_no)}
 
 
 def t9001(ctx: AppContext, call: Call) -> dict:
@@ -589,6 +590,8 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
                 except YidiError:
                     fsi_auth.not_replayed(ctx, seen)
                     raise
+                # federation: an insured node that does not answer → the JetStream work queue (services/ops.py)
+                return 200, ops.settle_or_defer(ctx, call, lambda: run_write(ctx, call, seen))
             return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
         output = run_read(ctx, call, seen)
         if isinstance(output, bytes):  # 9102 文件下载: the file itself, as platforms answer it

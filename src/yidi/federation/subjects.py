@@ -38,3 +38,9 @@ class Names:
     def registry_bucket(self) -> str:
         """JetStream KV: regions, institutions and routes, written by the hub, read by every node."""
         return f"yidi_{self.federation}_registry"
+
+    @property
+    def deferred_stream(self) -> str:
+        """JetStream work queue (I2): 2304/2207 messages whose insured node did not answer, per treatment node
+        ``yidi.<fed>.deferred.<treatment NN>.<insured NN>`` (federation/deferred.py)."""
+        return f"YIDI_{self.federation}_DEFERRED"

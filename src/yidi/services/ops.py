@@ -212,8 +212,6 @@ def queued(ctx: AppContext, *, state: str | None = "queued") -> list[DeferredSet
 def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = None, progress=None) -> DrainReport:
     """Settle queued messages whose insured region is available now, oldest first. Safe to run anywhere, any
     number of times, concurrently: each replay is idempotent on its msgid."""
-    from yidi.api import fsi  # the interface's write path: the answer is stored under the original msgid
-
     now = now or datetime.now()
     invalidate(ctx)
     report = DrainReport()
@@ -223,11 +221,9 @@ def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = N
             break
         if outage_for(ctx, row.insuplc_admdvs, now) is not None:
             continue
-        call = fsi.Call(infno=row.infno, msgid=row.msgid, fixmedins_code=row.fixmedins_code,
-                        admdvs=row.request.get("admdvs", ""), input=row.request.get("input"),
-                        actor=row.request.get("actor", "ops:drain"), received=fsi.now_text())
         try:
-            response = fsi.run_write(ctx, call)
+            response = replay_message(ctx, {"infno": row.infno, "msgid": row.msgid,
+                                            "fixmedins_code": row.fixmedins_code, **row.request})
             state, result = "settled", (response.get("output") or {}).get("setlinfo", {}).get("setl_id", "")
         except YidiError as exc:
             state = "settled_elsewhere" if exc.code in ("DUPLICATE_CLAIM", "MESSAGE_REVERSED") else "refused"
@@ -247,3 +243,41 @@ def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = N
     report.still_queued = len(rows) - report.settled - report.refused - report.settled_elsewhere
     invalidate(ctx)
     return report
+
+
+def replay_message(ctx: AppContext, message: dict) -> dict:
+    """Run a queued hospital message through the interface's own write path, so its answer is stored under the
+    original msgid (a resend of that msgid then receives it). ``message``: infno, msgid, fixmedins_code, admdvs,
+    input, actor (and refmsg_time, when the queue kept it)."""
+    from yidi.api import fsi
+
+    call = fsi.Call(infno=message["infno"], msgid=message["msgid"], fixmedins_code=message["fixmedins_code"],
+                    admdvs=message.get("admdvs", ""), input=message.get("input"),
+                    actor=message.get("actor", "ops:drain"), received=fsi.now_text(),
+                    **({"refmsg_time": message["refmsg_time"]} if message.get("refmsg_time") else {}))
+    return fsi.run_write(ctx, call)
+
+
+# ------------------------------------------------- federation: the JetStream work queue --
+def settle_or_defer(ctx: AppContext, call: Any, settle) -> dict:
+    """Run ``settle()`` (the 2304/2207's write); on a federation node whose insured node does not answer, queue the
+    whole message in the node's JetStream work queue (federation/deferred.py) and answer SERVICE_UNAVAILABLE saying
+    so. Nothing of the failed attempt was written (its transaction rolled back); the queue settles it exactly once
+    when the node is back, and the hospital's resend of the same msgid then gets the stored answer."""
+    try:
+        return settle()
+    except YidiError as exc:
+        province = getattr(exc, "insured_province", None)
+        queue = getattr(ctx.federation, "deferred", None)
+        if province is None or queue is None:
+            raise
+        try:
+            queued = queue.defer(call, province)
+        except Exception as failure:  # noqa: BLE001 - JetStream unavailable too: the plain answer, nothing queued
+            log.warning("ops.defer_failed", msgid=call.msgid, error=repr(failure)[:200])
+            raise YidiError("SERVICE_UNAVAILABLE", {
+                "detail": f"参保地 {province}0000 无应答，且结算无法排队（NATS 不可用）；请稍后用原报文ID "
+                          f"{call.msgid} 重发"}) from None
+        raise YidiError("SERVICE_UNAVAILABLE", {
+            "detail": f"{exc.params.get('detail', '')}；本次结算已排队"
+                      f"（第{queued.seq}号），该节点恢复后自动结算，届时用原报文ID {call.msgid} 重发即得结果"}) from None
