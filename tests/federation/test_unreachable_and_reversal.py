@@ -110,3 +110,27 @@ def test_federation_2601_before_its_settlement_arrives_tombstones_it_at_the_insu
     late = beijing_his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid)
     assert late["err_msg"].startswith("MESSAGE_REVERSED")
     assert _count(henan, SettlementRow) == 0 and _count(beijing, TreatmentSettlementRow) == 0
+
+
+def test_federation_planned_outage_queues_in_the_jetstream_work_queue(federation, beijing_his):
+    """I2 on a federation node: a 2304 during a planned outage window of the insured region is queued in the node's
+    JetStream work queue (not the single-node table) and settled once the window is over."""
+    from datetime import datetime, timedelta
+
+    from yidi.services import ops
+
+    beijing = federation.nodes["11"]
+    mdtrt_id = _admit_and_upload(beijing_his)
+    now = datetime.now()
+    ops.add_outage(beijing.ctx, "410000", now - timedelta(hours=1), now + timedelta(hours=2), reason="省平台升级")
+    msgid = beijing_his.new_msgid()
+    answer = beijing_his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid)
+    assert answer["err_msg"].startswith("SERVICE_UNAVAILABLE") and "停机至" in answer["err_msg"]
+    assert "已排队" in answer["err_msg"] and msgid in answer["err_msg"], answer["err_msg"]
+    assert ops.queued(beijing.ctx) == [] and beijing.ctx.federation.deferred.pending() == 1
+    assert _count(federation.nodes["41"].ctx, SettlementRow) == 0  # the window holds it back
+    ops.clear_outages(beijing.ctx, "410000")
+    _wait_for(lambda: _count(beijing.ctx, TreatmentSettlementRow) == 1)
+    settled = ok(beijing_his.settle_inpatient(mdtrt_id, endtime="2023-03-10", msgid=msgid))["setlinfo"]
+    with federation.nodes["41"].ctx.unit_of_work() as session:
+        assert [row.setl_id for row in session.scalars(select(SettlementRow))] == [settled["setl_id"]]

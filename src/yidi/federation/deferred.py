@@ -5,7 +5,8 @@ timeout), the treatment node rolls its transaction back — nothing half-written
 message to ``YIDI_<fed>_DEFERRED`` on ``yidi.<fed>.deferred.<treatment NN>.<insured NN>`` with the message's msgid as
 ``Nats-Msg-Id``, then answers the hospital SERVICE_UNAVAILABLE saying the settlement is queued and that a resend of
 the same msgid will get the result. A resend while the node is still down publishes the same msgid again: the
-stream's duplicate window drops it.
+stream's duplicate window drops it. A planned outage of the insured region (I2, services/ops.py) queues here too on
+a federation node (one embedded node keeps its ``deferred_settlements`` table).
 
 Each treatment node drains its own messages with a durable pull consumer (``drain-<NN>``, filter
 ``yidi.<fed>.deferred.<NN>.*``; several processes of one node share it). A message is replayed through the
@@ -14,7 +15,8 @@ acknowledged only after that transaction — which comes after the insured node'
 
 - settled, or refused for a business reason (e.g. the visit was settled another way, or a 2601 reversed the msgid
   meanwhile): ack — the stream removes it (WorkQueue retention);
-- the insured node still does not answer, NATS is down, or the database failed: nak with a delay — redelivered later;
+- the insured node still does not answer, NATS is down, the database failed, or the planned outage window that
+  queued it (``yidi ops outage add``, services/ops.py) is not over: nak with a delay — redelivered later;
 - the process dies before its ack: redelivered after ``ack_wait``; the replay is answered from the stored message.
 
 Exactly once therefore rests on the databases (msgid stored with the business write on both nodes); the duplicate
@@ -67,13 +69,15 @@ class DeferredQueue:
                               duplicate_window=DUPLICATE_WINDOW_SECONDS)
         self.bridge.run(self.bridge.js.add_stream(config))
 
-    def defer(self, call, insured_province: str) -> Queued:
-        """Publish the hospital's message (``call``: the interface's Call) durably; the PubAck is the proof."""
+    def defer(self, call, insured_province: str, *, insuplc_admdvs: str | None = None) -> Queued:
+        """Publish the hospital's message (``call``: the interface's Call) durably; the PubAck is the proof.
+        ``insuplc_admdvs``: the person's insured region when a planned outage window (services/ops.py) queued it —
+        the consumer then waits for the window's end."""
         if not self.bridge.connected:
             raise ConnectionError("NATS disconnected")
         body = {"infno": call.infno, "msgid": call.msgid, "fixmedins_code": call.fixmedins_code,
                 "admdvs": call.admdvs, "input": call.input, "actor": call.actor,
-                "refmsg_time": getattr(call, "refmsg_time", "")}
+                "refmsg_time": getattr(call, "refmsg_time", ""), "insuplc_admdvs": insuplc_admdvs}
         subject = f"{self.names.prefix}.deferred.{self.province}.{insured_province}"
         ack = self.bridge.run(self.bridge.js.publish(
             subject, json.dumps(body, ensure_ascii=False).encode(), timeout=5,
@@ -137,6 +141,8 @@ class DeferredQueue:
         refused for good), False when it must wait (insured node or NATS still away, database failure)."""
         from yidi.services import ops
 
+        if body.get("insuplc_admdvs") and ops.outage_for(self.ctx, body["insuplc_admdvs"]) is not None:
+            return False  # queued by a planned outage window that is not over yet
         try:
             ops.replay_message(self.ctx, body)
         except YidiError as exc:

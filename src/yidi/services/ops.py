@@ -160,6 +160,7 @@ def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -
     mdtrt_id = _mdtrt_id_of(call.input)
     if mdtrt_id is None:
         return  # malformed: the transaction itself refuses it with the field named
+    stream = getattr(ctx.federation, "deferred", None)  # a federation node queues in JetStream, not the table
     with ctx.unit_of_work() as session:
         region = session.scalar(select(PersonRow.insuplc_admdvs).join(VisitRow, VisitRow.psn_no == PersonRow.psn_no)
                                 .where(VisitRow.mdtrt_id == mdtrt_id,
@@ -167,6 +168,9 @@ def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -
         outage = outage_for(ctx, region, now) if region else None
         if outage is None or session.get(MessageRow, call.msgid) is not None:
             return  # region up, unknown visit (refused downstream), or a resend of a processed message
+    if stream is not None:
+        _defer_in_stream(stream, call, region, outage)
+    with ctx.unit_of_work() as session:
         queued = session.scalars(select(DeferredSettlementRow).where(
             (DeferredSettlementRow.msgid == call.msgid)
             | ((DeferredSettlementRow.mdtrt_id == mdtrt_id) & (DeferredSettlementRow.state == "queued")))).first()
@@ -185,6 +189,21 @@ def before_settlement(ctx: AppContext, call: Any, now: datetime | None = None) -
     raise YidiError("SERVICE_UNAVAILABLE", {
         "detail": f"参保地{region}停机至{outage.ends_at:%m-%d %H:%M}；本次结算已排队（第{queue_no}号），恢复后自动结算，"
                   f"届时用原报文ID {first_msgid} 重发即得结果"})
+
+
+def _defer_in_stream(stream, call: Any, region: str, outage: Outage) -> None:
+    """A federation node's planned-outage queue: the node's JetStream work queue (federation/deferred.py), whose
+    consumer replays the message once the window is over."""
+    window = f"停机至{outage.ends_at:%m-%d %H:%M}"
+    try:
+        queued = stream.defer(call, region[:2], insuplc_admdvs=region)
+    except Exception as failure:  # noqa: BLE001 - NATS away too: nothing queued, nothing written
+        log.warning("ops.defer_failed", msgid=call.msgid, error=repr(failure)[:200])
+        raise YidiError("SERVICE_UNAVAILABLE", {
+            "detail": f"参保地{region}{window}，且结算无法排队（NATS 不可用）；请恢复后用原报文ID {call.msgid} 重发"}) from None
+    raise YidiError("SERVICE_UNAVAILABLE", {
+        "detail": f"参保地{region}{window}；本次结算已排队（第{queued.seq}号），恢复后自动结算，"
+                  f"届时用原报文ID {call.msgid} 重发即得结果"})
 
 
 # ------------------------------------------------------------------------ the drain --
