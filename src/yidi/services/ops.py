@@ -10,6 +10,11 @@ receives the settlement, exactly once. Nothing is lost: every queued row ends ``
 replay got a business refusal, e.g. the registration was cancelled meanwhile; the code is kept) or
 ``settled_elsewhere`` (the visit was settled another way, e.g. a manual claim).
 
+On a province node of a federation (docs/federation.md) the queue is the node's JetStream work-queue stream
+instead of the table (federation/deferred.py): a planned outage window queues there, and so does a 2304/2207 whose
+insured node does not answer (``settle_or_defer``); the node's consumer replays each message with
+``replay_message`` — the same write path — and acknowledges it only after the commit.
+
 Cost on the hot path: each process keeps its view of outage windows and of "is anything queued" for
 ``settings.ops_cache_seconds``; with no outage and an empty queue a settlement pays no query here.
 """
