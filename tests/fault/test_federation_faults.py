@@ -16,6 +16,8 @@ import threading
 
 import pytest
 
+from yidi.client import HospitalClient
+
 from tests.federation.conftest import nats_url  # noqa: F401 - the shared NATS, a fixture
 from tests.fault.federation import (DOUBT_CODES, Federation, Ledger, NatsServer, _wait, assert_exactly_once,
                                     prepare_stays)
@@ -112,11 +114,12 @@ def test_federation_kill_9_of_the_treatment_node_between_the_two_commits(process
 
 
 def test_federation_nats_killed_and_restarted(processes, tmp_path):
-    nats = NatsServer(tmp_path).start()
+    nats = NatsServer(tmp_path).start()  # private: the machine's shared NATS is never stopped
     try:
         fed = processes(nats.url)
         his = fed.his(timeout=30)
-        henan = fed.his(timeout=30)
+        zhengzhou = HospitalClient(fed.roles["41"].url, "demo-H41010000001", "demo-secret-H41010000001",
+                                   "H41010000001", timeout=30)  # a 河南 hospital at the 河南 node
         book = Ledger()
         try:
             stays = prepare_stays(his, 12)
@@ -129,21 +132,15 @@ def test_federation_nats_killed_and_restarted(processes, tmp_path):
             killer.join()
             assert book.doubts and all(answer.startswith(DOUBT_CODES) for answer in book.answers)
             assert any(answer.startswith("NATS_UNAVAILABLE") for answer in book.answers), book.answers
-            # intra-province business goes on without NATS: the 北京 node serves its own /health, the 河南 node
-            # answers 1101 for its own person
-            assert not fed.ready("11")
-            local = henan.__class__(fed.roles["41"].url, "demo-H41010000001", "demo-secret-H41010000001",
-                                    "H41010000001", timeout=30)
-            try:
-                assert local.person_info("02", ZHANG_CERT)["infcode"] == 0
-            finally:
-                local.close()
-            nats.start()  # same port, same store: streams and the KV bucket are still there
+            assert not fed.ready("11")  # the readiness probe tells the load balancer
+            # intra-province business goes on without NATS: the 河南 node answers 1101 for its own person
+            assert zhengzhou.person_info("02", ZHANG_CERT)["infcode"] == 0
+            nats.start()  # same port, same store: the stream and the KV bucket are still there
             _wait(lambda: fed.ready("11") and fed.ready("41"), "nodes reconnected", 120)
             book.resend_doubts(his)
         finally:
             his.close()
-            henan.close()
+            zhengzhou.close()
             fed.stop()
         assert len(book.seen) == 12
         assert_exactly_once(fed, book)
