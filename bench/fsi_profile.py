@@ -30,8 +30,8 @@ def _flows(url: str, flows: int, warmup: int, outpatient: bool, profile: Path | 
     os.environ["YIDI_FSI_RATE_PER_SECOND"] = "0"
     from sqlalchemy import event
 
-    from yidi.api import fsi
-    from yidi.api.signing import signed_headers
+    from yidi.interface import calls
+    from yidi.interface.signing import signed_headers
     from yidi.client import HospitalClient, _settle_input, fee_row
     from yidi.services.context import AppContext
 
@@ -60,7 +60,7 @@ def _flows(url: str, flows: int, warmup: int, outpatient: bool, profile: Path | 
         body = json.dumps(client.envelope(infno, input_data), ensure_ascii=False).encode()
         headers = signed_headers(infno=infno, body=body, access_key=client.access_key, secret=client.secret)
         t0 = time.process_time()
-        status, answer = fsi.handle_call(ctx, headers, body, infno)
+        status, answer = calls.handle_call(ctx, headers, body, infno)
         cpu_by_infno[infno] = cpu_by_infno.get(infno, 0.0) + time.process_time() - t0
         if status != 200 or answer["infcode"] != 0:
             raise RuntimeError(f"{infno}: {answer['err_msg']}")

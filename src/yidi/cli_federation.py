@@ -70,7 +70,8 @@ def node_serve(province: str = typer.Option(..., help="two-digit province code, 
                federation: str = FEDERATION_OPTION, nats_url: str | None = NATS_OPTION,
                demo: bool = typer.Option(False, help="load this province's demo persons, filings, users and keys"),
                wait: float = typer.Option(60.0, help="seconds to wait for the hub's registry"),
-               timeout: float = typer.Option(10.0, help="seconds to wait for another province's node")) -> None:
+               timeout: float = typer.Option(None, help="seconds to wait for another province's node "
+                                             "(default: the setting YIDI_FEDERATION_TIMEOUT_SECONDS, 10)")) -> None:
     """启动省级节点 / serve a province's hospital interface, API and pages, and its insured side over NATS."""
     import uvicorn
 
@@ -88,8 +89,11 @@ def node_serve(province: str = typer.Option(..., help="two-digit province code, 
     if demo:
         os.environ["YIDI_DEMO_MODE"] = "true"
     ctx = AppContext.from_url(database_url or f"sqlite:///./var/federation/node-{province}.db", demo_mode=demo)
+    from yidi.config import get_settings
+
     bridge = Bridge(url, name=f"node-{province}")
-    node = Node(province, ctx, bridge, Names(federation), timeout=timeout)
+    node = Node(province, ctx, bridge, Names(federation),
+                timeout=timeout if timeout is not None else get_settings().federation_timeout_seconds)
     try:
         deadline = time.monotonic() + wait
         while True:  # the hub may still be starting

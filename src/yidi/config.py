@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # Test-only seam (tests/fault): seconds a 2304/2207 sleeps before its write. Read only when
     # YIDI_TEST_HOOKS=1 is also set, which only the fault tests do.
     test_slow_settle_seconds: float = 0.0
+    # Test-only seam (tests/fault, with YIDI_TEST_HOOKS=1): a federation node SIGKILLs itself in its N-th
+    # cross-province settlement, after the insured node's commit and before its own (0 = never).
+    test_die_after_insured_commit: int = 0
+    # Federation: seconds a treatment node waits for the insured node's answer before it answers the hospital
+    # SERVICE_UNAVAILABLE (and queues a 2304/2207 in the deferred work queue). `yidi node serve --timeout` overrides.
+    federation_timeout_seconds: float = 10.0
     # Deployment (docs/operations.md). "production" makes the server refuse to start without its secrets
     # (``production_problems``); anything else is development.
     env: str = "development"

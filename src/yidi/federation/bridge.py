@@ -39,6 +39,10 @@ class NoResponder(Exception):
         self.timed_out = timed_out
 
 
+class Disconnected(Exception):
+    """This process's connection to NATS is down (the server stopped or unreachable); it is reconnecting."""
+
+
 def reachable(url: str, timeout: float = 1.0) -> bool:
     """A TCP connect to the server (nats-py's own connect keeps retrying an absent server)."""
     parsed = urlparse(url if "://" in url else f"nats://{url}")
@@ -62,6 +66,11 @@ class Bridge:
         self.nc = self.run(nats.connect(url, name=name, connect_timeout=3, max_reconnect_attempts=-1,
                                         reconnect_time_wait=0.5), timeout=10)
         self.js = self.nc.jetstream()
+        self._tasks: list[asyncio.Task] = []  # long-running loops on this connection (e.g. the deferred queue's)
+
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
 
     def run(self, coro, timeout: float | None = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -69,6 +78,10 @@ class Bridge:
     # ------------------------------------------------------------ request / reply --
     def request(self, subject: str, body: dict, *, timeout: float, headers: dict | None = None) -> dict:
         data = json.dumps(body, ensure_ascii=False, default=str).encode()
+        if not self.nc.is_connected:
+            # fail at once: nats-py would buffer the request until the reconnect and deliver it late, after its
+            # caller has already answered the hospital
+            raise Disconnected(self.url)
         try:
             reply = self.run(self.nc.request(subject, data, timeout=timeout, headers=headers), timeout=timeout + 5)
         except NoRespondersError:
@@ -143,7 +156,29 @@ class Bridge:
     def delete_bucket(self, bucket: str) -> None:
         self.run(self.js.delete_key_value(bucket))
 
+    # ------------------------------------------------------------- background loops --
+    def start_loop(self, make_coro: Callable[[], Any]) -> None:
+        """Run ``make_coro()`` on this connection's loop until ``close`` cancels it."""
+        async def start() -> None:
+            self._tasks.append(asyncio.ensure_future(make_coro()))
+
+        self.run(start())
+
+    def in_pool(self, fn: Callable, *args) -> Any:
+        """From a coroutine on this loop: run blocking ``fn(*args)`` in the bridge's thread pool and await it."""
+        return self.loop.run_in_executor(self._pool, fn, *args)
+
     def close(self) -> None:
+        async def cancel_loops() -> None:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        if self._tasks:
+            try:
+                self.run(cancel_loops(), timeout=30)
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
         try:
             if not self.nc.is_closed:  # already closed (e.g. by the server going away for good): nothing to drain
                 self.run(self.nc.drain(), timeout=10)

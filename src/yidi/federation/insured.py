@@ -14,12 +14,12 @@ from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
-from yidi.adapters.orm import SettlementRow
+from yidi.adapters.orm import MessageRow, SettlementRow
 
 from yidi.domain.errors import YidiError
 from yidi.federation import messages
 from yidi.logs import get_logger
-from yidi.services import idempotency, settlements
+from yidi.services import audit, idempotency, settlements
 from yidi.services.context import AppContext
 from yidi.services.filings import filings_of
 from yidi.services.reference import find_person_by_certno
@@ -101,6 +101,53 @@ def claim(ctx: AppContext, body: dict) -> dict:
     return answer
 
 
+def reverse(ctx: AppContext, body: dict) -> dict:
+    """2601 at the treatment node for a settlement message it never recorded (it failed after this node's commit,
+    or the message is still on its way here): reverse what this node did under that request id, exactly once.
+
+    - this node settled it: reversed (status reversed, usage given back, mirror ledger entry) under the same key as
+      any other reversal of the settlement (``X<setl_id>``); the answer carries the settlement so that the treatment
+      node records its side of it (settled, then reversed) — both sides then hold the same settlement;
+    - it never arrived: a tombstone takes the request id, so a copy arriving later is refused (MESSAGE_REVERSED)
+      instead of settling — the same rule as a 2601 that overtakes its original at the treatment node.
+    """
+    request_id, code = body["request_id"], body["fixmedins_code"]
+    for _attempt in range(2):
+        try:
+            with ctx.unit_of_work() as session:
+                row = session.get(MessageRow, request_id)
+                if row is None:
+                    session.add(MessageRow(msgid=request_id, fixmedins_code=code, infno="F2304",
+                                           body_sha256=idempotency.TOMBSTONE, response={}, reversed=True))
+                    session.flush()
+                    audit.record(session, body["actor"], "message.reversal", request_id,
+                                 {"effect": "never_processed", "from": "treatment node"})
+                    return {"rslt": "never_processed"}
+                stored = None if row.body_sha256 == idempotency.TOMBSTONE else dict(row.response)
+                if row.fixmedins_code != code:
+                    raise YidiError("MSGID_CONFLICT", {"msgid": request_id})
+            break
+        except IntegrityError:
+            continue  # the settlement (or another reversal) committed this id meanwhile: read it again
+    else:
+        raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
+    if stored is None:
+        return {"rslt": "never_processed"}
+    setl_id = stored["setl_id"]
+    with ctx.unit_of_work() as session:
+        still_settled = session.get(SettlementRow, setl_id).status == "settled"
+    if still_settled:
+        cancel(ctx, {"request_id": f"X{setl_id}", "setl_id": setl_id, "on": None, "reversal": True,
+                     "actor": body["actor"], "fixmedins_code": code})
+    with ctx.unit_of_work() as session:
+        row = session.get(SettlementRow, setl_id)
+        return {"rslt": "reversed", "answer": stored, "settlement": {
+            "setl_id": row.setl_id, "status": row.status, "cancelled_on": row.cancelled_on.isoformat(),
+            "psn_no": row.psn_no, "insuplc_admdvs": row.insuplc_admdvs, "fixmedins_code": row.fixmedins_code,
+            "mdtrt_id": row.mdtrt_id, "med_type": row.med_type, "begntime": row.begntime.isoformat(),
+            "endtime": row.endtime.isoformat(), "setl_date": row.setl_date.isoformat()}}
+
+
 def _once(ctx: AppContext, body: dict, fixmedins_code: str, kind: str, work: Callable[[AppContext], dict]) -> dict:
     """Do ``work`` and store its answer under the request id, in one transaction; answer a repeat from the store."""
     request_id, digest = body["request_id"], messages.digest({k: v for k, v in body.items() if k != "request_id"})
@@ -132,6 +179,7 @@ def _once(ctx: AppContext, body: dict, fixmedins_code: str, kind: str, work: Cal
 HANDLERS: dict[str, Callable[[AppContext, dict], dict]] = {
     "identify": identify, "person": person, "presettle": presettle, "settle": settle, "cancel": cancel,
     "claim": claim,
+    "reverse": reverse,
 }
 
 

@@ -23,13 +23,14 @@ class LocalFederation:
 
     def __init__(self, make_ctx: Callable[[str], AppContext], *, url: str = DEFAULT_URL,
                  federation: str | None = None, load: bool = True, timeout: float = DEFAULT_TIMEOUT,
-                 demo: bool = False):
+                 demo: bool = False, deferred: bool = True):
         self.names = Names(federation or f"t{uuid.uuid4().hex[:12]}")
         self.url = url
         self.make_ctx = make_ctx
         self.load = load
         self.timeout = timeout
         self.demo = demo
+        self.deferred = deferred
         self.hub: Hub | None = None
         self.nodes: dict[str, Node] = {}
         self._bridges: list[Bridge] = []
@@ -47,7 +48,7 @@ class LocalFederation:
             self.hub = Hub(hub_ctx, self._bridge("hub"), self.names).start()
             for province in provinces(hub_ctx):
                 self.nodes[province] = Node(province, self.make_ctx(province), self._bridge(province), self.names,
-                                            timeout=self.timeout).start()
+                                            timeout=self.timeout, deferred=self.deferred).start()
                 if self.demo:
                     self.nodes[province].add_demo_credentials()
         except BaseException:
@@ -62,17 +63,18 @@ class LocalFederation:
         return self.nodes.get((admdvs or "")[:2])
 
     def close(self) -> None:
-        if self._bridges:
-            try:
-                self._bridges[0].delete_bucket(self.names.registry_bucket)
-            except Exception:  # noqa: BLE001 - never created (the hub failed first): nothing to delete
-                pass
-            try:
-                self._bridges[0].delete_object_store(self.names.claim_files_bucket)
-            except Exception:  # noqa: BLE001 - no claim crossed a border in this run: nothing to delete
-                pass
-        for bridge in reversed(self._bridges):
+        for bridge in reversed(self._bridges[1:]):  # the nodes first: their consumers stop before the stream goes
             bridge.close()
+        if self._bridges:
+            hub = self._bridges[0]
+            for delete in (lambda: hub.delete_bucket(self.names.registry_bucket),
+                           lambda: hub.delete_object_store(self.names.claim_files_bucket),
+                           lambda: hub.run(hub.js.delete_stream(self.names.deferred_stream))):
+                try:
+                    delete()
+                except Exception:  # noqa: BLE001 - never created (e.g. the hub failed first): nothing to delete
+                    pass
+            hub.close()
         self._bridges.clear()
         contexts = [node.ctx for node in self.nodes.values()] + ([self.hub.ctx] if self.hub else [])
         for ctx in contexts:

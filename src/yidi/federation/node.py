@@ -25,9 +25,11 @@ from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
 from yidi.federation import insured, messages
 from yidi.federation.hub import COMPLETE_KEY
-from yidi.federation.bridge import Bridge, NoResponder
+from yidi.federation.bridge import Bridge, Disconnected, NoResponder
+from yidi.federation.deferred import DeferredQueue
 from yidi.federation.subjects import Names
 from yidi.services.context import AppContext
+from yidi.services.insured_side import person_region
 from yidi.services.reference import mask_certno
 from yidi.services.settlements import SettleCommand, SettlementView
 
@@ -35,8 +37,21 @@ class RegistryNotReady(Exception):
     """The hub has not (completely) written the registry yet."""
 
 
-DEFAULT_TIMEOUT = 10.0  # seconds a treatment node waits for the insured node (then: SERVICE_UNAVAILABLE)
+DEFAULT_TIMEOUT = 10.0  # seconds a treatment node waits for the insured node (then: SERVICE_UNAVAILABLE);
+# `yidi node serve` takes it from the setting YIDI_FEDERATION_TIMEOUT_SECONDS (or --timeout)
 CLAIM_FILES_TTL = 24 * 3600.0  # seconds a claim's files may wait in the object store (the insured node removes them)
+
+
+def nats_down() -> YidiError:
+    return YidiError("NATS_UNAVAILABLE", {"detail": "跨省业务暂不可用，连接恢复后用同一 msgid 重发即可"})
+
+
+def insured_unreachable(province: str, detail: str) -> YidiError:
+    """SERVICE_UNAVAILABLE marked with the insured province: a 2304/2207 that gets it may be queued in the deferred
+    work queue (federation/deferred.py) and settled when that node is back."""
+    error = YidiError("SERVICE_UNAVAILABLE", {"detail": f"参保地 {province}0000 {detail}"})
+    error.insured_province = province
+    return error
 
 
 class NodeLink:
@@ -50,6 +65,7 @@ class NodeLink:
         self.routes = routes  # province → route (from the hub's registry)
         self.timeout = timeout
         self.remote = RemoteInsuredSide(self)
+        self.deferred: DeferredQueue | None = None  # the JetStream work queue of 2304/2207 (services/ops.py)
 
     def owns(self, admdvs: str) -> bool:
         return admdvs[:2] == self.province
@@ -62,9 +78,11 @@ class NodeLink:
             raise YidiError("SERVICE_UNAVAILABLE", {"detail": f"参保地 {admdvs} 未接入异地结算联邦"})
         try:
             answer = self.bridge.request(f"{route['subjects']}.{op}", body, timeout=self.timeout)
+        except Disconnected:
+            raise nats_down() from None
         except NoResponder as exc:
             why = f"{self.timeout:g} 秒内无应答" if exc.timed_out else "节点未运行"
-            raise YidiError("SERVICE_UNAVAILABLE", {"detail": f"参保地 {province}0000 {why}"}) from None
+            raise insured_unreachable(province, why) from None
         return messages.raise_refusal(answer)
 
     def locate(self, *, psn_no: str | None = None, certno: str | None = None) -> str:
@@ -72,6 +90,8 @@ class NodeLink:
         try:
             answer = self.bridge.request(self.names.hub("locate"), {"psn_no": psn_no, "certno": certno},
                                          timeout=self.timeout)
+        except Disconnected:
+            raise nats_down() from None
         except NoResponder:
             raise YidiError("SERVICE_UNAVAILABLE", {"detail": "全国人员索引（中心节点）无应答"}) from None
         return messages.raise_refusal(answer)["insuplc_admdvs"]
@@ -105,6 +125,24 @@ class NodeLink:
         return True
 
 
+def _record_treatment_side(session: Session, answer: dict, *, request_id: str, psn_no: str, insuplc_admdvs: str,
+                           fixmedins_code: str, mdtrt_id: str | None, med_type: str, begntime: date, endtime: date,
+                           setl_date: date, status: str | None = None, cancelled_on: date | None = None) -> None:
+    """This node's record of a settlement the insured node made (``answer`` = its settle answer): what the hospital
+    is owed, in the caller's transaction."""
+    fields = answer["fields"]
+    institution = session.get(InstitutionRow, fixmedins_code)
+    session.add(TreatmentSettlementRow(
+        setl_id=answer["setl_id"], request_id=request_id, kind=answer["kind"], status=status or answer["status"],
+        psn_no=psn_no, insuplc_admdvs=insuplc_admdvs, insutype=answer["person"]["insutype"],
+        fixmedins_code=fixmedins_code, mdtrtarea_admvs=institution.admdvs, mdtrt_id=mdtrt_id, med_type=med_type,
+        begntime=begntime, endtime=endtime, setl_date=setl_date,
+        medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
+        psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
+        acct_pay=yuan_to_fen(fields.get("acct_pay", "0.00")), answer=fields, cancelled_on=cancelled_on))
+    session.flush()
+
+
 class RemoteInsuredSide:
     """services.insured_side.InsuredSide for a person insured on another node: a NATS request to that node."""
 
@@ -135,17 +173,10 @@ class RemoteInsuredSide:
         if "after_insured_commit" in ctx.hooks:  # fault seam (tests): this node dies between the two commits
             ctx.hooks["after_insured_commit"](answer)
         with ctx.unit_of_work() as session:
-            institution = session.get(InstitutionRow, cmd.fixmedins_code)
-            session.add(TreatmentSettlementRow(
-                setl_id=answer["setl_id"], request_id=request_id, kind=answer["kind"], status=answer["status"],
-                psn_no=cmd.psn_no, insuplc_admdvs=person.insuplc_admdvs, insutype=answer["person"]["insutype"],
-                fixmedins_code=cmd.fixmedins_code,
-                mdtrtarea_admvs=institution.admdvs, mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type,
-                begntime=cmd.begntime, endtime=cmd.endtime, setl_date=cmd.setl_date or date.today(),
-                medfee_sumamt=yuan_to_fen(fields["medfee_sumamt"]), fund_pay_sumamt=yuan_to_fen(fields["fund_pay_sumamt"]),
-                psn_part_amt=yuan_to_fen(fields["psn_part_amt"]), hifp_pay=yuan_to_fen(fields["hifp_pay"]),
-                acct_pay=yuan_to_fen(fields.get("acct_pay", "0.00")), answer=fields))
-            session.flush()
+            _record_treatment_side(session, answer, request_id=request_id, psn_no=cmd.psn_no,
+                                   insuplc_admdvs=person.insuplc_admdvs, fixmedins_code=cmd.fixmedins_code,
+                                   mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type, begntime=cmd.begntime,
+                                   endtime=cmd.endtime, setl_date=cmd.setl_date or date.today())
         view = SettlementView(setl_id=answer["setl_id"], status=answer["status"], kind=answer["kind"],
                               psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type,
                               begntime=cmd.begntime, endtime=cmd.endtime, result=None, row_fields=fields)
@@ -181,19 +212,58 @@ class RemoteInsuredSide:
                                                  "cmd": messages.encode_claim_command(cmd, files)})
         return messages.decode_claim(answer["claim"])
 
+    def reverse_unrecorded(self, ctx: AppContext, *, omsgid: str, psn_no: str, fixmedins_code: str,
+                           actor: str) -> str | None:
+        """2601 of a 2304/2207 this node never recorded (e.g. it died between the insured node's commit and its
+        own): the insured node reverses what it holds under that msgid, or tombstones the msgid so that a late copy
+        cannot settle; when it held a settlement this node records its side, reversed, so both sides agree.
+        The insured node is the person's (``psn_no``, when the HIS sends it) or else every other node is asked.
+        Returns "reversed", "never_processed", or None when the person is insured on this node (nothing to ask)."""
+        if psn_no:
+            with ctx.unit_of_work() as session:
+                region = person_region(ctx, session, psn_no)
+            if self.link.owns(region):
+                return None
+            provinces = [region[:2]]
+        else:
+            provinces = sorted(p for p in self.link.routes if p != self.link.province)
+        outcome = "never_processed"
+        for province in provinces:
+            answer = self.link.ask(f"{province}0000", "reverse",
+                                   {"request_id": omsgid, "fixmedins_code": fixmedins_code, "actor": actor})
+            if answer["rslt"] != "reversed":
+                continue
+            held = answer["settlement"]
+            with ctx.unit_of_work() as session:
+                if self.link.treatment_record(session, held["setl_id"]) is None:
+                    _record_treatment_side(
+                        session, answer["answer"], request_id=omsgid, psn_no=held["psn_no"],
+                        insuplc_admdvs=held["insuplc_admdvs"], fixmedins_code=held["fixmedins_code"],
+                        mdtrt_id=held["mdtrt_id"], med_type=held["med_type"],
+                        begntime=date.fromisoformat(held["begntime"]), endtime=date.fromisoformat(held["endtime"]),
+                        setl_date=date.fromisoformat(held["setl_date"]), status=held["status"],
+                        cancelled_on=date.fromisoformat(held["cancelled_on"]))
+            outcome = "reversed"
+        return outcome
+
 
 class Node:
     def __init__(self, province: str, ctx: AppContext, bridge: Bridge, names: Names, *,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = DEFAULT_TIMEOUT, deferred: bool = True):
         self.province = province
         self.ctx = ctx
         self.bridge = bridge
         self.names = names
         self.timeout = timeout
+        self.deferred = deferred  # run the JetStream deferred queue (I2); the scenario runner does without
 
     def start(self) -> "Node":
         routes = self.load_registry()
-        self.ctx.federation = NodeLink(self.province, self.bridge, self.names, routes, timeout=self.timeout)
+        link = NodeLink(self.province, self.bridge, self.names, routes, timeout=self.timeout)
+        if self.deferred:  # its consumer drains what an earlier run of this node queued
+            link.deferred = DeferredQueue(self.ctx, self.bridge, self.names, self.province,
+                                          ack_wait=self.timeout + 50).start()
+        self.ctx.federation = link
         for op in insured.HANDLERS:
             self.bridge.serve(self.names.node(self.province, op), partial(insured.answer, self.ctx, op),
                               queue=f"node-{self.province}")

@@ -107,5 +107,5 @@ def run_federated_file(path: Path, url: str) -> ScenarioReport:
             shutil.copyfile(_migrated_template(), database)
             return AppContext.from_url(f"sqlite:///{database}", migrate=False)
 
-        with LocalFederation(fresh, url=url) as federation:
+        with LocalFederation(fresh, url=url, deferred=False) as federation:  # no unreachable node here
             return run_federated_data(data, federation)

@@ -43,3 +43,9 @@ class Names:
     def claim_files_bucket(self) -> str:
         """JetStream object store: a manual claim's attachments on their way to the insured node."""
         return f"yidi_{self.federation}_claim_files"
+
+    @property
+    def deferred_stream(self) -> str:
+        """JetStream work queue (I2): 2304/2207 messages whose insured node did not answer, per treatment node
+        ``yidi.<fed>.deferred.<treatment NN>.<insured NN>`` (federation/deferred.py)."""
+        return f"YIDI_{self.federation}_DEFERRED"

@@ -20,6 +20,7 @@ from yidi.interface.envelope import envelope, parse_call, stamp_text
 from yidi.interface.execution import run_read, run_write
 from yidi.interface.output import now_text
 from yidi.logs import exception_line, get_logger
+from yidi.services import ops
 from yidi.services.context import AppContext
 
 log = get_logger("yidi.fsi")
@@ -58,6 +59,8 @@ def handle_call(ctx: AppContext, headers: dict[str, str], body: bytes,
                 except YidiError:
                     authentication.not_replayed(ctx, seen)
                     raise
+                # federation: an insured node that does not answer → the JetStream work queue (services/ops.py)
+                return 200, ops.settle_or_defer(ctx, call, lambda: run_write(ctx, call, seen))
             return 200, run_write(ctx, call, seen)  # the request is recorded in the write's own transaction
         output = run_read(ctx, call, seen)
         if isinstance(output, bytes):  # 9102 文件下载: the file itself, as platforms answer it

@@ -10,6 +10,7 @@ an ordinary settlement call runs ``before_settlement``, which drains first when 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from yidi.domain.errors import YidiError
 from yidi.interface.envelope import Call
@@ -68,3 +69,15 @@ def drain(ctx: AppContext, *, limit: int | None = None, now: datetime | None = N
     report.still_queued = len(rows) - report.settled - report.refused - report.settled_elsewhere
     ops.invalidate(ctx)
     return report
+
+
+def replay_message(ctx: AppContext, message: dict[str, Any]) -> dict[str, Any]:
+    """Run a queued hospital message through the interface's own write path, so its answer is stored under the
+    original msgid (a resend of that msgid then receives it). ``message``: infno, msgid, fixmedins_code, admdvs,
+    input, actor (and refmsg_time, when the queue kept it). The federation's JetStream work queue
+    (federation/deferred.py) replays with it."""
+    call = Call(infno=message["infno"], msgid=message["msgid"], fixmedins_code=message["fixmedins_code"],
+                admdvs=message.get("admdvs", ""), input=message.get("input"),
+                actor=message.get("actor", "ops:drain"), received=now_text(),
+                **({"refmsg_time": message["refmsg_time"]} if message.get("refmsg_time") else {}))
+    return run_write(ctx, call)

@@ -1,7 +1,7 @@
 """The pharmacy transactions of the national interface (B11, seed 004): a 定点零售药店 settles 特药 directly.
 
 - ``2101`` 药店预结算: the full calculation, nothing written (a read: answered fresh, never stored);
-- ``2102`` 药店结算: settled, idempotent on ``msgid`` (api/fsi.py stores the answer with the write);
+- ``2102`` 药店结算: settled, idempotent on ``msgid`` (interface/execution.py stores the answer with the write);
 - ``2103`` 药店结算撤销: the settlement reversed, answered as a refund slip (every amount negated).
 
 Input as vendors send it: the purchase in ``data`` (also ``druginfo``), the drug lines in ``feedetail`` (also

@@ -17,5 +17,6 @@ def t2601(ctx: AppContext, call: Call) -> dict:
     if omsgid == call.msgid:
         raise invalid(data.name("omsgid"), "不能冲正本报文自身")
     oinfno = data.code("oinfno", tuple(sorted(WRITE_INFNOS)))
+    psn_no = data.text("psn_no", required=False, max_len=30) or ""  # optional: where the person is insured
     return {"result": visits.reverse_message(ctx, fixmedins_code=call.fixmedins_code, omsgid=omsgid, oinfno=oinfno,
-                                             actor=call.actor)}
+                                             actor=call.actor, psn_no=psn_no)}

@@ -108,6 +108,16 @@ def settlement_record(ctx: AppContext, session: Session, setl_id: str, *, for_up
     return row
 
 
+def reverse_unrecorded(ctx: AppContext, *, omsgid: str, psn_no: str, fixmedins_code: str, actor: str) -> str | None:
+    """2601 of a settlement message this node never recorded: on a federation node the insured node of another
+    province may hold it (federation.node.RemoteInsuredSide.reverse_unrecorded). None on one embedded node."""
+    if ctx.federation is None:
+        return None
+    outcome: str | None = ctx.federation.remote.reverse_unrecorded(ctx, omsgid=omsgid, psn_no=psn_no,
+                                                                   fixmedins_code=fixmedins_code, actor=actor)
+    return outcome
+
+
 def remote_paid_of_visit(ctx: AppContext, session: Session, mdtrt_id: str) -> Any:
     """On a federation node: the visit's paid claim whose insured side is another node (None elsewhere)."""
     if ctx.federation is None:

@@ -11,6 +11,11 @@ exactly once. Nothing is lost: every queued row ends ``settled``, ``refused`` (t
 replay got a business refusal, e.g. the registration was cancelled meanwhile; the code is kept) or
 ``settled_elsewhere`` (the visit was settled another way, e.g. a manual claim).
 
+On a province node of a federation (docs/federation.md) the queue is the node's JetStream work-queue stream
+instead of the table (federation/deferred.py): a planned outage window queues there, and so does a 2304/2207 whose
+insured node does not answer (``settle_or_defer``); the node's consumer replays each message with
+``interface.deferred.replay_message`` — the same write path — and acknowledges it only after the commit.
+
 Cost on the hot path: each process keeps its view of outage windows and of "is anything queued" for
 ``settings.ops_cache_seconds``; with no outage and an empty queue a settlement pays no query here.
 """
@@ -21,7 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -162,6 +168,7 @@ def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, inf
     mdtrt_id = _mdtrt_id_of(input_data)
     if mdtrt_id is None:
         return  # malformed: the transaction itself refuses it with the field named
+    stream = getattr(ctx.federation, "deferred", None)  # a federation node queues in JetStream, not the table
     with ctx.unit_of_work() as session:
         region = session.scalar(select(PersonRow.insuplc_admdvs).join(VisitRow, VisitRow.psn_no == PersonRow.psn_no)
                                 .where(VisitRow.mdtrt_id == mdtrt_id,
@@ -169,6 +176,11 @@ def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, inf
         outage = outage_for(ctx, region, now) if region else None
         if outage is None or session.get(MessageRow, msgid) is not None:
             return  # region up, unknown visit (refused downstream), or a resend of a processed message
+    if stream is not None:  # the message whole, as the interface's Call carries it
+        _defer_in_stream(stream, SimpleNamespace(infno=infno, msgid=msgid, fixmedins_code=fixmedins_code,
+                                                 admdvs=admdvs, input=input_data, actor=actor),
+                         region, outage)
+    with ctx.unit_of_work() as session:
         queued = session.scalars(select(DeferredSettlementRow).where(
             (DeferredSettlementRow.msgid == msgid)
             | ((DeferredSettlementRow.mdtrt_id == mdtrt_id) & (DeferredSettlementRow.state == "queued")))).first()
@@ -189,6 +201,22 @@ def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, inf
                   f"届时用原报文ID {first_msgid} 重发即得结果"})
 
 
+def _defer_in_stream(stream: Any, call: Any, region: str, outage: Outage) -> None:
+    """A federation node's planned-outage queue: the node's JetStream work queue (federation/deferred.py), whose
+    consumer replays the message once the window is over."""
+    window = f"停机至{outage.ends_at:%m-%d %H:%M}"
+    try:
+        queued = stream.defer(call, region[:2], insuplc_admdvs=region)
+    except Exception as failure:  # noqa: BLE001 - NATS away too: nothing queued, nothing written
+        log.warning("ops.defer_failed", msgid=call.msgid, error=repr(failure)[:200])
+        raise YidiError("SERVICE_UNAVAILABLE", {
+            "detail": f"参保地{region}{window}，且结算无法排队（NATS 不可用）；请恢复后用原报文ID {call.msgid} 重发"}) from None
+    raise YidiError("SERVICE_UNAVAILABLE", {
+        "detail": f"参保地{region}{window}；本次结算已排队（第{queued.seq}号），恢复后自动结算，"
+                  f"届时用原报文ID {call.msgid} 重发即得结果"})
+
+
+# ------------------------------------------------------------------------ the drain --
 @dataclass
 class DrainReport:
     settled: int = 0
@@ -216,3 +244,28 @@ def finish_queued(ctx: AppContext, queue_id: int, state: str, result: str) -> No
         stored = session.get(DeferredSettlementRow, queue_id)
         if stored is not None and stored.state == "queued":
             stored.state, stored.result, stored.done_at = state, result, datetime.now().replace(microsecond=0)
+
+
+# ------------------------------------------------- federation: the JetStream work queue --
+def settle_or_defer(ctx: AppContext, call: Any, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``settle()`` (the 2304/2207's write); on a federation node whose insured node does not answer, queue the
+    whole message in the node's JetStream work queue (federation/deferred.py) and answer SERVICE_UNAVAILABLE saying
+    so. Nothing of the failed attempt was written (its transaction rolled back); the queue settles it exactly once
+    when the node is back, and the hospital's resend of the same msgid then gets the stored answer."""
+    try:
+        return settle()
+    except YidiError as exc:
+        province = getattr(exc, "insured_province", None)
+        queue = getattr(ctx.federation, "deferred", None)
+        if province is None or queue is None:
+            raise
+        try:
+            queued = queue.defer(call, province)
+        except Exception as failure:  # noqa: BLE001 - JetStream unavailable too: the plain answer, nothing queued
+            log.warning("ops.defer_failed", msgid=call.msgid, error=repr(failure)[:200])
+            raise YidiError("SERVICE_UNAVAILABLE", {
+                "detail": f"参保地 {province}0000 无应答，且结算无法排队（NATS 不可用）；请稍后用原报文ID "
+                          f"{call.msgid} 重发"}) from None
+        raise YidiError("SERVICE_UNAVAILABLE", {
+            "detail": f"{exc.params.get('detail', '')}；本次结算已排队"
+                      f"（第{queued.seq}号），该节点恢复后自动结算，届时用原报文ID {call.msgid} 重发即得结果"}) from None

@@ -474,23 +474,29 @@ def settlement_of_visit(session: Session, mdtrt_id: str) -> SettlementRow | None
 
 
 def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno: str,
-                    actor: str = "hospital") -> dict:
+                    actor: str = "hospital", psn_no: str = "") -> dict:
     """冲正 (2601): undo what message ``omsgid`` did, exactly once, and always safe to send.
 
     - the original was processed: its effect is reversed (settlement → status reversed, usage given back,
       mirror ledger entry; registration → cancelled; fee upload → its rows revoked) and marked reversed;
     - already reversed: nothing happens again;
     - the original never arrived (or was lost before commit): a tombstone takes its msgid, so a late
-      copy is refused (MESSAGE_REVERSED) instead of taking effect.
+      copy is refused (MESSAGE_REVERSED) instead of taking effect. On a federation node a settlement message
+      (2304/2207) of a person insured elsewhere is also reversed at their insured node, which may have committed
+      it before this node failed (``insured_side.reverse_unrecorded``); ``psn_no`` names the person when given.
     """
     with ctx.unit_of_work() as session:
         row = session.scalars(select(MessageRow).where(MessageRow.msgid == omsgid).with_for_update()).first()
         if row is None:
+            effect = "never_processed"
+            if oinfno in ("2304", "2207"):
+                effect = insured_side.reverse_unrecorded(bound_context(ctx, session), omsgid=omsgid, psn_no=psn_no,
+                                                         fixmedins_code=fixmedins_code, actor=actor) or effect
             session.add(MessageRow(msgid=omsgid, fixmedins_code=fixmedins_code, infno=oinfno, body_sha256=TOMBSTONE,
                                    response={}, reversed=True))
             session.flush()
-            audit.record(session, actor, "message.reversal", omsgid, {"effect": "never_processed"})
-            return {"omsgid": omsgid, "oinfno": oinfno, "rslt": "never_processed"}
+            audit.record(session, actor, "message.reversal", omsgid, {"effect": effect})
+            return {"omsgid": omsgid, "oinfno": oinfno, "rslt": effect}
         if row.fixmedins_code != fixmedins_code:
             raise invalid("omsgid", "不是本机构的报文")
         if row.infno != oinfno:
