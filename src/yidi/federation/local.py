@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Callable
 
+from yidi.federation import events
 from yidi.federation.bridge import DEFAULT_URL, Bridge
 from yidi.federation.hub import Hub, provinces
 from yidi.federation.node import DEFAULT_TIMEOUT, Node
@@ -62,7 +63,13 @@ class LocalFederation:
         return self.nodes.get((admdvs or "")[:2])
 
     def close(self) -> None:
+        for part in list(self.nodes.values()) + ([self.hub] if self.hub else []):
+            part.stop()  # the outbox publishers and the hub's consumer, before their connections go
         if self._bridges:
+            try:
+                events.delete_stream(self._bridges[0], self.names)
+            except Exception:  # noqa: BLE001 - never created: nothing to delete
+                pass
             try:
                 self._bridges[0].delete_bucket(self.names.registry_bucket)
             except Exception:  # noqa: BLE001 - never created (the hub failed first): nothing to delete
