@@ -21,7 +21,8 @@ from yidi.adapters.orm import Base
 
 class EventOutboxRow(Base):
     __tablename__ = "event_outbox"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # publish order
+    # publish order; BIGINT on PostgreSQL (a busy node writes millions a year), INTEGER on SQLite (its rowid)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(80), unique=True)  # Nats-Msg-Id: <side>:<setl_id>:<status>
     subject: Mapped[str] = mapped_column(String(40))  # events.<side>.<province> (the federation prefix is added)
     payload: Mapped[dict] = mapped_column(JSON)

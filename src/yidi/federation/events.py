@@ -35,9 +35,10 @@ log = get_logger("yidi.federation.events")
 
 INSURED, TREATMENT = "insured", "treatment"
 SIDES = (INSURED, TREATMENT)
-# Stream limits (docs/federation.md "Streams and retention"). Events are kept 400 days: a year of months to clear
-# again or to compare, plus the time to settle disputes; the hub's own table is the long-term record.
-MAX_AGE_SECONDS = 400 * 24 * 3600
+# Stream limits (docs/federation.md "Streams and retention"). The stream is the way to the hub, not the record: the
+# hub's database is (backed up like every node's). 45 days cover a month, its clearing and a hub rebuilt from the
+# stream within that window; at national volume that is about 45 × 0.6 GB.
+MAX_AGE_SECONDS = 45 * 24 * 3600
 DUPLICATE_WINDOW_SECONDS = 24 * 3600  # a node down for up to a day republishes into the window: dropped by NATS
 
 
