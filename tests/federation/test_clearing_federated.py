@@ -205,3 +205,58 @@ def test_c1_hub_prepayment_per_province_pair_from_q4_events(zhang):
     confirmed = hub_clearing.confirm_prepayment(hub, 2025, actor="national")
     assert confirmed[0].confirmed and hub_clearing.prepayment_plan(hub, 2025)[0].confirmed
     assert events.stream_name(federation.names).startswith("YIDI_")
+
+
+def test_c4_cli_verify_federation_and_hub_clear(zhang, tmp_path, monkeypatch, nats_url):
+    """`yidi verify --federation ID` over NATS (exit 0 green, 1 with the difference and its msgid) and
+    `yidi hub clear --month` on the hub's database."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+
+    federation = zhang
+    monkeypatch.setenv("YIDI_NATS_URL", nats_url)
+    view = _settle_visit(federation, "11", "H11000000001", day=date(2025, 11, 6), msgid="MSG-CLI-0004")
+    _deliver(federation)
+    runner = CliRunner()
+    green = runner.invoke(app, ["verify", "--federation", federation.names.federation, "--json"])
+    assert green.exit_code == 0, green.output
+    assert json.loads(green.stdout)["ok"] is True
+    cleared = runner.invoke(app, ["hub", "clear", "--month", "2025-11", "--database-url",
+                                  f"sqlite:///{tmp_path}/hub.db", "--federation", federation.names.federation,
+                                  "--json"])
+    assert cleared.exit_code == 0, cleared.output
+    assert [(t["from_province"], t["to_province"], t["count"]) for t in json.loads(cleared.stdout)["province_transfers"]] \
+        == [("410000", "110000", 1)]
+    with federation.nodes["41"].ctx.unit_of_work() as session:  # the insured node's record says otherwise
+        session.execute(update(SettlementRow).where(SettlementRow.setl_id == view.setl_id)
+                        .values(fund_pay_sumamt=SettlementRow.fund_pay_sumamt + 1))
+    red = runner.invoke(app, ["verify", "--federation", federation.names.federation])
+    assert red.exit_code == 1
+    assert "MSG-CLI-0004" in red.output and view.setl_id in red.output
+
+
+def test_c2_node_funds_api_reads_the_hubs_statement_scoped_to_the_reader(zhang):
+    import httpx
+
+    from tests.support.live_server import live_server
+    from yidi.api.app import create_app
+    from yidi.services.users import create_user
+
+    federation = zhang
+    _settle_visit(federation, "11", "H11000000001", day=date(2025, 11, 6))
+    _settle_visit(federation, "31", "H31000000001", day=date(2025, 11, 8), fen=300_000, psn_no="P002")
+    _deliver(federation)
+    beijing = federation.nodes["11"].ctx
+    create_user(beijing, username="bj-agency", password="pw-bj", role="agency", admdvs="110000")
+    with live_server(create_app(beijing)) as base, \
+            httpx.Client(base_url=base, timeout=30, auth=("bj-agency", "pw-bj")) as client:
+        missing = client.get("/api/funds/federation/clearing/2025-11")
+        assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
+        hub_clearing.clear(federation.hub.ctx, "2025-11", today=date(2025, 12, 1))
+        body = client.get("/api/funds/federation/clearing/2025-11").json()
+    # the 北京 agency sees the flow it receives, not 上海's, and no national totals
+    assert [(f["insuplc_admdvs"], f["mdtrtarea_admvs"]) for f in body["flows"]] == [("410800", "110000")]
+    assert "province_transfers" not in body
