@@ -38,8 +38,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.fsi_settlement import (TRANSACTIONS, _jiffies, _process_table, free_port, load_process, machine, pct,
-                                  prepare, run_http, write_section)
+from bench.fsi_settlement import (SERVER_OPTIONS, TRANSACTIONS, _jiffies, _process_table, free_port, load_process,
+                                  machine, pct, prepare)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "federation"
@@ -68,6 +68,16 @@ def own_nats():
         shutil.rmtree(store, ignore_errors=True)
 
 
+def write_section(text: str, path: Path) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md (or append it)."""
+    import re
+
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"<!-- {SECTION} -->.*?<!-- /{SECTION} -->\n", re.S)
+    updated = pattern.sub(lambda _m: text, current) if pattern.search(current) else current.rstrip() + "\n\n" + text
+    path.write_text(updated, encoding="utf-8")
+
+
 def _tree(root: int, table) -> set[int]:
     tree, frontier = {root}, [root]
     while frontier:
@@ -79,11 +89,24 @@ def _tree(root: int, table) -> set[int]:
     return tree
 
 
-def snapshot(roles: dict[str, int]) -> dict[str, int]:
-    """Clock ticks so far per role (each a process tree), PostgreSQL's processes and the machine's busy time."""
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+OUR_DATABASES: list[str] = []  # the backends serving these are "PostgreSQL" (the server is shared with others)
+
+
+def _our_backends() -> dict[int, int]:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        pids = [row[0] for row in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)",
+                                                (OUR_DATABASES,))]
+    return {pid: _jiffies(pid) for pid in pids}
+
+
+def snapshot(roles: dict[str, int]) -> dict:
+    """Clock ticks so far per role (each a process tree), the backends of our databases and the machine's busy time."""
     table = _process_table()
     out = {role: sum(_jiffies(pid) for pid in _tree(root, table)) for role, root in roles.items()}
-    out["postgres"] = sum(_jiffies(pid) for pid, (_p, name) in table.items() if name.startswith("postgres"))
+    out["backends"] = _our_backends()
     cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     out["busy"] = sum(int(x) for x in cpu[:8]) - int(cpu[3]) - int(cpu[4])
     return out
@@ -113,6 +136,34 @@ def _hub_events(hub_url: str) -> int:
         engine.dispose()
 
 
+def db_bytes(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(text("SELECT pg_database_size(current_database())")))
+    finally:
+        engine.dispose()
+
+
+def stream_bytes(nats_url: str, stream: str) -> tuple[int, int]:
+    """(messages, bytes) the events stream holds."""
+    import asyncio
+
+    import nats
+
+    async def ask() -> tuple[int, int]:
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().stream_info(stream)
+            return int(info.state.messages), int(info.state.bytes)
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
 def drive(port: int, seconds: float, clients: int, persons: int) -> tuple[list[dict], float]:
     queue = mp.Queue()
     per_worker = persons // clients
@@ -124,6 +175,24 @@ def drive(port: int, seconds: float, clients: int, persons: int) -> tuple[list[d
     elapsed = time.perf_counter() - started
     proc.join()
     return results, elapsed
+
+
+def run_single(url: str, seconds: float, clients: int, persons: int) -> dict:
+    port = free_port()
+    env = dict(os.environ, YIDI_DATABASE_URL=url, YIDI_DEMO_MODE="true", YIDI_LOG_LEVEL="WARNING",
+               YIDI_FSI_RATE_PER_SECOND="0", YIDI_SERVER_WORKERS="1")
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "yidi.api.app:create_app", "--factory", "--host",
+                               "127.0.0.1", "--port", str(port), "--workers", "1", *SERVER_OPTIONS], env=env, cwd=ROOT,
+                              start_new_session=True)
+    try:
+        _wait_healthy(port, server, "one node")
+        before = snapshot({"server": server.pid})
+        results, elapsed = drive(port, seconds, clients, persons)
+        after = snapshot({"server": server.pid})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    return _summary(results, elapsed, before, after, ["server", "postgres"])
 
 
 def run_federated(urls: dict[str, str], nats_url: str, nats_pid: int, seconds: float, clients: int,
@@ -139,13 +208,15 @@ def run_federated(urls: dict[str, str], nats_url: str, nats_pid: int, seconds: f
         procs["hub"] = subprocess.Popen([*yidi, "hub", "serve", "--demo", "--database-url", urls["hub"], *common],
                                         env=env, cwd=ROOT, start_new_session=True)
         procs["node 41"] = subprocess.Popen([*yidi, "node", "serve", "--province", "41", "--database-url", urls["41"],
-                                             "--port", str(ports["41"]), *common], env=env, cwd=ROOT,
+                                             "--port", str(ports["41"]), "--timeout", "120", *common],
+                                            env=env, cwd=ROOT,
                                             start_new_session=True)
         _wait_healthy(ports["41"], procs["node 41"], "node 41")  # persons indexed at the hub before any 2401
         procs["node 11"] = subprocess.Popen([*yidi, "node", "serve", "--province", "11", "--demo", "--database-url",
                                              urls["11"], "--port", str(ports["11"]), *common], env=env, cwd=ROOT,
                                             start_new_session=True)
         _wait_healthy(ports["11"], procs["node 11"], "node 11")
+        sizes_before = {role: db_bytes(urls[key]) for role, key in (("node 11", "11"), ("node 41", "41"), ("hub", "hub"))}
         roles = {"node 11": procs["node 11"].pid, "node 41": procs["node 41"].pid, "hub": procs["hub"].pid,
                  "nats": nats_pid}
         before = snapshot(roles)
@@ -161,6 +232,12 @@ def run_federated(urls: dict[str, str], nats_url: str, nats_pid: int, seconds: f
                 break
             time.sleep(0.2)
         drained = snapshot(roles)
+        from yidi.federation.events import stream_name
+        from yidi.federation.subjects import Names
+
+        stream = stream_bytes(nats_url, stream_name(Names(federation)))
+        sizes = {role: db_bytes(urls[key]) - sizes_before[role]
+                 for role, key in (("node 11", "11"), ("node 41", "41"), ("hub", "hub"))}
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -171,9 +248,8 @@ def run_federated(urls: dict[str, str], nats_url: str, nats_pid: int, seconds: f
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
     return _summary(results, elapsed, before, after, list(roles) + ["postgres"]) | {
-        "events": events, "event_lag_s": lag,
-        "drain_cpu_ms": {role: (drained[role] - after[role]) / os.sysconf("SC_CLK_TCK") * 1000
-                         for role in list(roles) + ["postgres"]}}
+        "events": events, "event_lag_s": lag, "stream": stream, "db_growth": sizes,
+        "drain_cpu_ms": {role: (drained[role] - after[role]) / os.sysconf("SC_CLK_TCK") * 1000 for role in roles}}
 
 
 def _summary(results, elapsed, before, after, roles) -> dict:
@@ -184,6 +260,8 @@ def _summary(results, elapsed, before, after, roles) -> dict:
     for r in results:
         for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
+    after = dict(after, postgres=sum(ticks - before["backends"].get(pid, 0) for pid, ticks in after["backends"].items()))
+    before = dict(before, postgres=0)
     ms = {role: (after[role] - before[role]) / tick * 1000 / done if done else float("nan") for role in roles}
     ms["load generator"] = sum(r["cpu"] for r in results) * 1000 / done if done else float("nan")
     busy = (after["busy"] - before["busy"]) / tick / (elapsed * (os.cpu_count() or 1))
@@ -194,11 +272,11 @@ def _summary(results, elapsed, before, after, roles) -> dict:
 
 def report(args, single: dict, fed: dict) -> str:
     ratio = fed["rate"] / single["rate"] if single["rate"] else float("nan")
-    single_ms = single["cpu"]["server_ms_per_flow"]
+    single_ms = single["cpu_ms"]["server"]
     fed_app = fed["cpu_ms"]["node 11"] + fed["cpu_ms"]["node 41"] + fed["cpu_ms"]["hub"]
     lines = [f"<!-- {SECTION} -->", "## 联邦：跨省结算经两节点与 NATS / Federation: cross-province through two nodes and NATS", "",
              f"Command: `.venv/bin/python -m bench.federation --db {args.db} --seconds {args.seconds:g} "
-             f"--clients {args.clients}`  ",
+             f"--clients {args.clients} --rounds {args.rounds}`  ",
              f"Machine: {machine()}; **shared by 8 developers' sessions while measuring** (their builds and test "
              f"suites run at the same time; load average {os.getloadavg()[0]:.1f} at the end) — absolute figures "
              "vary from run to run, the ratios between the two runs of the same command are what to read.  ",
@@ -214,15 +292,18 @@ def report(args, single: dict, fed: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for label, run in (("one node", single), ("federation (2 nodes + hub + NATS)", fed)):
         values = run["latencies"]["2304"]
-        busy = run.get("busy", run.get("cpu", {}).get("busy", float("nan")))
+        busy = run["busy"]
         lines.append(f"| {label} | {run['done']} | {run['elapsed']:.1f} | **{run['rate']:.1f}** | {run['failed']} | "
                      f"{pct(values, 0.5):.1f} | **{pct(values, 0.99):.1f}** | {busy:.0%} |")
+    lines += ["", "Per round (alternating, each on fresh databases), flows/s: one node "
+              + ", ".join(f"{x:.1f}" for x in single["rounds"]) + "; federation "
+              + ", ".join(f"{x:.1f}" for x in fed["rounds"]) + ". Rows above: the rounds pooled."]
     lines += ["", f"Ratio federation / one node: **{ratio:.2f}×** flows/s; 2304 p99 "
               f"{pct(fed['latencies']['2304'], 0.99) / max(pct(single['latencies']['2304'], 0.99), 1e-9):.2f}×.", "",
               "CPU per complete flow (ms of CPU time, all cores):", "",
               "| one node: server | PostgreSQL | | federation: 北京 node | 河南 node | hub | **NATS server** | PostgreSQL (3 databases) |",
               "|---:|---:|---|---:|---:|---:|---:|---:|",
-              f"| {single_ms:.1f} | {single['cpu']['postgres_ms_per_flow']:.1f} | | {fed['cpu_ms']['node 11']:.1f} | "
+              f"| {single_ms:.1f} | {single['cpu_ms']['postgres']:.1f} | | {fed['cpu_ms']['node 11']:.1f} | "
               f"{fed['cpu_ms']['node 41']:.1f} | {fed['cpu_ms']['hub']:.1f} | **{fed['cpu_ms']['nats']:.2f}** | "
               f"{fed['cpu_ms']['postgres']:.1f} |", "",
               f"The transport itself (the NATS server: 2 request/replies, 2 JetStream publishes with their acks, the "
@@ -232,6 +313,13 @@ def report(args, single: dict, fed: dict) -> str:
               (f"Events: {fed['events']} at the hub = 2 × {fed['done']} settlements, all there "
                f"{fed['event_lag_s']:.1f} s after the load stopped." if fed["event_lag_s"] is not None else
                f"Events: only {fed['events']} of {2 * fed['done']} at the hub 120 s after the load stopped."), "",
+              "Storage per complete flow (PostgreSQL database growth during the run, tables and indexes; all four "
+              "transactions' rows, envelopes, ledger and audit): one node "
+              f"{single['db_growth'] / max(single['done'], 1) / 1024:.1f} KiB; federation: 北京 node "
+              f"{fed['db_growth']['node 11'] / max(fed['done'], 1) / 1024:.1f} KiB, 河南 node "
+              f"{fed['db_growth']['node 41'] / max(fed['done'], 1) / 1024:.1f} KiB, hub "
+              f"{fed['db_growth']['hub'] / max(fed['done'], 1) / 1024:.2f} KiB; the events stream "
+              f"{fed['stream'][1] / max(fed['stream'][0], 1):.0f} bytes per event ({fed['stream'][0]} events).", "",
               "| transaction | one node p50 / p99 ms | federation p50 / p99 ms |", "|---|---:|---:|"]
     for infno in TRANSACTIONS:
         a, b = single["latencies"][infno], fed["latencies"][infno]
@@ -243,19 +331,13 @@ def report(args, single: dict, fed: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test", help="admin PostgreSQL URL")
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--persons", type=int, default=2000)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    args = parser.parse_args()
-
+def one_round(args) -> tuple[dict, dict]:
     import psycopg
 
+    OUR_DATABASES.clear()
     tag = uuid.uuid4().hex[:8]
     names = {role: f"yidi_bench_fed_{tag}_{role}" for role in ("single", "hub", "11", "41")}
+    OUR_DATABASES.extend(names.values())
     base, _, _ = args.db.rpartition("/")
     urls = {role: f"{base}/{name}" for role, name in names.items()}
     with psycopg.connect(args.db, autocommit=True) as admin:
@@ -266,7 +348,9 @@ def main() -> None:
         prepare(urls["single"], args.persons)
         prepare(urls["41"], args.persons)
         print(f"one node: {args.seconds:g}s, {args.clients} clients …", flush=True)
-        single = run_http(urls["single"], args.seconds, 1, args.clients, args.persons)
+        single_before = db_bytes(urls["single"])
+        single = run_single(urls["single"], args.seconds, args.clients, args.persons)
+        single["db_growth"] = db_bytes(urls["single"]) - single_before
         print(f"  {single['done']} flows, {single['rate']:.1f}/s, failed {single['failed']} {single['errors']}")
         with own_nats() as (nats_url, nats_pid):
             print(f"federation ({nats_url}): {args.seconds:g}s, {args.clients} clients …", flush=True)
@@ -277,6 +361,48 @@ def main() -> None:
         with psycopg.connect(args.db, autocommit=True) as admin:
             for name in names.values():
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return single, fed
+
+
+def merge(runs: list[dict]) -> dict:
+    """Several rounds as one: flows and seconds summed, latencies pooled, CPU and storage weighted by flows."""
+    done = sum(r["done"] for r in runs)
+    out = {"done": done, "failed": sum(r["failed"] for r in runs), "elapsed": sum(r["elapsed"] for r in runs),
+           "latencies": {t: [x for r in runs for x in r["latencies"][t]] for t in TRANSACTIONS},
+           "errors": {}, "busy": sum(r["busy"] for r in runs) / len(runs),
+           "cpu_ms": {k: sum(r["cpu_ms"][k] * r["done"] for r in runs) / max(done, 1) for k in runs[0]["cpu_ms"]}}
+    out["rate"] = done / out["elapsed"] if out["elapsed"] else 0.0
+    for r in runs:
+        for k, v in r["errors"].items():
+            out["errors"][k] = out["errors"].get(k, 0) + v
+    if isinstance(runs[0].get("db_growth"), dict):
+        out["db_growth"] = {k: sum(r["db_growth"][k] for r in runs) for k in runs[0]["db_growth"]}
+        out["events"] = sum(r["events"] for r in runs)
+        out["event_lag_s"] = None if any(r["event_lag_s"] is None for r in runs) else max(r["event_lag_s"] for r in runs)
+        out["stream"] = (sum(r["stream"][0] for r in runs), sum(r["stream"][1] for r in runs))
+    else:
+        out["db_growth"] = sum(r["db_growth"] for r in runs)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test", help="admin PostgreSQL URL")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--persons", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2, help="one node then federation, this many times")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+
+    global ADMIN_URL
+    ADMIN_URL = args.db
+    rounds = []
+    for number in range(1, args.rounds + 1):  # alternating, each on fresh databases: the machine's load drifts
+        print(f"round {number} of {args.rounds}", flush=True)
+        rounds.append(one_round(args))
+    single, fed = merge([r[0] for r in rounds]), merge([r[1] for r in rounds])
+    single["rounds"], fed["rounds"] = [r[0]["rate"] for r in rounds], [r[1]["rate"] for r in rounds]
     text = report(args, single, fed)
     print(text)
     write_section(text, args.out)

@@ -122,12 +122,12 @@ class EventConsumer:
         while not self._stopping:
             try:
                 msgs = await self._sub.fetch(self.batch, timeout=1)
-            except NatsTimeout:
-                continue
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue  # nothing to fetch within the second
             except Exception as exc:  # noqa: BLE001 - NATS away or restarting: wait and fetch again
                 if self._stopping:
                     return
-                log.warning("federation.hub_fetch_retry", error=str(exc)[:200])
+                log.warning("federation.hub_fetch_retry", error=repr(exc)[:200])
                 await asyncio.sleep(0.5)
                 continue
             batch = [((msg.headers or {}).get("Nats-Msg-Id") or _event_id(json.loads(msg.data)),
