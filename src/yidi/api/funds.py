@@ -81,9 +81,9 @@ def prepayment_plan(year: int = Query(..., ge=2000, le=2100), principal: Princip
 def federation_statement(month: str, principal: Principal = Depends(funds_reader),
                          ctx: AppContext = Depends(get_ctx)) -> dict:
     """On a province node: the hub's national 清分 of ``month`` (cross-province flows, province-pair transfers),
-    scoped like the node's own statements. On one embedded node there is no hub: NOT_FOUND."""
+    scoped like the node's own statements. One embedded node is its own national level: its own statement."""
     if ctx.federation is None:
-        raise YidiError("NOT_FOUND", {"what": "全国清分单（本系统未以联邦方式运行）", "key": month})
+        return clearing_statement(month, principal, ctx)
     from yidi.federation.hub_api import hub_statement
 
     return funds_scope.statement(principal, hub_statement(ctx.federation, month)).to_dict()
