@@ -185,7 +185,11 @@ def _list_settlements(bridge, names, report, key, where, totals) -> None:
             views[source] = None
             continue
         subject = names.hub("clearing_rows") if part == "hub" else f"{names.node_prefix(part)}.clearing_rows"
-        views[source] = _ask(bridge, subject, {"side": side, "key": key})["rows"]
+        try:
+            views[source] = _ask(bridge, subject, {"side": side, "key": key})["rows"]
+        except (NoResponder, YidiError) as exc:  # gone since its figures came: listed as unknown, not hidden
+            report.problems.append(f"  {key}: {LABELS[source]} 的明细无法取得（{exc}）")
+            views[source] = None
     known = {s: rows for s, rows in views.items() if rows is not None}
     for setl_id in sorted(set().union(*[set(rows) for rows in known.values()])):
         seen = {s: rows.get(setl_id) for s, rows in known.items()}
