@@ -49,6 +49,7 @@ from yidi.cli_federation import federation_app, hub_app, node_app  # noqa: E402
 app.add_typer(hub_app, name="hub")
 app.add_typer(node_app, name="node")
 app.add_typer(federation_app, name="federation")
+import yidi.cli_fedclear  # noqa: E402,F401 - adds yidi hub clear / statement / prepay
 from yidi.cli_backup import register as _register_backup_commands  # noqa: E402
 
 _register_backup_commands(app)
@@ -184,9 +185,16 @@ def demo(ctx: typer.Context) -> None:
 
 
 @app.command()
-def verify() -> None:
+def verify(federation: str = typer.Option(None, "--federation", help="a federation id: verify every node and the "
+                                          "hub over NATS, and compare both sides per month and province pair"),
+           as_json: bool = typer.Option(False, "--json", help="with --federation: the report as JSON")) -> None:
     """核对不变量 / check ledger balance, usage vs settlements, one paid claim per visit, audit chain (seals the audit log first)."""
     from yidi.services.verify import verify as run_verify
+
+    if federation:
+        from yidi.cli_fedclear import verify_federated
+
+        raise typer.Exit(verify_federated(federation, None, as_json))
 
     ctx = _context(migrate=False)
     report = run_verify(ctx)

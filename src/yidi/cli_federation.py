@@ -53,11 +53,13 @@ def hub_serve(database_url: str = typer.Option("sqlite:///./var/federation/hub.d
     if demo:
         load_reference(ctx, persons=False)
     bridge = Bridge(url, name="hub")
+    hub = Hub(ctx, bridge, Names(federation))
     try:
-        Hub(ctx, bridge, Names(federation)).start()
+        hub.start()
         err.print(f"hub: federation {federation} on {url}; registry in KV bucket {Names(federation).registry_bucket}")
         _wait_for_signal()
     finally:
+        hub.stop()  # the events consumer first: acknowledged only what the hub committed
         bridge.close()
         ctx.engine.dispose()
 
@@ -113,6 +115,7 @@ def node_serve(province: str = typer.Option(..., help="two-digit province code, 
         err.print(f"node {province}: http://{host}:{port}  (federation {federation} on {url})")
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
     finally:
+        node.stop()  # the outbox publisher: what is unsent stays for the next start
         bridge.close()
         ctx.engine.dispose()
 

@@ -83,6 +83,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/claims/manual/{claim_id}/reverse"): RIGHT_AGENCY,
     ("GET", "/api/funds/clearing"): AGENCY_SUP,
     ("GET", "/api/funds/clearing/{month}"): AGENCY_SUP,
+    ("GET", "/api/funds/federation/clearing/{month}"): AGENCY_SUP,  # the hub's statement (one node: its own)
     ("GET", "/api/funds/clearing/{month}/cities/{admdvs}"): {"agency_right", "supervisor"},
     ("GET", "/api/funds/clearing/{month}/reconciliation"): AGENCY_SUP,
     ("GET", "/api/funds/prepayments"): AGENCY_SUP,

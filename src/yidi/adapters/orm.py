@@ -266,6 +266,7 @@ from yidi.adapters import orm_funds  # noqa: E402,F401
 from yidi.adapters import orm_ops  # noqa: E402,F401
 from yidi.adapters import orm_audit  # noqa: E402,F401
 from yidi.adapters import orm_fed  # noqa: E402,F401
+from yidi.adapters import orm_fedclear  # noqa: E402,F401
 from yidi.adapters import orm_interface  # noqa: E402,F401
 from yidi.adapters import orm_accounts  # noqa: E402,F401
 from yidi.adapters import orm_mapping  # noqa: E402,F401

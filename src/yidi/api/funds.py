@@ -77,5 +77,17 @@ def prepayment_plan(year: int = Query(..., ge=2000, le=2100), principal: Princip
     return funds_scope.prepayment_lines(principal, [line.to_dict() for line in prepayment.plan(ctx, year)])
 
 
+@router.get("/federation/clearing/{month}", summary="全国清分单（联邦：由中心节点提供，按本机构范围）")
+def federation_statement(month: str, principal: Principal = Depends(funds_reader),
+                         ctx: AppContext = Depends(get_ctx)) -> dict:
+    """On a province node: the hub's national 清分 of ``month`` (cross-province flows, province-pair transfers),
+    scoped like the node's own statements. One embedded node is its own national level: its own statement."""
+    if ctx.federation is None:
+        return clearing_statement(month, principal, ctx)
+    from yidi.federation.hub_api import hub_statement
+
+    return funds_scope.statement(principal, hub_statement(ctx.federation, month)).to_dict()
+
+
 def register(app: FastAPI) -> None:
     app.include_router(router)

@@ -98,4 +98,14 @@ class Hub:
         self.bridge.kv_put_all(self.names.registry_bucket, entries)
         for op, handler in (("locate", locate), ("index", index)):
             self.bridge.serve(self.names.hub(op), partial(_answer, self.ctx, handler), queue="hub")
+        # national 清分: both sides' settlement events, consumed durably (federation/hub_clearing.py)
+        from yidi.federation import fed_verify, hub_api, hub_clearing
+
+        self.clearing = hub_clearing.EventConsumer(self.ctx, self.bridge, self.names).start()
+        fed_verify.serve(self.bridge, self.names.hub, fed_verify.hub_handlers(self.ctx, self.clearing)
+                         | hub_api.handlers(self.ctx, self.clearing), queue="hub")
         return self
+
+    def stop(self) -> None:
+        if getattr(self, "clearing", None) is not None:
+            self.clearing.stop()

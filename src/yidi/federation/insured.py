@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from yidi.adapters.orm import MessageRow, SettlementRow
 
 from yidi.domain.errors import YidiError
-from yidi.federation import messages
+from yidi.federation import events, messages
 from yidi.logs import get_logger
 from yidi.services import audit, idempotency, settlements
 from yidi.services.context import AppContext
@@ -53,8 +53,13 @@ def settle(ctx: AppContext, body: dict) -> dict:
 
     def work(bound: AppContext) -> dict:
         view, row = settlements.settle_with_person(bound, cmd)
+        with bound.unit_of_work() as session:  # the clearing event, in this same transaction (the outbox)
+            settled = session.get(SettlementRow, view.setl_id)
+            events.record(session, events.INSURED, settled)
+        # setl_date: both sides date the settlement alike (the treatment node must not take its own clock's day
+        # at midnight — clearing counts a settlement in the month of this date, on both sides)
         return {"setl_id": view.setl_id, "status": view.status, "kind": view.kind, "fields": view.row_fields,
-                "person": messages.encode_person(row)}
+                "person": messages.encode_person(row), "setl_date": settled.setl_date.isoformat()}
 
     return _once(ctx, body, cmd.fixmedins_code, "F2304", work)
 
@@ -66,6 +71,7 @@ def cancel(ctx: AppContext, body: dict) -> dict:
                                   fixmedins_code=body["fixmedins_code"])
         with bound.unit_of_work() as session:
             row = session.get(SettlementRow, view.setl_id)
+            events.record(session, events.INSURED, row)
             return {"setl_id": row.setl_id, "status": row.status, "cancelled_on": row.cancelled_on.isoformat()}
 
     return _once(ctx, body, body["fixmedins_code"], "F2305", work)

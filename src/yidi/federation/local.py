@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Callable
 
+from yidi.federation import events
 from yidi.federation.bridge import DEFAULT_URL, Bridge
 from yidi.federation.hub import Hub, provinces
 from yidi.federation.node import DEFAULT_TIMEOUT, Node
@@ -63,13 +64,16 @@ class LocalFederation:
         return self.nodes.get((admdvs or "")[:2])
 
     def close(self) -> None:
+        for part in list(self.nodes.values()) + ([self.hub] if self.hub else []):
+            part.stop()  # the outbox publishers and the hub's consumer, before their connections go
         for bridge in reversed(self._bridges[1:]):  # the nodes first: their consumers stop before the stream goes
             bridge.close()
         if self._bridges:
             hub = self._bridges[0]
             for delete in (lambda: hub.delete_bucket(self.names.registry_bucket),
                            lambda: hub.delete_object_store(self.names.claim_files_bucket),
-                           lambda: hub.run(hub.js.delete_stream(self.names.deferred_stream))):
+                           lambda: hub.run(hub.js.delete_stream(self.names.deferred_stream)),
+                           lambda: events.delete_stream(hub, self.names)):
                 try:
                     delete()
                 except Exception:  # noqa: BLE001 - never created (e.g. the hub failed first): nothing to delete

@@ -16,14 +16,14 @@ from datetime import date
 from functools import partial
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from yidi.adapters.orm import CredentialRow, InstitutionRow, PersonRow, RegionRow
 from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.adapters.orm_pharmacy import DualChannelDrugRow
 from yidi.domain.errors import YidiError
 from yidi.domain.money import yuan_to_fen
-from yidi.federation import insured, messages
+from yidi.federation import events, fed_verify, insured, messages
 from yidi.federation.hub import COMPLETE_KEY
 from yidi.federation.bridge import Bridge, Disconnected, NoResponder
 from yidi.federation.deferred import DeferredQueue
@@ -95,6 +95,14 @@ class NodeLink:
         except NoResponder:
             raise YidiError("SERVICE_UNAVAILABLE", {"detail": "全国人员索引（中心节点）无应答"}) from None
         return messages.raise_refusal(answer)["insuplc_admdvs"]
+
+    def hub_cleared(self, month: str) -> bool:
+        """Whether the hub has made the national 清分 of ``month`` (3260's clr_stas, 3262's refusal)."""
+        try:
+            answer = self.bridge.request(self.names.hub("clearing_state"), {"month": month}, timeout=self.timeout)
+        except NoResponder:
+            raise YidiError("SERVICE_UNAVAILABLE", {"detail": "中心节点无应答，无法确认清分状态"}) from None
+        return bool(messages.raise_refusal(answer)["cleared"])
 
     # ---------------------------------------------------------- the treatment side's records --
     def treatment_record(self, session: Session, setl_id: str, *, for_update: bool = False):
@@ -176,7 +184,10 @@ class RemoteInsuredSide:
             _record_treatment_side(session, answer, request_id=request_id, psn_no=cmd.psn_no,
                                    insuplc_admdvs=person.insuplc_admdvs, fixmedins_code=cmd.fixmedins_code,
                                    mdtrt_id=cmd.mdtrt_id, med_type=cmd.med_type, begntime=cmd.begntime,
-                                   endtime=cmd.endtime, setl_date=cmd.setl_date or date.today())
+                                   endtime=cmd.endtime,
+                                   setl_date=date.fromisoformat(answer["setl_date"]) if answer.get("setl_date")
+                                   else (cmd.setl_date or date.today()))
+            events.record(session, events.TREATMENT, self.link.treatment_record(session, answer["setl_id"]))
         view = SettlementView(setl_id=answer["setl_id"], status=answer["status"], kind=answer["kind"],
                               psn_no=cmd.psn_no, fixmedins_code=cmd.fixmedins_code, med_type=cmd.med_type,
                               begntime=cmd.begntime, endtime=cmd.endtime, result=None, row_fields=fields)
@@ -191,6 +202,7 @@ class RemoteInsuredSide:
             "request_id": f"X{record.setl_id}", "setl_id": record.setl_id, "on": on.isoformat() if on else None,
             "reversal": reversal, "actor": actor, "fixmedins_code": record.fixmedins_code})
         record.status, record.cancelled_on = answer["status"], date.fromisoformat(answer["cancelled_on"])
+        events.record(object_session(record), events.TREATMENT, record)  # in the caller's transaction
 
     def submit_claim(self, ctx: AppContext, cmd, region: str):
         """A manual claim for a person insured on another node: its files go to the federation's object store,
@@ -243,6 +255,7 @@ class RemoteInsuredSide:
                         begntime=date.fromisoformat(held["begntime"]), endtime=date.fromisoformat(held["endtime"]),
                         setl_date=date.fromisoformat(held["setl_date"]), status=held["status"],
                         cancelled_on=date.fromisoformat(held["cancelled_on"]))
+                    events.record(session, events.TREATMENT, self.link.treatment_record(session, held["setl_id"]))
             outcome = "reversed"
         return outcome
 
@@ -267,7 +280,15 @@ class Node:
         for op in insured.HANDLERS:
             self.bridge.serve(self.names.node(self.province, op), partial(insured.answer, self.ctx, op),
                               queue=f"node-{self.province}")
+        fed_verify.serve(self.bridge, partial(self.names.node, self.province),
+                         fed_verify.node_handlers(self.ctx, self.province), queue=f"node-{self.province}")
+        self.publisher = events.OutboxPublisher(self.ctx, self.bridge, self.names).start()
         return self
+
+    def stop(self) -> None:
+        """Stop publishing events (what is unsent stays in the outbox for the next start)."""
+        if getattr(self, "publisher", None) is not None:
+            self.publisher.stop()
 
     def load_registry(self, wait_seconds: float = 30.0) -> dict[str, dict]:
         """Regions and institutions from the hub's KV bucket into this node's database; the routes. Waits (up to

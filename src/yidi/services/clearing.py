@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -200,14 +200,17 @@ def compute_flows(ctx: AppContext, month: str, progress: Progress | None = None)
 
 
 def run_clearing(ctx: AppContext, month: str, *, actor: str = "system", today: date | None = None,
-                 progress: Progress | None = None) -> ClearingStatement:
+                 progress: Progress | None = None,
+                 compute: Callable[..., Any] | None = None) -> ClearingStatement:
+    """``compute(ctx, month, progress) -> (flows, watermark)``: where the month's flows come from — this
+    database's settlements (``compute_flows``, one node), or the hub's settlement events (federation/hub_clearing.py)."""
     start, end = month_bounds(month)
     if end >= (today or date.today()):
         raise YidiError("CLEARING_MONTH_OPEN", {"month": month, "period_end": end.isoformat()})
     existing = get_statement(ctx, month)
     if existing is not None:
         return existing
-    flows, watermark = compute_flows(ctx, month, progress)
+    flows, watermark = (compute or compute_flows)(ctx, month, progress)
     try:
         with ctx.unit_of_work() as session:
             if session.get(ClearingRunRow, month) is not None:  # cleared meanwhile by another process

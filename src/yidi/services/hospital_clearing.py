@@ -7,11 +7,15 @@
 - 清分 for the treatment side (3260 fetch / 3261 confirm / 3262 roll back): the month's cross-region direct
   settlements of the institution, as the monthly clearing (services/clearing.py) counts them — by
   settlement date, ``fund_pay_sumamt + acct_pay`` — with the month's clearing state and the
-  institution's confirmation of each.
+  institution's confirmation of each. On a federation node the institution's cross-province settlements are its
+  side's records (``treatment_settlements``: the same columns), and the month counts as cleared when the hub has
+  made the national 清分 of it (the hub answers for the federation; NodeLink.hub_cleared).
 Money in fen; one unit of work per use case.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import uuid
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from yidi.adapters.orm import SettlementRow
+from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.adapters.orm_funds import ClearingRunRow
 from yidi.adapters.orm_interface import ClearingApplicationRow, ClearingConfirmationRow, InterfaceFileRow
 from yidi.domain.clearing import month_bounds
@@ -134,18 +139,24 @@ def clearing_items(ctx: AppContext, fixmedins_code: str, clr_ym: str, *,
     """The month's cross-region direct settlements of the institution still in force, and whether the
     month has been cleared (services/clearing.py)."""
     start, end = _month(clr_ym)
+    tables = (SettlementRow,) if ctx.federation is None else (SettlementRow, TreatmentSettlementRow)
     with ctx.unit_of_work() as session:
-        stmt = select(SettlementRow).where(
-            SettlementRow.fixmedins_code == fixmedins_code, SettlementRow.kind == "direct",
-            SettlementRow.insuplc_admdvs != SettlementRow.mdtrtarea_admvs, SettlementRow.status == "settled",
-            SettlementRow.setl_date >= start, SettlementRow.setl_date <= end)
-        if clr_optins:
-            stmt = stmt.where(SettlementRow.insuplc_admdvs == clr_optins)
-        rows = list(session.scalars(stmt.order_by(SettlementRow.setl_id)))
+        rows: list[Any] = []
+        for table in tables:
+            stmt = select(table).where(
+                table.fixmedins_code == fixmedins_code, table.kind == "direct",
+                table.insuplc_admdvs != table.mdtrtarea_admvs, table.status == "settled",
+                table.setl_date >= start, table.setl_date <= end)
+            if clr_optins:
+                stmt = stmt.where(table.insuplc_admdvs == clr_optins)
+            rows += session.scalars(stmt)
+        rows.sort(key=lambda row: row.setl_id)
         confirmed = set(session.scalars(select(ClearingConfirmationRow.setl_id).where(
             ClearingConfirmationRow.fixmedins_code == fixmedins_code, ClearingConfirmationRow.clr_ym == clr_ym,
             ClearingConfirmationRow.status == "confirmed")))
         cleared = session.get(ClearingRunRow, f"{clr_ym[:4]}-{clr_ym[4:]}") is not None
+    if ctx.federation is not None and not cleared and any(isinstance(row, TreatmentSettlementRow) for row in rows):
+        cleared = ctx.federation.hub_cleared(f"{clr_ym[:4]}-{clr_ym[4:]}")
     return [ClearingItem(row, row.fund_pay_sumamt + (row.acct_pay or 0), row.setl_id in confirmed)
             for row in rows], cleared
 

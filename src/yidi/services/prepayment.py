@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -72,12 +72,13 @@ def _q4_city_totals(ctx: AppContext, year: int, progress: Progress | None = None
         duck.close()
 
 
-def plan(ctx: AppContext, year: int, progress: Progress | None = None) -> list[PrepaymentLine]:
-    """Every flow's prepayment for ``year`` and its adjustment against the current prepayment."""
+def plan(ctx: AppContext, year: int, progress: Progress | None = None, q4_totals: Callable[..., Any] | None = None) -> list[PrepaymentLine]:
+    """Every flow's prepayment for ``year`` and its adjustment against the current prepayment. ``q4_totals(ctx,
+    year, progress)``: where the Q4 figures come from — this database's settlements, or the hub's events."""
     _check_year(year)
     flows: dict[tuple[str, str], PrepaymentLine] = {}
     city_weights: dict[tuple[str, str], dict[str, int]] = {}
-    for insured, treatment, count, total in _q4_city_totals(ctx, year, progress):
+    for insured, treatment, count, total in (q4_totals or _q4_city_totals)(ctx, year, progress):
         key = prepayment_flow(insured, treatment)
         line = flows.setdefault(key, PrepaymentLine(key[0], key[1], 0, 0, 0, 0))
         line.q4_count += count
@@ -119,9 +120,9 @@ def prepayment_lines(payer: str, payee: str, adjustment_fen: int) -> list[tuple[
 
 
 def confirm(ctx: AppContext, year: int, *, actor: str = "system", on: date | None = None,
-            progress: Progress | None = None) -> list[PrepaymentLine]:
+            progress: Progress | None = None, q4_totals: Callable[..., Any] | None = None) -> list[PrepaymentLine]:
     """Store and post every flow's adjustment for ``year``; flows already confirmed are left alone."""
-    lines = plan(ctx, year, progress)
+    lines = plan(ctx, year, progress, q4_totals)
     on = on or date.today()
     with ctx.unit_of_work() as session:
         for line in lines:
