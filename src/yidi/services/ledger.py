@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -148,7 +149,27 @@ def cleared_amount(row: SettlementRow) -> int:
     return row.fund_pay_sumamt + (row.acct_pay or 0)
 
 
-def settlement_lines(row: SettlementRow) -> list[tuple[str, int]]:
+class SettlementForLedger(Protocol):
+    """What a settlement's ledger entry reads of it: a SettlementRow, or the values settlements._write has just
+    inserted (read like one)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def psn_no(self) -> str: ...
+    @property
+    def fixmedins_code(self) -> str: ...
+    @property
+    def insuplc_admdvs(self) -> str: ...
+    @property
+    def mdtrtarea_admvs(self) -> str: ...
+    @property
+    def fund_pay_sumamt(self) -> int: ...
+    @property
+    def acct_pay(self) -> int | None: ...
+
+
+def settlement_lines(row: SettlementForLedger) -> list[tuple[str, int]]:
     fund, acct = row.fund_pay_sumamt, row.acct_pay or 0
     insured, treatment = row.insuplc_admdvs, row.mdtrtarea_admvs
     expense = [(account(insured, "统筹基金支出"), fund), (account(insured, "个人账户支出"), acct)]

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from sqlalchemy import select
 
@@ -54,7 +54,7 @@ class Outage:
     def active(self, now: datetime) -> bool:
         return self.starts_at <= now < self.ends_at
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "admdvs": self.admdvs, "from": f"{self.starts_at:%Y-%m-%d %H:%M}",
                 "to": f"{self.ends_at:%Y-%m-%d %H:%M}", "reason": self.reason}
 
@@ -148,8 +148,9 @@ def _mdtrt_id_of(input_data: Any) -> str | None:
         return None
     for name in ("mdtrtinfo", "data"):
         section = input_data.get(name)
-        if isinstance(section, dict) and isinstance(section.get("mdtrt_id"), str):
-            return section["mdtrt_id"][:40]
+        mdtrt_id = section.get("mdtrt_id") if isinstance(section, dict) else None
+        if isinstance(mdtrt_id, str):
+            return mdtrt_id[:40]
     return None
 
 
@@ -168,13 +169,14 @@ def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, inf
     mdtrt_id = _mdtrt_id_of(input_data)
     if mdtrt_id is None:
         return  # malformed: the transaction itself refuses it with the field named
-    stream = getattr(ctx.federation, "deferred", None)  # a federation node queues in JetStream, not the table
+    # a federation node queues in JetStream, not the table
+    stream: DeferredStream | None = getattr(ctx.federation, "deferred", None)
     with ctx.unit_of_work() as session:
         region = session.scalar(select(PersonRow.insuplc_admdvs).join(VisitRow, VisitRow.psn_no == PersonRow.psn_no)
                                 .where(VisitRow.mdtrt_id == mdtrt_id,
                                        VisitRow.fixmedins_code == fixmedins_code))
         outage = outage_for(ctx, region, now) if region else None
-        if outage is None or session.get(MessageRow, msgid) is not None:
+        if region is None or outage is None or session.get(MessageRow, msgid) is not None:
             return  # region up, unknown visit (refused downstream), or a resend of a processed message
     if stream is not None:  # the message whole, as the interface's Call carries it
         _defer_in_stream(stream, SimpleNamespace(infno=infno, msgid=msgid, fixmedins_code=fixmedins_code,
@@ -201,7 +203,27 @@ def queue_if_region_out(ctx: AppContext, *, msgid: str, fixmedins_code: str, inf
                   f"届时用原报文ID {first_msgid} 重发即得结果"})
 
 
-def _defer_in_stream(stream: Any, call: Any, region: str, outage: Outage) -> None:
+class QueuedMessage(Protocol):
+    """A settlement message kept whole in a queue: the interface's Call (interface/envelope.py), or the same
+    fields as ``queue_if_region_out`` builds them."""
+
+    @property
+    def msgid(self) -> str: ...
+
+
+class _Queued(Protocol):
+    @property
+    def seq(self) -> int: ...  # the stream's sequence number: the hospital's queue number
+
+
+class DeferredStream(Protocol):
+    """A federation node's JetStream work queue (federation/deferred.py DeferredQueue)."""
+
+    def defer(self, call: QueuedMessage, insured_province: str, *,
+              insuplc_admdvs: str | None = None) -> _Queued: ...
+
+
+def _defer_in_stream(stream: DeferredStream, call: QueuedMessage, region: str, outage: Outage) -> None:
     """A federation node's planned-outage queue: the node's JetStream work queue (federation/deferred.py), whose
     consumer replays the message once the window is over."""
     window = f"停机至{outage.ends_at:%m-%d %H:%M}"
@@ -223,9 +245,9 @@ class DrainReport:
     refused: int = 0
     settled_elsewhere: int = 0
     still_queued: int = 0  # region still out, or the database failed mid-drain
-    details: list[dict] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"settled": self.settled, "refused": self.refused, "settled_elsewhere": self.settled_elsewhere,
                 "still_queued": self.still_queued, "details": self.details}
 
@@ -247,7 +269,7 @@ def finish_queued(ctx: AppContext, queue_id: int, state: str, result: str) -> No
 
 
 # ------------------------------------------------- federation: the JetStream work queue --
-def settle_or_defer(ctx: AppContext, call: Any, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def settle_or_defer(ctx: AppContext, call: QueuedMessage, settle: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run ``settle()`` (the 2304/2207's write); on a federation node whose insured node does not answer, queue the
     whole message in the node's JetStream work queue (federation/deferred.py) and answer SERVICE_UNAVAILABLE saying
     so. Nothing of the failed attempt was written (its transaction rolled back); the queue settles it exactly once
@@ -256,7 +278,7 @@ def settle_or_defer(ctx: AppContext, call: Any, settle: Callable[[], dict[str, A
         return settle()
     except YidiError as exc:
         province = getattr(exc, "insured_province", None)
-        queue = getattr(ctx.federation, "deferred", None)
+        queue: DeferredStream | None = getattr(ctx.federation, "deferred", None)
         if province is None or queue is None:
             raise
         try:

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from yidi.adapters import hot_sql
 from yidi.adapters.hot_sql import FilingRecord, PersonRecord
-from yidi.adapters.orm import InstitutionRow, PersonRow, SettlementRow, UsageRow
+from yidi.adapters.orm import SettlementRow, UsageRow
 from yidi.domain.account import pay_from_account
 from yidi.domain.benefit import BenefitResult, calculate, cap_key_for
 from yidi.domain.catalog import FeeItem
@@ -32,6 +32,7 @@ from yidi.domain.special_drugs import Dispensing, check_dispensing
 from yidi.services import audit, clock, ledger, lookups, pharmacy_facts
 from yidi.services.context import AppContext
 from yidi.services.filings import to_domain
+from yidi.services.lookups import Institution
 from yidi.services.reference import get_institution, get_person
 
 
@@ -51,7 +52,7 @@ class SettleCommand:
     mdtrt_id: str | None = None
     msgid: str | None = None
     actor: str = "system"
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     # The settlement's own date: None = today by the server clock (every edge: /fsi, /api, pages). Only code
     # that replays history on purpose (tests, data loads) passes a date; dates of care may not lie after it.
     setl_date: date | None = None
@@ -68,9 +69,9 @@ class SettlementView:
     begntime: date
     endtime: date
     result: BenefitResult | None
-    row_fields: dict
+    row_fields: dict[str, Any]
 
-    def to_result(self) -> dict:
+    def to_result(self) -> dict[str, Any]:
         fields = dict(self.row_fields)
         fields["setl_id"] = self.setl_id
         fields["status"] = self.status
@@ -203,7 +204,59 @@ def _used(session: Session, psn_no: str, year: int, cap_key: str, for_update: bo
 PERSON_KEYS = PersonRecord._fields  # what the settlement and the interface's answer need of a person
 
 
-def _with_balance(person: Any, acct_balc: int) -> PersonRecord:
+class InsuredPerson(Protocol):
+    """What a settlement reads of a person (PERSON_KEYS): a PersonRecord, a PersonRow, or the copy a federation
+    node decodes from another node's answer (federation/messages.py)."""
+
+    @property
+    def psn_no(self) -> str: ...
+    @property
+    def certno(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def insuplc_admdvs(self) -> str: ...
+    @property
+    def insutype(self) -> str: ...
+    @property
+    def insu_status(self) -> str: ...
+    @property
+    def acct_balc(self) -> int: ...
+
+
+class SettlementFields(ledger.SettlementForLedger, Protocol):
+    """What a settlement's view reads of its row (``_view``): a SettlementRow, or the values ``_write`` has just
+    inserted (read like one)."""
+
+    @property
+    def setl_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def med_type(self) -> str: ...
+    @property
+    def begntime(self) -> date: ...
+    @property
+    def endtime(self) -> date: ...
+    @property
+    def psn_part_amt(self) -> int: ...
+    @property
+    def ratio_bp(self) -> int: ...
+    @property
+    def policy_version(self) -> str: ...
+    @property
+    def catalog_version(self) -> str: ...
+    @property
+    def coverage_context(self) -> str: ...
+    @property
+    def filing_id(self) -> str | None: ...
+    @property
+    def review_flag(self) -> str: ...
+    @property
+    def trace(self) -> list[Any]: ...
+
+
+def _with_balance(person: InsuredPerson, acct_balc: int) -> PersonRecord:
     """The person's PersonRecord as it stands after the settlement (the interface shows the new balance)."""
     return PersonRecord(*(getattr(person, key) for key in PERSON_KEYS))._replace(acct_balc=acct_balc)
 
@@ -249,13 +302,13 @@ def _with_trauma_flag(coverage: Coverage, cmd: SettleCommand) -> Coverage:
                    notes=(*coverage.notes, "无第三方责任外伤：直接结算，并纳入就医地经办机构核查范围 (B8)"))
 
 
-def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: PersonRow,
-            institution: InstitutionRow) -> tuple[BenefitResult, Coverage]:
+def compute(ctx: AppContext, session: Session, cmd: SettleCommand, person: InsuredPerson,
+            institution: Institution) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation inside an open transaction; writes nothing."""
     return _compute(ctx, cmd, person, institution, _person_facts(session, cmd, person.psn_no))
 
 
-def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
+def _compute(ctx: AppContext, cmd: SettleCommand, person: InsuredPerson, institution: Institution,
              facts: _PersonFacts) -> tuple[BenefitResult, Coverage]:
     """Coverage + calculation from what was read (``facts``); reads and writes nothing."""
     if person.insu_status != "active":
@@ -268,7 +321,9 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
     coverage = resolve_coverage(person.insuplc_admdvs, facts.filings, visit, policy)
     coverage = _with_trauma_flag(coverage, cmd)
     if facts.dispensing is not None and cmd.kind == "direct":  # B11: 双通道, 认定, 处方 (domain/special_drugs.py)
-        passed = check_dispensing(policy.params.special_drugs, list(cmd.items), facts.dispensing)
+        special = policy.params.special_drugs
+        assert special is not None  # resolve_coverage refused a 特药 settlement of a region without a 特药 list
+        passed = check_dispensing(special, list(cmd.items), facts.dispensing)
         coverage = replace(coverage, explanation=coverage.explanation + "；特药已核验：" + "、".join(passed))
     result = calculate(policy=policy, catalog=catalog, insutype=person.insutype, hospital_level=institution.level,
                        med_type=cmd.med_type, dise_codg=cmd.dise_codg, items=list(cmd.items), coverage=coverage,
@@ -278,8 +333,8 @@ def _compute(ctx: AppContext, cmd: SettleCommand, person, institution,
     return result, coverage
 
 
-def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
-    fields: dict = result.fields_yuan()
+def result_fields(result: BenefitResult, coverage: Coverage) -> dict[str, Any]:
+    fields: dict[str, Any] = result.fields_yuan()
     fields.update({
         "acct_pay": fen_to_yuan(result.acct_pay), "psn_cash_pay": fen_to_yuan(result.psn_part_amt - result.acct_pay),
         "ratio": f"{result.ratio_bp / 100:.2f}%".replace(".00%", "%"),
@@ -293,12 +348,13 @@ def result_fields(result: BenefitResult, coverage: Coverage) -> dict:
     return fields
 
 
-def presettle(ctx: AppContext, cmd: SettleCommand) -> dict:
+def presettle(ctx: AppContext, cmd: SettleCommand) -> dict[str, Any]:
     """预结算 (S3): the same calculation, nothing written."""
     return presettle_with_person(ctx, cmd)[0]
 
 
-def presettle_with_person(ctx: AppContext, cmd: SettleCommand, *, person: Any = None) -> tuple[dict[str, Any], Any]:
+def presettle_with_person(ctx: AppContext, cmd: SettleCommand, *,
+                          person: InsuredPerson | None = None) -> tuple[dict[str, Any], InsuredPerson]:
     """``presettle`` and the person row it read (the interface's answer shows the person).
     ``person``: the person's PERSON_COLUMNS when the caller has already read them."""
     _validate(cmd)
@@ -315,7 +371,7 @@ def settle(ctx: AppContext, cmd: SettleCommand) -> SettlementView:
 
 
 def settle_with_person(ctx: AppContext, cmd: SettleCommand, *,
-                       locked_person: Any = None) -> tuple[SettlementView, Any]:
+                       locked_person: InsuredPerson | None = None) -> tuple[SettlementView, InsuredPerson]:
     """``settle`` and the person row it locked (the interface's answer shows the person).
     ``locked_person``: the person's PERSON_COLUMNS, read ``FOR UPDATE`` by the caller in this transaction."""
     _validate(cmd)
@@ -324,7 +380,7 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *,
         with ctx.unit_of_work() as session:
             institution = lookups.institution(session, cmd.fixmedins_code)
             # the person lock serialises this person's settlements: the usage read below is then current
-            person = locked_person or person_row(session, cmd.psn_no, for_update=True)
+            person: InsuredPerson = locked_person or person_row(session, cmd.psn_no, for_update=True)
             facts = _person_facts(session, cmd, person.psn_no, same_visit=True)
             if facts.paid_setl_id is not None:
                 raise YidiError("DUPLICATE_CLAIM", {"setl_id": facts.paid_setl_id})
@@ -343,8 +399,8 @@ def settle_with_person(ctx: AppContext, cmd: SettleCommand, *,
         raise YidiError("DUPLICATE_CLAIM", {"setl_id": existing}) from exc
 
 
-def _write(session: Session, cmd: SettleCommand, key: str, person, institution, result: BenefitResult,
-           coverage: Coverage, used_fen: int | None) -> SimpleNamespace:
+def _write(session: Session, cmd: SettleCommand, key: str, person: InsuredPerson, institution: Institution,
+           result: BenefitResult, coverage: Coverage, used_fen: int | None) -> SettlementFields:
     """Settlement row, usage and ledger entry: plain INSERT/UPDATE statements, no re-reads. ``used_fen`` is
     the usage read under the person lock (None = no row yet for this person, year and cap)."""
     setl_id = ("SL" if cmd.kind == "direct" else "LX") + uuid.uuid4().hex[:18].upper()
@@ -383,10 +439,10 @@ def _write(session: Session, cmd: SettleCommand, key: str, person, institution, 
     return row
 
 
-def _row_fields(row: SettlementRow) -> dict:
+def _row_fields(row: SettlementFields) -> dict[str, Any]:
     names = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
              "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt", "psn_part_amt"]
-    fields: dict = {name: fen_to_yuan(getattr(row, name)) for name in names}
+    fields: dict[str, Any] = {name: fen_to_yuan(getattr(row, name)) for name in names}
     fields.update({"acct_pay": fen_to_yuan(row.acct_pay or 0),
                    "psn_cash_pay": fen_to_yuan(row.psn_part_amt - (row.acct_pay or 0))})
     fields.update({"ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "policy_version": row.policy_version,
@@ -395,7 +451,7 @@ def _row_fields(row: SettlementRow) -> dict:
     return fields
 
 
-def _view(row: SettlementRow, result: BenefitResult | None = None) -> SettlementView:
+def _view(row: SettlementFields, result: BenefitResult | None = None) -> SettlementView:
     return SettlementView(setl_id=row.setl_id, status=row.status, kind=row.kind, psn_no=row.psn_no,
                           fixmedins_code=row.fixmedins_code, med_type=row.med_type, begntime=row.begntime,
                           endtime=row.endtime, result=result, row_fields=_row_fields(row))
@@ -457,7 +513,7 @@ def list_settlements(ctx: AppContext, *, psn_no: str | None = None, fixmedins_co
         return [_view(row) for row in session.scalars(stmt.limit(limit))]
 
 
-def estimate(ctx: AppContext, cmd: SettleCommand) -> dict:
+def estimate(ctx: AppContext, cmd: SettleCommand) -> dict[str, Any]:
     """What will I pay? The settlement calculation for a planned treatment, with this year's usage; a 职工 sees
     what the personal account would pay (B9) and the cash left."""
     return presettle(ctx, estimate_command(cmd))
@@ -482,7 +538,7 @@ class AnonymousProfile:
     basis: str = "proof"
 
 
-def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousProfile) -> dict:
+def estimate_anonymous(ctx: AppContext, cmd: SettleCommand, profile: AnonymousProfile) -> dict[str, Any]:
     """Estimate for someone without a person record (B12 trace included); writes nothing."""
     from yidi.domain.filing import Basis, Channel, Filing, FilingStatus, FilingType
 

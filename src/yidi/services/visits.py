@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from yidi.adapters import hot_sql
 from yidi.adapters.hot_sql import FeeRecord, PersonRecord, VisitRecord
 from yidi.adapters.orm import FeeDetailRow, MessageRow, SettlementRow, VisitRow
+from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
 from yidi.domain.errors import YidiError, invalid
+from yidi.domain.policy import Catalog
 from yidi.services import audit, clock, insured_side, lookups, settlements
 from yidi.services.context import AppContext
 from yidi.services.idempotency import TOMBSTONE, bound_context
@@ -302,7 +304,7 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
         return out
 
 
-def _split(line: FeeLine, catalog) -> ItemSplit:
+def _split(line: FeeLine, catalog: Catalog | None) -> ItemSplit:
     """Per-row split; a refund row is split like its positive mirror and shown negative."""
     sign = -1 if line.amount_fen < 0 else 1
     qty = abs(line.cnt) if line.cnt else Decimal(1)
@@ -354,13 +356,12 @@ def settle_items(session: Session, mdtrt_id: str) -> tuple[FeeItem, ...]:
     return _net_items(_active_fee_rows(session, mdtrt_id))
 
 
-def _net_items(rows) -> tuple[FeeItem, ...]:
-    net: dict[str, list] = {}
+def _net_items(rows: Iterable[FeeRecord]) -> tuple[FeeItem, ...]:
+    net: dict[str, tuple[str, int, Decimal, str]] = {}  # original row → code, amount, count, name
     for row in rows:
         key = row.init_feedetl_sn or row.feedetl_sn
-        entry = net.setdefault(key, [row.med_list_codg, 0, Decimal(0), row.name])
-        entry[1] += row.det_item_fee_sumamt_fen
-        entry[2] += Decimal(row.cnt)
+        code, amount, cnt, name = net.get(key, (row.med_list_codg, 0, Decimal(0), row.name))
+        net[key] = (code, amount + row.det_item_fee_sumamt_fen, cnt + Decimal(row.cnt), name)
     return tuple(FeeItem(code, amount, cnt if cnt > 0 else Decimal(1), None, name)
                  for code, amount, cnt, name in net.values() if amount > 0)
 
@@ -386,8 +387,8 @@ def _command(fee_rows: list[FeeRecord], visit: VisitRecord, *, endtime: date | N
 @dataclass
 class SettleOutcome:
     visit: VisitRecord
-    person: Any  # a PersonRecord; a federation node answers with a record read alike (federation/messages.py)
-    fields: dict  # yuan strings (settlements.result_fields / row fields)
+    person: settlements.InsuredPerson  # a PersonRecord; a federation node answers with a record read alike
+    fields: dict[str, Any]  # yuan strings (settlements.result_fields / row fields)
     setl_id: str | None = None
 
 
@@ -447,10 +448,12 @@ def claim_command(ctx: AppContext, *, mdtrt_id: str, endtime: date | None, actor
 
 
 def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | None, setl_id: str,
-                      reversal: bool = False, inpatient: bool | None = None, actor: str = "hospital") -> SettlementRow:
-    """结算撤销 (2305 / 2208) and 冲正 of a settlement: reversed exactly once; the visit may be settled again."""
+                      reversal: bool = False, inpatient: bool | None = None,
+                      actor: str = "hospital") -> SettlementRow | TreatmentSettlementRow:
+    """结算撤销 (2305 / 2208) and 冲正 of a settlement: reversed exactly once; the visit may be settled again.
+    The row is this node's settlement, or on a federation node its side of a cross-province one."""
     with ctx.unit_of_work() as session:
-        row = insured_side.settlement_record(ctx, session, setl_id)
+        row: SettlementRow | TreatmentSettlementRow | None = insured_side.settlement_record(ctx, session, setl_id)
         if row is None or row.fixmedins_code != fixmedins_code or (mdtrt_id and row.mdtrt_id != mdtrt_id):
             raise YidiError("SETTLEMENT_NOT_FOUND", {"setl_id": setl_id})
         if inpatient is not None and (MED_CLASS_OF.get(row.med_type) is MedClass.INPATIENT) != inpatient:
@@ -474,7 +477,7 @@ def settlement_of_visit(session: Session, mdtrt_id: str) -> SettlementRow | None
 
 
 def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno: str,
-                    actor: str = "hospital", psn_no: str = "") -> dict:
+                    actor: str = "hospital", psn_no: str = "") -> dict[str, str]:
     """冲正 (2601): undo what message ``omsgid`` did, exactly once, and always safe to send.
 
     - the original was processed: its effect is reversed (settlement → status reversed, usage given back,
@@ -521,7 +524,7 @@ def reverse_message(ctx: AppContext, *, fixmedins_code: str, omsgid: str, oinfno
             mdtrt_id = output.get("mdtrt_id")
             active = {r.feedetl_sn for r in _active_rows(session, mdtrt_id)} if mdtrt_id else set()
             still = [sn for sn in sns if sn in active]
-            if still:
+            if still and mdtrt_id:  # (rows are still active only when the upload named its visit)
                 revoke_fees(bound, fixmedins_code=fixmedins_code, mdtrt_id=mdtrt_id, feedetl_sns=still, actor=actor)
         else:
             raise invalid("oinfno", f"交易 {oinfno} 不支持冲正（支持 2102/2201/2204/2207/2301/2304/2401）")
