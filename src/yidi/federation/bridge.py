@@ -73,7 +73,12 @@ class Bridge:
         return self.nc.is_connected
 
     def run(self, coro, timeout: float | None = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop is already closed (the bridge went away): the coroutine never runs
+            coro.close()
+            raise
+        return future.result(timeout)
 
     # ------------------------------------------------------------ request / reply --
     def request(self, subject: str, body: dict, *, timeout: float, headers: dict | None = None) -> dict:
