@@ -8,13 +8,17 @@ transaction leaves nothing behind.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yidi.adapters import hot_sql
+from yidi.adapters.orm import JournalEntryRow, PostingRow
 from yidi.adapters.orm_interface import SeenRequestRow
+from yidi.services import ledger
 from yidi.services.context import AppContext
 
 
@@ -59,3 +63,44 @@ def test_hot_and_core_statements_share_one_transaction(ctx: AppContext) -> None:
         assert hot_sql.SELECT_PERSON[False].first(session, {"psn_no": "no-such-person"}) is None
     with ctx.unit_of_work() as session:
         assert session.get(SeenRequestRow, "hot-sql-orm") is not None
+
+
+def test_a_settlement_entry_is_written_with_its_postings_in_line_order(ctx: AppContext) -> None:
+    """ledger.post_many of one entry: on PostgreSQL one statement (INSERT_ENTRY_WITH_POSTINGS), on SQLite the
+    two INSERTs — the same rows either way, postings in the order of the lines."""
+    lines = [("410800:统筹基金支出", 700), ("410800:个人账户支出", 300), ("410800:应付医疗机构:H1", -1000)]
+    with ctx.unit_of_work() as session:
+        ledger.post_many(session, [ledger.Entry("S-HOTSQL-1", "settlement", "HOTSQL-1", date(2026, 12, 3), lines,
+                                                "memo")])
+    with ctx.unit_of_work() as session:
+        entry = session.get(JournalEntryRow, "S-HOTSQL-1")
+        assert entry is not None and (entry.kind, entry.ref, entry.on_date, entry.memo) == (
+            "settlement", "HOTSQL-1", date(2026, 12, 3), "memo")
+        rows = session.execute(select(PostingRow.account, PostingRow.amount_fen)
+                               .where(PostingRow.entry_id == "S-HOTSQL-1").order_by(PostingRow.id)).all()
+    assert [tuple(row) for row in rows] == lines
+
+
+def test_an_entry_id_taken_already_leaves_no_posting_behind(ctx: AppContext) -> None:
+    lines = [("410800:统筹基金支出", 500), ("410800:应付医疗机构:H1", -500)]
+    with ctx.unit_of_work() as session:
+        ledger.post_many(session, [ledger.Entry("S-HOTSQL-2", "settlement", "HOTSQL-2", date(2026, 12, 3), lines)])
+    with pytest.raises(IntegrityError):
+        with ctx.unit_of_work() as session:
+            ledger.post_many(session, [ledger.Entry("S-HOTSQL-2", "settlement", "X", date(2026, 12, 3), lines)])
+    with ctx.unit_of_work() as session:
+        count = session.scalar(select(func.count()).select_from(PostingRow).where(PostingRow.entry_id == "S-HOTSQL-2"))
+    assert count == 2
+
+
+@pytest.mark.postgres
+def test_the_one_statement_entry_is_still_checked_for_balance_at_commit(pg_context: AppContext) -> None:
+    """The deferred balance trigger sees postings written by INSERT_ENTRY_WITH_POSTINGS like any other."""
+    ctx = pg_context
+    with pytest.raises(DBAPIError, match="借贷不平衡"):
+        with ctx.unit_of_work() as session:
+            hot_sql.INSERT_ENTRY_WITH_POSTINGS.run(session, {
+                "entry_id": "S-HOTSQL-3", "kind": "settlement", "ref": "HOTSQL-3", "on_date": date(2026, 12, 3),
+                "memo": "", "accounts": ["410800:统筹基金支出", "410800:应付医疗机构:H1"], "amounts": [500, -499]})
+    with ctx.unit_of_work() as session:
+        assert session.get(JournalEntryRow, "S-HOTSQL-3") is None

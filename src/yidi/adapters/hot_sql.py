@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, NoReturn, Seque
 
 from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, func,
                         insert, or_, select, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -225,6 +226,11 @@ def _link(session: Session) -> _Link:
     return link
 
 
+def on_postgresql(session: Session) -> bool:
+    """The hot statements run on the session's psycopg connection (PostgreSQL-only statements may be used)."""
+    return _link(session).cursor is not None
+
+
 def _failed(session: Session, link: _Link, exc: Exception, sql: str, params: Params | Sequence[Params]) -> NoReturn:
     """A driver error on the hot path, handed to SQLAlchemy's own handler: it raises the same exception a Core
     statement would (IntegrityError, OperationalError …) and invalidates the connection when it was lost."""
@@ -372,6 +378,25 @@ ADD_USAGE = HotStatement(update(_usage).where(_usage.c.psn_no == bindparam("p_ps
 INSERT_JOURNAL_ENTRY = _insert(_table(JournalEntryRow), ("entry_id", "kind", "ref", "on_date", "memo"))
 INSERT_POSTING = _insert(_table(PostingRow), ("entry_id", "account", "amount_fen"))
 
+
+def _insert_entry_with_postings() -> HotStatement:
+    """PostgreSQL only: one journal entry and its postings in one statement (one round trip instead of two) —
+    ``WITH entry AS (INSERT INTO journal_entries … RETURNING entry_id) INSERT INTO postings … SELECT`` over the
+    lines given as two arrays, ``accounts`` and ``amounts``, in their order (postings' ids keep the lines' order).
+    The same rows as INSERT_JOURNAL_ENTRY then INSERT_POSTING; the deferred balance trigger checks them at commit."""
+    journal, postings = _table(JournalEntryRow), _table(PostingRow)
+    entry = (insert(journal).values({key: bindparam(key, type_=journal.c[key].type)
+                                     for key in ("entry_id", "kind", "ref", "on_date", "memo")})
+             .returning(journal.c.entry_id).cte("entry"))
+    lines = (func.unnest(bindparam("accounts", type_=ARRAY(postings.c.account.type)),
+                         bindparam("amounts", type_=ARRAY(BigInteger)))
+             .table_valued("account", "amount_fen", with_ordinality="n").render_derived(name="line"))
+    rows = select(entry.c.entry_id, lines.c.account, lines.c.amount_fen).order_by(lines.c.n)
+    return HotStatement(insert(postings).from_select(["entry_id", "account", "amount_fen"], rows))
+
+
+INSERT_ENTRY_WITH_POSTINGS = _insert_entry_with_postings()
+
 # --- every call: the replay record, the audit row, the stored answer
 INSERT_SEEN_REQUEST = _insert(_table(SeenRequestRow), ("key", "seen_at"))
 INSERT_AUDIT = _insert(_table(AuditRow), ("at", "actor", "action", "target", "details", "prev_hash", "hash"))
@@ -382,4 +407,5 @@ ALL: tuple[HotStatement, ...] = (
     LOCK_PERSON, SELECT_PERSON_INSUTYPE, SELECT_OPEN_STAY, *INSERT_VISIT_OF_PERSON.values(),
     *SELECT_VISIT_WITH_FEES.values(), *SELECT_STAY.values(), SELECT_ACTIVE_FEES, INSERT_FEES, MARK_SETTLED,
     *SELECT_PERSON.values(), SELECT_PAID, *SELECT_PERSON_FACTS.values(), INSERT_SETTLEMENT, TAKE_FROM_ACCOUNT,
-    INSERT_USAGE, ADD_USAGE, INSERT_JOURNAL_ENTRY, INSERT_POSTING, INSERT_SEEN_REQUEST, INSERT_AUDIT, INSERT_MESSAGE)
+    INSERT_USAGE, ADD_USAGE, INSERT_JOURNAL_ENTRY, INSERT_POSTING, INSERT_ENTRY_WITH_POSTINGS, INSERT_SEEN_REQUEST,
+    INSERT_AUDIT, INSERT_MESSAGE)

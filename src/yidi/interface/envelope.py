@@ -66,6 +66,9 @@ class Call:
     actor: str
     received: str  # yyyy-MM-dd HH:mm:ss, e.g. the settlement time
     refmsg_time: str = ""  # yyyyMMddHHmmssSSS, when the call arrived (the envelope's refmsg_time)
+    # the input as canonical JSON (sorted keys, compact), serialised once by the parser for both its size limit
+    # and the content digest (execution.content_digest); "" when the Call was built elsewhere (a queued replay)
+    input_text: str = ""
 
 
 def stamp_text(moment: datetime | None = None) -> str:
@@ -135,8 +138,16 @@ def parse_call(body: bytes, path_infno: str | None, cred: Credential, received: 
             raise invalid("input", "不是有效的 JSON") from None
     if not isinstance(raw_input, dict):
         raise invalid("input", "应为 JSON 对象")
-    if len(json.dumps(raw_input, ensure_ascii=False, separators=(",", ":"))) > max_chars:
+    # sorted keys change the order, not the length: the limit reads the same text the content digest hashes
+    input_text = canonical_json(raw_input)
+    if len(input_text) > max_chars:
         raise invalid("input", f"超过 {max_chars} 个字符")
     opter = (env.text("opter", required=False, max_len=30) or "")
     return Call(infno=infno, msgid=msgid_key(code, msgid), fixmedins_code=code, admdvs=area, input=raw_input,
-                actor=f"fsi:{code}:{opter}"[:60], received=received, refmsg_time=refmsg_time)
+                actor=f"fsi:{code}:{opter}"[:60], received=received, refmsg_time=refmsg_time,
+                input_text=input_text)
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: one text per value, whatever order a vendor sent its keys in."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

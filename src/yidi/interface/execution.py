@@ -5,23 +5,23 @@ request.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.exc import IntegrityError
 
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.interface import authentication
 from yidi.interface.dispatch import TRANSACTIONS
-from yidi.interface.envelope import Call, envelope
+from yidi.interface.envelope import Call, canonical_json, envelope
 from yidi.services import idempotency, replay_guard, transactions
 from yidi.services.context import AppContext
 
 
 def content_digest(call: Call) -> str:
     """What "the same body" means: the transaction, institution and input (not inf_time or a re-signed header)."""
-    canonical = json.dumps([call.infno, call.fixmedins_code, call.input], ensure_ascii=False, sort_keys=True,
-                           separators=(",", ":"))
+    # the same text as canonical_json([infno, fixmedins_code, input]) (a JSON array is its items joined by ","),
+    # so digests stored before the input was serialised once still match a resend
+    input_text = call.input_text or canonical_json(call.input)
+    canonical = f"[{canonical_json(call.infno)},{canonical_json(call.fixmedins_code)},{input_text}]"
     return idempotency.body_digest(canonical.encode())
 
 
