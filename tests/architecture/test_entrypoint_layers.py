@@ -1,6 +1,6 @@
-"""Entrypoints go through use cases (issue 14): api/, web/ and the command line (cli*.py) import nothing from
-yidi.adapters or SQLAlchemy and open no unit of work of their own — every query lives in services/, which
-answers frozen values.
+"""Entrypoints go through use cases (issue 14): api/, web/, the hospital interface (interface/) and the command
+line (cli*.py) import nothing from yidi.adapters or SQLAlchemy and open no unit of work of their own — every
+query lives in services/, which answers frozen values.
 
 A plain AST scan of the source files (imports anywhere in a module, also inside functions), so the check needs
 no database and fails on the line that breaks the rule.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "yidi"
-ENTRYPOINTS = ("api", "web")
+ENTRYPOINTS = ("api", "web", "interface")
 FORBIDDEN_IMPORTS = ("yidi.adapters", "sqlalchemy")
 # Reaching the database from an entrypoint: a unit of work, or a session's statement methods.
 FORBIDDEN_CALLS = ("unit_of_work", "execute", "scalars", "scalar")
@@ -53,7 +53,8 @@ def _is_forbidden(module: str) -> bool:
 def test_the_scan_finds_what_it_looks_for():
     """The checks below cannot pass vacuously: the scan sees entrypoint files and recognises the patterns."""
     assert len(entrypoint_files()) >= 30
-    assert {"cli.py", "web/desk.py", "api/claims.py"} <= {_relative(p) for p in entrypoint_files()}
+    assert {"cli.py", "web/desk.py", "api/claims.py", "interface/execution.py"} <= {
+        _relative(p) for p in entrypoint_files()}
     tree = ast.parse("import sqlalchemy\nfrom yidi.adapters.orm import VisitRow\n"
                      "def f(ctx):\n    from sqlalchemy import select\n"
                      "    with ctx.unit_of_work() as s:\n        s.execute(select(VisitRow))\n")

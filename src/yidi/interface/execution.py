@@ -5,8 +5,6 @@ request.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from yidi.config import get_settings
 from yidi.domain.errors import YidiError
 from yidi.interface import authentication
@@ -45,23 +43,19 @@ def _write_once(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
     window = get_settings().sign_window_seconds
     for _attempt in range(2):
         try:
-            with ctx.unit_of_work() as session:
-                if seen is not None:
-                    replay_guard.record_in(ctx, session, seen, window)
-                output = TRANSACTIONS[call.infno].handler(idempotency.bound_context(ctx, session), call)
-                response = envelope(call.msgid, call.admdvs, call.refmsg_time, output=output)
-                idempotency.record(session, msgid=call.msgid, fixmedins_code=call.fixmedins_code,
-                                   infno=call.infno, digest=digest, response=response)
-            return response
-        except IntegrityError:
+            return idempotency.write_once(
+                ctx, msgid=call.msgid, fixmedins_code=call.fixmedins_code, infno=call.infno, digest=digest,
+                seen=seen, window_seconds=window,
+                answer=lambda bound: envelope(call.msgid, call.admdvs, call.refmsg_time,
+                                              output=TRANSACTIONS[call.infno].handler(bound, call)))
+        except idempotency.MsgidTaken:
             pass  # the msgid is taken: answer from the stored message below
         except YidiError as exc:
             if exc.code == "REQUEST_REPLAYED":
                 raise
             if seen is not None:
                 replay_guard.first_sight(ctx, seen, window)
-            with ctx.unit_of_work() as session:
-                replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
+            replay = idempotency.stored_answer(ctx, call.msgid, digest, call.fixmedins_code)
             if replay is not None:
                 return replay.response
             raise
@@ -69,8 +63,7 @@ def _write_once(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
             if not replay_guard.first_sight(ctx, seen, window):
                 raise YidiError("REQUEST_REPLAYED", {})
             seen = None
-        with ctx.unit_of_work() as session:
-            replay = idempotency.lookup(session, call.msgid, digest, call.fixmedins_code)
+        replay = idempotency.stored_answer(ctx, call.msgid, digest, call.fixmedins_code)
         if replay is not None:
             return replay.response
     raise YidiError("SERVICE_UNAVAILABLE", {"detail": "并发冲突，请用同一 msgid 重试"})
@@ -80,9 +73,8 @@ def run_read(ctx: AppContext, call: Call, seen: str) -> dict | bytes:
     """A transaction that changes nothing, run in one database transaction with the record of its signed
     request (no transaction of its own for the replay guard); a refused read is recorded on its own."""
     try:
-        with ctx.unit_of_work() as session:
-            replay_guard.record_in(ctx, session, seen, get_settings().sign_window_seconds)
-            return TRANSACTIONS[call.infno].handler(idempotency.bound_context(ctx, session), call)
+        return idempotency.read_recorded(ctx, seen=seen, window_seconds=get_settings().sign_window_seconds,
+                                         answer=lambda bound: TRANSACTIONS[call.infno].handler(bound, call))
     except YidiError as exc:
         if exc.code != "REQUEST_REPLAYED":
             authentication.not_replayed(ctx, seen)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
-from yidi.adapters.orm import PersonRow, VisitRow
 from yidi.domain.money import yuan_to_fen
 from yidi.services.reconciliation import clr_type_of
 from yidi.services.reference import mask_certno
@@ -25,6 +23,32 @@ NOT_MODELLED = ("cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
 SETTLED_AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
                    "first_selfpay", "act_pay_dedc", "hifp_pay", "pool_prop_selfpay", "fund_pay_sumamt",
                    "psn_part_amt")
+
+
+class ShownPerson(Protocol):
+    """What 1101 and setlinfo show of a person (the services' person row or record)."""
+
+    @property
+    def psn_no(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def certno(self) -> str: ...
+    @property
+    def insutype(self) -> str: ...
+    @property
+    def insuplc_admdvs(self) -> str: ...
+
+
+class ShownVisit(Protocol):
+    """What setlinfo shows of a visit (``mdtrt_cert_type`` is read when present, "02" otherwise)."""
+
+    @property
+    def mdtrt_id(self) -> str: ...
+    @property
+    def med_type(self) -> str: ...
+    @property
+    def begntime(self) -> date: ...
 
 
 def now_text(moment: datetime | None = None) -> str:
@@ -72,14 +96,14 @@ def fee_row(entry: RowSplit) -> dict:
     }
 
 
-def person_fields(person: PersonRow | SimpleNamespace, on: date | None = None) -> dict:
+def person_fields(person: ShownPerson, on: date | None = None) -> dict:
     """What the platform says about a person in 1101's baseinfo and in setlinfo."""
     return {"psn_no": person.psn_no, "psn_name": person.name, "psn_cert_type": "01",
             "certno": mask_certno(person.certno), "gend": gender_of(person.certno), "naty": "",
             "brdy": birthday_of(person.certno), "age": age_of(person.certno, on)}
 
 
-def setlinfo(fields: dict, visit: VisitRow, person: PersonRow, *, setl_id: str, setl_time: str,
+def setlinfo(fields: dict, visit: ShownVisit, person: ShownPerson, *, setl_id: str, setl_time: str,
              acct_balc_fen: int, medins_setl_id: str = "") -> dict:
     """``fields`` are yuan strings from services.settlements (pre-settle result or settled row); the
     answer has every field of the national setlinfo, numbers as numbers."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from yidi.adapters.orm import PersonRow, VisitRow
 from yidi.domain.errors import invalid
 from yidi.domain.money import fen_to_yuan
 from yidi.interface.envelope import Call
@@ -80,17 +79,15 @@ def _cancel_settlement(ctx: AppContext, call: Call, inpatient: bool) -> dict:
                                    mdtrt_id=data.text("mdtrt_id", required=False, max_len=40),
                                    setl_id=data.text("setl_id", max_len=40), inpatient=inpatient, actor=call.actor)
     require_same(data, "psn_no", row.psn_no)
-    with ctx.unit_of_work() as session:
-        person = session.get(PersonRow, row.psn_no)
-        visit = session.get(VisitRow, row.mdtrt_id) if row.mdtrt_id else None
+    parties = visits.reversed_parties(ctx, psn_no=row.psn_no, mdtrt_id=row.mdtrt_id)
     fields = {name: fen_to_yuan(getattr(row, name)) for name in SETTLED_AMOUNTS}
     fields.update({"acct_pay": fen_to_yuan(row.acct_pay or 0), "_endtime": row.endtime,
                    "ratio": f"{row.ratio_bp / 100:.2f}%".replace(".00%", "%"), "coverage": row.coverage_context,
                    "filing_id": row.filing_id, "policy_version": row.policy_version,
                    "catalog_version": row.catalog_version})
     shown = SimpleNamespace(mdtrt_id=row.mdtrt_id or "", med_type=row.med_type, begntime=row.begntime,
-                            mdtrt_cert_type=visit.mdtrt_cert_type if visit else "02")
-    info = setlinfo(fields, shown, person, setl_id=row.setl_id, setl_time="", acct_balc_fen=person.acct_balc,
+                            mdtrt_cert_type=parties.mdtrt_cert_type)
+    info = setlinfo(fields, shown, parties, setl_id=row.setl_id, setl_time="", acct_balc_fen=parties.acct_balc,
                     medins_setl_id=(row.msgid or "").removeprefix(f"{row.fixmedins_code}:"))
     info, details = reversal(info, setldetail(fields, row.insutype), setl_id=row.setl_id, status=row.status,
                              cancel_time=call.received)

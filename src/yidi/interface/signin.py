@@ -15,14 +15,12 @@ def t9001(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "signIn", "data")
     opter_no = data.text("opter_no", required=False) or ""
     sign_no = f"{datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().int % 10**16:016d}"  # 30 digits, as platforms issue
-    with ctx.unit_of_work() as session:
-        audit.record(session, call.actor, "fsi.sign_in", sign_no, {"opter_no": opter_no})
+    audit.record_event(ctx, call.actor, "fsi.sign_in", sign_no, {"opter_no": opter_no})
     return {"signinoutb": {"sign_time": call.received, "sign_no": sign_no}}
 
 
 def t9002(ctx: AppContext, call: Call) -> dict:
     data = section(call.input, "signOut", "data")
     sign_no = data.text("sign_no", max_len=60)
-    with ctx.unit_of_work() as session:
-        audit.record(session, call.actor, "fsi.sign_out", sign_no, {})
+    audit.record_event(ctx, call.actor, "fsi.sign_out", sign_no, {})
     return {"signoutoutb": {"sign_time": call.received, "sign_no": sign_no}}

@@ -67,6 +67,13 @@ def record(session: Session, actor: str, action: str, target: str, details: dict
                                                  "details": details, "prev_hash": "", "hash": ""})
 
 
+def record_event(ctx: AppContext, actor: str, action: str, target: str,
+                 details: dict[str, Any] | None = None) -> None:
+    """``record`` in the context's unit of work (the caller's transaction under ``idempotency.bound_context``)."""
+    with ctx.unit_of_work() as session:
+        record(session, actor, action, target, details)
+
+
 def seal(session: Session, *, full: bool = True, limit: int = SEAL_BATCH) -> int:
     """Chain the audit rows that have no seal yet; returns how many were sealed (0 when another
     sealer holds the lock). ``full=False`` looks only at ids near the newest seal (cheap, for the

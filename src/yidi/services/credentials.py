@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,6 +60,32 @@ def secret_of(row: CredentialRow) -> str:
     except InvalidToken:
         # encrypted under a key no longer configured: the credential cannot be used (refused as AUTH_FAILED)
         return ""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An active credential as the interface checks a signature with it (interface/authentication.py)."""
+
+    access_key: str
+    fixmedins_code: str
+    admdvs: str  # the institution's region
+    secret: SecretStr  # never printed (repr, logs): read with .get_secret_value() where a signature is checked
+    algorithm: str
+    demo_only: bool
+
+
+def active_credential(ctx: AppContext, access_key: str) -> Credential | None:
+    """The active credential with this access key, its secret decrypted ("" when no configured key reads
+    it); None when the key is unknown or revoked."""
+    with ctx.unit_of_work() as session:
+        found = session.execute(select(CredentialRow, InstitutionRow.admdvs)
+                                .join(InstitutionRow, InstitutionRow.fixmedins_code == CredentialRow.fixmedins_code)
+                                .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
+    if found is None:
+        return None
+    row, admdvs = found.tuple()
+    return Credential(row.access_key, row.fixmedins_code, admdvs, SecretStr(secret_of(row)), row.algorithm,
+                      row.demo_only)
 
 
 @dataclass(frozen=True)

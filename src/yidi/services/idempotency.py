@@ -20,15 +20,18 @@ from __future__ import annotations
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yidi.adapters import hot_sql
 from yidi.adapters.orm import MessageRow
 from yidi.domain.errors import YidiError
+from yidi.services import replay_guard
 from yidi.services.context import AppContext
 
+T = TypeVar("T")
 TOMBSTONE = "reversed-before-arrival"  # body digest of a msgid taken by a 2601 that came before the original
 
 
@@ -60,6 +63,46 @@ def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, dig
     taken (an earlier or concurrent copy, or a 2601 tombstone) fails here on the primary key."""
     hot_sql.INSERT_MESSAGE.run(session, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,
                                                    "body_sha256": digest, "response": response, "reversed": False})
+
+
+class MsgidTaken(Exception):
+    """``write_once``'s transaction was rolled back on a unique constraint: in practice the ``messages``
+    primary key of a msgid an earlier or concurrent copy (or a 2601 tombstone) holds. The caller answers
+    from the stored message (``stored_answer``)."""
+
+
+def write_once(ctx: AppContext, *, msgid: str, fixmedins_code: str, infno: str, digest: str, seen: str | None,
+               window_seconds: int, answer: Callable[[AppContext], dict[str, Any]]) -> dict[str, Any]:
+    """One database transaction: the signed request's replay key ``seen`` recorded first (REQUEST_REPLAYED
+    when it was), ``answer`` run with a context bound to this transaction (the business write), and its
+    response stored under ``msgid``. Committed together or not at all. A unique-constraint violation (the
+    msgid taken, raised inside or at commit) comes out as ``MsgidTaken``; other database errors (deadlock,
+    serialisation failure) pass unchanged, for services/transactions.py to retry."""
+    try:
+        with ctx.unit_of_work() as session:
+            if seen is not None:
+                replay_guard.record_in(ctx, session, seen, window_seconds)
+            response = answer(bound_context(ctx, session))
+            record(session, msgid=msgid, fixmedins_code=fixmedins_code, infno=infno, digest=digest,
+                   response=response)
+        return response
+    except IntegrityError as exc:
+        raise MsgidTaken(str(exc.orig)) from exc
+
+
+def stored_answer(ctx: AppContext, msgid: str, digest: str, fixmedins_code: str) -> Replay | None:
+    """``lookup`` in a transaction of its own."""
+    with ctx.unit_of_work() as session:
+        return lookup(session, msgid, digest, fixmedins_code)
+
+
+def read_recorded(ctx: AppContext, *, seen: str, window_seconds: int, answer: Callable[[AppContext], T]) -> T:
+    """A call that changes nothing, answered in one database transaction with the record of its signed
+    request ``seen`` (REQUEST_REPLAYED when it was recorded already): no transaction of its own for the
+    replay guard."""
+    with ctx.unit_of_work() as session:
+        replay_guard.record_in(ctx, session, seen, window_seconds)
+        return answer(bound_context(ctx, session))
 
 
 class _BoundContext(AppContext):

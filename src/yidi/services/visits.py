@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from yidi.adapters import hot_sql
 from yidi.adapters.hot_sql import FeeRecord, PersonRecord, VisitRecord
-from yidi.adapters.orm import FeeDetailRow, MessageRow, SettlementRow, VisitRow
+from yidi.adapters.orm import FeeDetailRow, MessageRow, PersonRow, SettlementRow, VisitRow
 from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.catalog import FeeItem, ItemSplit, split_item
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
@@ -468,6 +468,32 @@ def cancel_settlement(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str | N
                 inpatient = MED_CLASS_OF.get(visit.med_type) is MedClass.INPATIENT
                 visit.state = "discharged" if inpatient and visit.endtime else "registered"
         return row
+
+
+@dataclass(frozen=True)
+class ReversedParties:
+    """What a reversed settlement's refund slip (2305/2208) shows of the person as they stand now (the account
+    balance after the refund) and of the visit."""
+
+    psn_no: str
+    name: str
+    certno: str
+    insutype: str
+    insuplc_admdvs: str
+    acct_balc: int  # fen
+    mdtrt_cert_type: str  # the visit's certificate type ("02" when the settlement has no visit here)
+
+
+def reversed_parties(ctx: AppContext, *, psn_no: str, mdtrt_id: str | None) -> ReversedParties:
+    """The person and the visit of a settlement just reversed (read in the caller's transaction when run
+    under ``bound_context``, so the balance includes the refund)."""
+    with ctx.unit_of_work() as session:
+        person = session.get(PersonRow, psn_no)
+        visit = session.get(VisitRow, mdtrt_id) if mdtrt_id else None
+        if person is None:  # a settlement names a person of this node (foreign key); never seen, but not a 500
+            raise YidiError("NOT_FOUND", {"what": "参保人", "key": psn_no})
+        return ReversedParties(person.psn_no, person.name, person.certno, person.insutype, person.insuplc_admdvs,
+                               person.acct_balc, visit.mdtrt_cert_type if visit else "02")
 
 
 def settlement_of_visit(session: Session, mdtrt_id: str) -> SettlementRow | None:
