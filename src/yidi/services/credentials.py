@@ -83,7 +83,7 @@ def active_credential(ctx: AppContext, access_key: str) -> Credential | None:
                                 .where(CredentialRow.access_key == access_key, CredentialRow.active.is_(True))).first()
     if found is None:
         return None
-    row, admdvs = found.tuple()
+    row, admdvs = found
     return Credential(row.access_key, row.fixmedins_code, admdvs, SecretStr(secret_of(row)), row.algorithm,
                       row.demo_only)
 
