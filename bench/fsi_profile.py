@@ -26,8 +26,6 @@ from bench.fsi_settlement import HOSPITAL, _stay_dates, prepare
 
 
 def _flows(url: str, flows: int, warmup: int, outpatient: bool, profile: Path | None) -> dict:
-    os.environ.setdefault("YIDI_DEMO_MODE", "true")
-    os.environ["YIDI_FSI_RATE_PER_SECOND"] = "0"
     from sqlalchemy import event
 
     from yidi.interface import calls
@@ -108,6 +106,10 @@ def main() -> None:
     parser.add_argument("--outpatient", action="store_true", help="2201 → 2204 → 2206 → 2207 instead")
     parser.add_argument("--cprofile", type=Path, default=None)
     args = parser.parse_args()
+    # Before anything reads the settings (they are cached): one demo hospital stands for every call here, so its
+    # per-access-key rate limit is off — on a quiet machine the flows exceed 200 calls/s.
+    os.environ.setdefault("YIDI_DEMO_MODE", "true")
+    os.environ["YIDI_FSI_RATE_PER_SECOND"] = "0"
 
     import psycopg
 

@@ -83,7 +83,9 @@ def prepare(url: str, persons: int) -> None:
 
 
 def _stay_dates(worker: int, n: int) -> tuple[str, str]:
-    begin = date(2023, 1, 1) + timedelta(days=(worker * 7919 + n) % 360)
+    """The ``n``-th stay of a worker's persons: two nights, three days apart, so that one person's successive stays
+    never share a night (overlapping stays at one hospital are one visit: DUPLICATE_CLAIM)."""
+    begin = date(2023, 1, 1) + timedelta(days=(worker * 7919 + 3 * n) % 360)
     return begin.isoformat(), (begin + timedelta(days=2)).isoformat()
 
 
@@ -140,7 +142,7 @@ async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_wor
                 "mdtrt_cert_no": "", "dise_codg": ""}, "diseinfo": []})
             latencies["2401"].append(time.perf_counter() - t0)
             if response["infcode"] != 0:
-                raise RuntimeError(response["err_msg"][:40])
+                raise RuntimeError(response["err_msg"].split("：")[0][:40])
             mdtrt_id = response["output"]["result"]["mdtrt_id"]
             rows = [fee_row(mdtrt_id, "1", "X007", "8000.00"), fee_row(mdtrt_id, "2", "X004", "4000.00")]
             for infno, input_data in (
@@ -151,7 +153,7 @@ async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_wor
                 response = await terminal.call(infno, input_data)
                 latencies[infno].append(time.perf_counter() - t0)
                 if response["infcode"] != 0:
-                    raise RuntimeError(response["err_msg"][:40])
+                    raise RuntimeError(response["err_msg"].split("：")[0][:40])
             out["done"] += 1
         except Exception as exc:  # noqa: BLE001 - counted and reported
             out["failed"] += 1
