@@ -8,7 +8,7 @@ transaction leaves nothing behind.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -16,10 +16,11 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yidi.adapters import hot_sql
-from yidi.adapters.orm import JournalEntryRow, PostingRow
+from yidi.adapters.orm import AuditRow, FeeDetailRow, JournalEntryRow, PersonRow, PostingRow
 from yidi.adapters.orm_interface import SeenRequestRow
 from yidi.services import ledger
 from yidi.services.context import AppContext
+from yidi.services.reference import load_reference
 
 
 def test_every_hot_statement_compiles_for_postgresql_without_python_side_defaults() -> None:
@@ -94,13 +95,100 @@ def test_an_entry_id_taken_already_leaves_no_posting_behind(ctx: AppContext) -> 
 
 
 @pytest.mark.postgres
-def test_the_one_statement_entry_is_still_checked_for_balance_at_commit(pg_context: AppContext) -> None:
-    """The deferred balance trigger sees postings written by INSERT_ENTRY_WITH_POSTINGS like any other."""
+def test_queued_entry_and_postings_are_still_checked_for_balance_at_commit(pg_context: AppContext) -> None:
+    """The deferred balance trigger sees postings written by the queued INSERT_POSTING_LINES like any other."""
     ctx = pg_context
     with pytest.raises(DBAPIError, match="借贷不平衡"):
         with ctx.unit_of_work() as session:
-            hot_sql.INSERT_ENTRY_WITH_POSTINGS.run(session, {
-                "entry_id": "S-HOTSQL-3", "kind": "settlement", "ref": "HOTSQL-3", "on_date": date(2026, 12, 3),
-                "memo": "", "accounts": ["410800:统筹基金支出", "410800:应付医疗机构:H1"], "amounts": [500, -499]})
+            hot_sql.INSERT_JOURNAL_ENTRY.queue(session, {"entry_id": "S-HOTSQL-3", "kind": "settlement",
+                                                         "ref": "HOTSQL-3", "on_date": date(2026, 12, 3), "memo": ""})
+            hot_sql.INSERT_POSTING_LINES.queue(session, {
+                "entry_id": "S-HOTSQL-3", "account": ["410800:统筹基金支出", "410800:应付医疗机构:H1"],
+                "amount_fen": [500, -499]})
     with ctx.unit_of_work() as session:
         assert session.get(JournalEntryRow, "S-HOTSQL-3") is None
+
+
+def _seen(session, key: str) -> int | None:
+    return session.scalar(select(SeenRequestRow.seen_at).where(SeenRequestRow.key == key))
+
+
+def test_queued_writes_are_sent_before_the_next_statement_of_any_kind(ctx: AppContext) -> None:
+    """A queued write is never overtaken: a later hot read, ORM query, ``session.get`` or flush sees it."""
+    with ctx.unit_of_work() as session:
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-1", "seen_at": 11})
+        assert hot_sql.SELECT_PERSON[False].first(session, {"psn_no": "no-such-person"}) is None
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-2", "seen_at": 12})
+        assert _seen(session, "queued-2") == 12  # an ORM/Core query through the session
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-3", "seen_at": 13})
+        assert session.get(SeenRequestRow, "queued-3") is not None
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-4", "seen_at": 14})
+        session.add(SeenRequestRow(key="queued-orm", seen_at=15))
+        session.flush()
+        assert _seen(session, "queued-4") == 14 and _seen(session, "queued-1") == 11
+    with ctx.unit_of_work() as session:
+        assert {_seen(session, f"queued-{n}") for n in (1, 2, 3, 4, "orm")} == {11, 12, 13, 14, 15}
+
+
+def test_queued_writes_of_a_rolled_back_transaction_are_never_sent(ctx: AppContext) -> None:
+    with pytest.raises(RuntimeError):
+        with ctx.unit_of_work() as session:
+            hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-lost", "seen_at": 1})
+            raise RuntimeError("refused before commit")
+    for _ in range(3):  # the next transactions (on the same pooled connection) carry nothing over
+        with ctx.unit_of_work() as session:
+            hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": f"queued-next-{_}", "seen_at": 2})
+    with ctx.unit_of_work() as session:
+        assert _seen(session, "queued-lost") is None and _seen(session, "queued-next-2") == 2
+
+
+def test_a_queued_write_that_violates_a_key_fails_its_commit_and_leaves_nothing(ctx: AppContext) -> None:
+    with ctx.unit_of_work() as session:
+        hot_sql.INSERT_SEEN_REQUEST.run(session, {"key": "queued-taken", "seen_at": 1})
+    with pytest.raises(IntegrityError):
+        with ctx.unit_of_work() as session:
+            hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-other", "seen_at": 2})
+            hot_sql.INSERT_AUDIT.queue(session, {"at": datetime(2026, 12, 3, 8), "actor": "t", "action": "queued",
+                                                 "target": "queued-taken", "details": {}, "prev_hash": "", "hash": ""})
+            hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-taken", "seen_at": 3})
+    with ctx.unit_of_work() as session:
+        assert _seen(session, "queued-other") is None and _seen(session, "queued-taken") == 1
+        assert session.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.action == "queued")) == 0
+
+
+@pytest.mark.postgres
+def test_queued_writes_go_as_one_statement_with_numbered_placeholders(pg_context: AppContext) -> None:
+    """On PostgreSQL the queue is one WITH statement (its text built once per sequence, so psycopg prepares it),
+    fee lines of any number go in one unnest INSERT, in order, NULL columns included."""
+    ctx = pg_context
+    load_reference(ctx)
+    statements: list[str] = []
+    with ctx.unit_of_work() as session:
+        psn_no = session.scalar(select(PersonRow.psn_no).limit(1))
+        hot_sql.INSERT_VISIT_OF_PERSON[False, False].run(session, {
+            "psn_no": psn_no, "mdtrt_id": "HOTSQL-V1", "fixmedins_code": "H11000000001", "med_type": "11",
+            "begntime": date(2026, 12, 3), "endtime": None, "dise_codg": None, "emergency": False,
+            "trauma_no_third_party": None, "state": "registered", "mdtrt_cert_type": "02"})
+        cursor = hot_sql._link(session).cursor
+        execute = cursor.execute
+        cursor.execute = lambda sql, params=None: (statements.append(sql), execute(sql, params))[1]
+        lines = {"feedetl_sn": ["1", "2", "3"], "init_feedetl_sn": [None, None, None],
+                 "med_list_codg": ["X007", "X004", "X007"], "name": ["a", "b", "c"], "cnt": ["1", "2", "1"],
+                 "pric_fen": [None, None, None], "det_item_fee_sumamt_fen": [300, 200, 100],
+                 "fee_ocur_time": [None, date(2026, 12, 3), None], "active": [True, True, True]}
+        hot_sql.INSERT_FEE_LINES.queue(session, {"mdtrt_id": "HOTSQL-V1", **lines})
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-pg", "seen_at": 1})
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-pg-2", "seen_at": 2})
+    assert len(statements) == 1 and statements[0].startswith("WITH q0 AS (INSERT INTO fee_details")
+    assert "%(" not in statements[0] and "$1" in statements[0]
+    again = hot_sql._combined((hot_sql.INSERT_FEE_LINES, hot_sql.INSERT_SEEN_REQUEST, hot_sql.INSERT_SEEN_REQUEST),
+                              ctx.engine.dialect)
+    assert again is hot_sql._combined((hot_sql.INSERT_FEE_LINES, hot_sql.INSERT_SEEN_REQUEST,
+                                       hot_sql.INSERT_SEEN_REQUEST), ctx.engine.dialect)
+    with ctx.unit_of_work() as session:
+        rows = session.execute(select(FeeDetailRow.feedetl_sn, FeeDetailRow.det_item_fee_sumamt_fen,
+                                      FeeDetailRow.pric_fen, FeeDetailRow.fee_ocur_time)
+                               .where(FeeDetailRow.mdtrt_id == "HOTSQL-V1").order_by(FeeDetailRow.id)).all()
+        assert [tuple(row) for row in rows] == [("1", 300, None, None), ("2", 200, None, date(2026, 12, 3)),
+                                                ("3", 100, None, None)]
+        assert _seen(session, "queued-pg") == 1 and _seen(session, "queued-pg-2") == 2

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from yidi.adapters import hot_sql
 from yidi.adapters.orm import AuditRow
 from yidi.services import audit
 from yidi.services.filings import FileCommand, file_filing
@@ -80,7 +81,8 @@ def test_i3_a_late_commit_below_the_sealed_head_is_sealed_by_the_next_pass(pg_co
         connection.execute(text("TRUNCATE audit_seals, audit_log RESTART IDENTITY CASCADE"))
     slow = ctx.sessions()
     slow.begin()
-    audit.record(slow, "a", "late", "t1")  # id 1, not committed yet
+    audit.record(slow, "a", "late", "t1")
+    hot_sql.flush_queued(slow)  # the queued INSERT sent now: id 1 taken, not committed yet
     with ctx.unit_of_work() as session:
         audit.record(session, "b", "early", "t2")  # id 2
     with ctx.unit_of_work() as session:

@@ -15,6 +15,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from yidi.adapters import hot_sql
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -70,7 +72,9 @@ def _refuse_dropped_connection(dbapi_connection, _record, _proxy) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    hot_sql.install_flush_events(sessions)  # queued hot-path writes go out before anything else and before commit
+    return sessions
 
 
 def alembic_config(engine: Engine) -> Config:

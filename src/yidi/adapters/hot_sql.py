@@ -15,18 +15,29 @@ How they run (``HotStatement``):
   connection is still invalidated;
 * on SQLite (and any other dialect) the same statement runs through SQLAlchemy Core as before.
 
+Writes nobody reads a row count of (a settlement's rows, the audit row, the stored answer) may be *queued*
+(``HotStatement.queue``): on PostgreSQL they are held back and sent together as one statement — each one a
+data-modifying ``WITH`` part — just before the next statement on the session or at commit, whichever comes
+first (``flush_queued``; the session events in ``install_flush_events`` see to it). Nothing reads a write before
+it is sent, so every read sees what it saw before; the rows, locks and constraints are the same, checked by the
+same statement's end (foreign keys) or the commit (the ledger's balance trigger). A constraint violation in a
+queued write is raised by the statement or commit that sent it, inside the same unit of work. Elsewhere a
+queued write simply runs at once.
+
 Rows come back as plain tuples in the order of the records below (``VisitRecord``, ``PersonRecord``, …),
 which the services turn into those typed, immutable records.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, NoReturn, Sequence
 
-from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, func,
-                        insert, or_, select, update)
+from psycopg import RawCursor
+from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, event,
+                        func, insert, or_, select, update, cast)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
@@ -109,21 +120,42 @@ class OpenStay(NamedTuple):
 
 
 # ---------------------------------------------------------------------- execution --
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    """A statement compiled for one PostgreSQL dialect: the SQL text and how to bind its parameters."""
+    """A statement compiled for one PostgreSQL dialect: its SQL with PostgreSQL's own ``$n`` placeholders (run on
+    a psycopg ``RawCursor``, so psycopg does not re-parse the text on every call) and how to bind its parameters,
+    in placeholder order."""
 
     sql: str
+    names: tuple[str, ...]  # the bind parameter of $1, $2, …
     compiled: SQLCompiler
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    processors: dict[str, Callable[[Any], Any]]
 
-    def bind(self, params: Params) -> dict[str, Any]:
-        values = dict(self.compiled.construct_params(dict(params)))  # the statement's own literals, the rest checked
-        for name, process in self.processors:
+    @classmethod
+    def of(cls, compiled: SQLCompiler, processors: dict[str, Callable[[Any], Any]]) -> _Compiled:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(0) == "%%":  # a literal percent sign in pyformat
+                return "%"
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        return cls(_PLACEHOLDER.sub(number, compiled.string), tuple(names), compiled, processors)
+
+    def bind(self, params: Params) -> list[Any]:
+        values = self.compiled.construct_params(dict(params))  # the statement's own literals, the rest checked
+        bound = []
+        for name in self.names:
             value = values[name]
-            if value is not None:
-                values[name] = process(value)
-        return values
+            process = self.processors.get(name)
+            bound.append(process(value) if process is not None and value is not None else value)
+        return bound
 
 
 class HotStatement:
@@ -145,6 +177,14 @@ class HotStatement:
         """Execute a write; returns the number of rows it touched."""
         return self._execute(session, params)[1]
 
+    def queue(self, session: Session, params: Params) -> None:
+        """This write, sent with the transaction's other queued writes (module docstring); at once on SQLite."""
+        link = _link(session)
+        if link.cursor is None:
+            self.run(session, params)
+            return
+        link.queued.append((self, params))
+
     def run_many(self, session: Session, params: Sequence[Params]) -> None:
         """The same write for each parameter set. A few (a visit's fee rows, a settlement's postings) are bound
         here and pipelined by psycopg; many (a clearing month's ledger) go through SQLAlchemy, whose
@@ -152,6 +192,8 @@ class HotStatement:
         if not params:
             return
         link = _link(session)
+        if link.queued:
+            _send_queued(session, link)
         if link.cursor is None or len(params) > _FEW:
             link.connection.execute(self.statement, [dict(p) for p in params])
             return
@@ -166,6 +208,8 @@ class HotStatement:
         if link.cursor is None:  # SQLite: SQLAlchemy Core runs the same statement
             result = link.connection.execute(self.statement, dict(params))
             return ([tuple(row) for row in result] if self.returns_rows else []), result.rowcount
+        if link.queued:
+            _send_queued(session, link)
         compiled = self.compiled_for(link.connection.dialect)
         cursor = link.cursor
         try:
@@ -185,12 +229,12 @@ class HotStatement:
             missing = [column.key for column in getattr(compiled, "insert_prefetch", ())]
             if missing:
                 raise AssertionError(f"hot statement leaves Python-side defaults unset: {missing}")
-            processors = []
+            processors = {}
             for name, bind in compiled.binds.items():
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
-                    processors.append((name, process))
-            found = _Compiled(compiled.string, compiled, tuple(processors))
+                    processors[name] = process
+            found = _Compiled.of(compiled, processors)
             self._compiled[key] = found
         return found
 
@@ -202,6 +246,7 @@ class _Link:
     transaction: object
     connection: Connection
     cursor: Any  # a psycopg cursor; None on other drivers (SQLAlchemy runs the statement)
+    queued: list[tuple[HotStatement, Params]]  # writes not sent yet (HotStatement.queue)
 
 
 _LINK = "yidi.hot_sql"  # key in Session.info
@@ -220,8 +265,8 @@ def _link(session: Session) -> _Link:
         if dialect.name == "postgresql" and dialect.driver == "psycopg":
             driver = connection.connection.driver_connection
             assert driver is not None
-            cursor = driver.cursor()
-        link = _Link(transaction, connection, cursor)
+            cursor = RawCursor(driver)  # $n placeholders (_Compiled)
+        link = _Link(transaction, connection, cursor, [])
         session.info[_LINK] = link
     return link
 
@@ -229,6 +274,59 @@ def _link(session: Session) -> _Link:
 def on_postgresql(session: Session) -> bool:
     """The hot statements run on the session's psycopg connection (PostgreSQL-only statements may be used)."""
     return _link(session).cursor is not None
+
+
+def flush_queued(session: Session) -> None:
+    """Send the writes this session's transaction has queued (none: nothing to do)."""
+    link: _Link | None = session.info.get(_LINK)
+    if link is not None and link.queued and link.transaction is session.get_transaction():
+        _send_queued(session, link)
+
+
+def _send_queued(session: Session, link: _Link) -> None:
+    writes, link.queued[:] = tuple(link.queued), []
+    dialect = link.connection.dialect
+    combined = _combined(tuple(statement for statement, _params in writes), dialect)
+    params: list[Any] = []
+    for statement, values in writes:
+        params += statement.compiled_for(dialect).bind(values)
+    try:
+        link.cursor.execute(combined, params)
+    except Exception as exc:  # noqa: BLE001 - see HotStatement._execute
+        _failed(session, link, exc, combined, params)
+
+
+_DOLLAR = re.compile(r"\$(\d+)")
+_COMBINED: dict[tuple[Any, ...], str] = {}
+
+
+def _combined(statements: tuple[HotStatement, ...], dialect: Dialect) -> str:
+    """One statement doing ``statements``: ``WITH q0 AS (<first>), q1 AS (<second>) … <last>``, each part's
+    placeholders numbered on from the previous part's. Built once per sequence of statements (a use case queues
+    the same few sequences over and over, so psycopg prepares each one)."""
+    key = (statements, dialect.name, dialect.driver, dialect.server_version_info)
+    found = _COMBINED.get(key)
+    if found is None:
+        parts, offset = [], 0
+        for statement in statements:
+            compiled = statement.compiled_for(dialect)
+            if compiled.sql.lstrip().upper().startswith("WITH"):  # a data-modifying WITH must be at the top level
+                raise AssertionError("a queued write cannot have a WITH clause of its own")
+            parts.append(_DOLLAR.sub(lambda m, at=offset: f"${int(m.group(1)) + at}", compiled.sql))
+            offset += len(compiled.names)
+        *first, last = parts
+        found = "".join(f"{'WITH' if i == 0 else ','} q{i} AS ({sql}) " for i, sql in enumerate(first)) + last
+        _COMBINED[key] = found
+    return found
+
+
+def install_flush_events(sessions: Any) -> None:
+    """Queued writes go out before anything else the session runs and before its commit: the ORM's statements
+    and flushes (``do_orm_execute``, ``before_flush``) and the commit (``before_commit``). Statements run on
+    ``session.connection()`` directly do not pass through these events: nothing on such a path queues."""
+    for name in ("before_commit", "before_flush"):
+        event.listen(sessions, name, lambda session, *_args: flush_queued(session))
+    event.listen(sessions, "do_orm_execute", lambda state: flush_queued(state.session))
 
 
 def _failed(session: Session, link: _Link, exc: Exception, sql: str, params: Params | Sequence[Params]) -> NoReturn:
@@ -241,6 +339,18 @@ def _failed(session: Session, link: _Link, exc: Exception, sql: str, params: Par
 def _insert(table: Table, keys: Iterable[str]) -> HotStatement:
     """INSERT naming exactly ``keys`` (each bound under its column's name and type)."""
     return HotStatement(insert(table).values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
+
+
+def _insert_lines(table: Table, keys: tuple[str, ...], *, common: tuple[str, ...] = ()) -> HotStatement:
+    """PostgreSQL only: many rows of ``table`` in one statement — ``INSERT … SELECT … FROM unnest(<one array per
+    column>) WITH ORDINALITY ORDER BY ordinality``, so serial ids follow the arrays' order; each ``common`` column
+    takes one value for all rows. The arrays are bound under the column names, cast to the columns' types (an
+    array of NULLs has no type of its own)."""
+    arrays = [cast(bindparam(key), ARRAY(table.c[key].type)) for key in keys]
+    lines = func.unnest(*arrays).table_valued(*keys, with_ordinality="n").render_derived(name="line")
+    rows = (select(*(bindparam(key, type_=table.c[key].type) for key in common), *(lines.c[key] for key in keys))
+            .order_by(lines.c.n))
+    return HotStatement(insert(table).from_select([*common, *keys], rows))
 
 
 def _columns(table: Table, record: type[tuple[Any, ...]]) -> list[ColumnElement[Any]]:
@@ -319,8 +429,10 @@ SELECT_STAY = {lock: _select_visit(with_person=True, lock=lock) for lock in (Fal
 SELECT_ACTIVE_FEES = HotStatement(select(*_FEE_COLUMNS).where(_fees.c.mdtrt_id == bindparam("mdtrt_id"),
                                                               _fees.c.active.is_(True)).order_by(_fees.c.id),
                                   returns_rows=True)
-INSERT_FEES = _insert(_fees, ("mdtrt_id", "feedetl_sn", "init_feedetl_sn", "med_list_codg", "name", "cnt", "pric_fen",
-                              "det_item_fee_sumamt_fen", "fee_ocur_time", "active"))
+FEE_KEYS = ("mdtrt_id", "feedetl_sn", "init_feedetl_sn", "med_list_codg", "name", "cnt", "pric_fen",
+            "det_item_fee_sumamt_fen", "fee_ocur_time", "active")
+INSERT_FEES = _insert(_fees, FEE_KEYS)
+INSERT_FEE_LINES = _insert_lines(_fees, FEE_KEYS[1:], common=("mdtrt_id", ))  # PostgreSQL: any number of rows, one statement
 MARK_SETTLED = HotStatement(update(_visits).where(_visits.c.mdtrt_id == bindparam("v_mdtrt_id"))
                             .values(state="settled", endtime=bindparam("v_endtime", type_=_visits.c.endtime.type)))
 
@@ -379,23 +491,8 @@ INSERT_JOURNAL_ENTRY = _insert(_table(JournalEntryRow), ("entry_id", "kind", "re
 INSERT_POSTING = _insert(_table(PostingRow), ("entry_id", "account", "amount_fen"))
 
 
-def _insert_entry_with_postings() -> HotStatement:
-    """PostgreSQL only: one journal entry and its postings in one statement (one round trip instead of two) —
-    ``WITH entry AS (INSERT INTO journal_entries … RETURNING entry_id) INSERT INTO postings … SELECT`` over the
-    lines given as two arrays, ``accounts`` and ``amounts``, in their order (postings' ids keep the lines' order).
-    The same rows as INSERT_JOURNAL_ENTRY then INSERT_POSTING; the deferred balance trigger checks them at commit."""
-    journal, postings = _table(JournalEntryRow), _table(PostingRow)
-    entry = (insert(journal).values({key: bindparam(key, type_=journal.c[key].type)
-                                     for key in ("entry_id", "kind", "ref", "on_date", "memo")})
-             .returning(journal.c.entry_id).cte("entry"))
-    lines = (func.unnest(bindparam("accounts", type_=ARRAY(postings.c.account.type)),
-                         bindparam("amounts", type_=ARRAY(BigInteger)))
-             .table_valued("account", "amount_fen", with_ordinality="n").render_derived(name="line"))
-    rows = select(entry.c.entry_id, lines.c.account, lines.c.amount_fen).order_by(lines.c.n)
-    return HotStatement(insert(postings).from_select(["entry_id", "account", "amount_fen"], rows))
-
-
-INSERT_ENTRY_WITH_POSTINGS = _insert_entry_with_postings()
+# a settlement's postings after its journal entry (INSERT_JOURNAL_ENTRY), both queued: one statement
+INSERT_POSTING_LINES = _insert_lines(_table(PostingRow), ("account", "amount_fen"), common=("entry_id",))
 
 # --- every call: the replay record, the audit row, the stored answer
 INSERT_SEEN_REQUEST = _insert(_table(SeenRequestRow), ("key", "seen_at"))
@@ -407,5 +504,5 @@ ALL: tuple[HotStatement, ...] = (
     LOCK_PERSON, SELECT_PERSON_INSUTYPE, SELECT_OPEN_STAY, *INSERT_VISIT_OF_PERSON.values(),
     *SELECT_VISIT_WITH_FEES.values(), *SELECT_STAY.values(), SELECT_ACTIVE_FEES, INSERT_FEES, MARK_SETTLED,
     *SELECT_PERSON.values(), SELECT_PAID, *SELECT_PERSON_FACTS.values(), INSERT_SETTLEMENT, TAKE_FROM_ACCOUNT,
-    INSERT_USAGE, ADD_USAGE, INSERT_JOURNAL_ENTRY, INSERT_POSTING, INSERT_ENTRY_WITH_POSTINGS, INSERT_SEEN_REQUEST,
+    INSERT_USAGE, ADD_USAGE, INSERT_JOURNAL_ENTRY, INSERT_POSTING, INSERT_POSTING_LINES, INSERT_FEE_LINES, INSERT_SEEN_REQUEST,
     INSERT_AUDIT, INSERT_MESSAGE)

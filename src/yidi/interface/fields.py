@@ -8,6 +8,7 @@ needed, more than two decimals on money, an unknown dictionary code. Nothing is 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,6 +26,7 @@ INPATIENT_MED_TYPES = ("21", "22", "23")
 INSUTYPES = ("310", "390")
 CERT_TYPES = ("01", "02", "03")
 MAX_TEXT = 200
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?", re.ASCII)
 
 
 class Fields:
@@ -122,6 +124,13 @@ class Fields:
                 raise invalid(self.name(key), "缺少该字段")
             return None
         text = str(value).strip()
+        if _ISO_DAY.fullmatch(text):  # the usual forms, read by the C parser (strptime costs ~20 µs a field)
+            try:
+                parsed = datetime.fromisoformat(text).date()
+            except ValueError:
+                parsed = None
+            if parsed is not None and 1900 <= parsed.year <= 2100:
+                return parsed
         for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d"):
             try:
                 parsed = datetime.strptime(text, fmt).date()

@@ -63,7 +63,7 @@ def record(session: Session, actor: str, action: str, target: str, details: dict
     details = {k: str(v) for k, v in (details or {}).items()}
     at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     # prev_hash/hash columns of audit_log hold the chain of rows written before audit_0001 only
-    hot_sql.INSERT_AUDIT.run(session, {"at": at, "actor": actor, "action": action, "target": target,
+    hot_sql.INSERT_AUDIT.queue(session, {"at": at, "actor": actor, "action": action, "target": target,
                                                  "details": details, "prev_hash": "", "hash": ""})
 
 

@@ -61,7 +61,7 @@ def record(session: Session, *, msgid: str, fixmedins_code: str, infno: str, dig
            response: dict[str, Any]) -> None:
     """Store the answer under its msgid, in the transaction that did the work. A msgid that is already
     taken (an earlier or concurrent copy, or a 2601 tombstone) fails here on the primary key."""
-    hot_sql.INSERT_MESSAGE.run(session, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,
+    hot_sql.INSERT_MESSAGE.queue(session, {"msgid": msgid, "fixmedins_code": fixmedins_code, "infno": infno,
                                                    "body_sha256": digest, "response": response, "reversed": False})
 
 

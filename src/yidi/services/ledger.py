@@ -134,10 +134,11 @@ def post_many(session: Session, entries: list[Entry]) -> None:
         journal.append({"entry_id": entry.entry_id, "kind": entry.kind, "ref": entry.ref, "on_date": entry.on,
                         "memo": entry.memo})
         postings += [{"entry_id": entry.entry_id, "account": code, "amount_fen": amount} for code, amount in lines]
-    if len(entries) == 1 and hot_sql.on_postgresql(session):  # a settlement's entry: one round trip, not two
-        hot_sql.INSERT_ENTRY_WITH_POSTINGS.run(session, {**journal[0],
-                                                         "accounts": [line["account"] for line in postings],
-                                                         "amounts": [line["amount_fen"] for line in postings]})
+    if len(entries) == 1 and hot_sql.on_postgresql(session):  # a settlement's entry: queued with its use case's writes
+        hot_sql.INSERT_JOURNAL_ENTRY.queue(session, journal[0])
+        hot_sql.INSERT_POSTING_LINES.queue(session, {"entry_id": journal[0]["entry_id"],
+                                                     "account": [line["account"] for line in postings],
+                                                     "amount_fen": [line["amount_fen"] for line in postings]})
         return
     # adapters/hot_sql.py's INSERTs on the session's connection: the ORM bulk path cost ~3x as much CPU
     hot_sql.INSERT_JOURNAL_ENTRY.run_many(session, journal)

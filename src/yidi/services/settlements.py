@@ -422,14 +422,16 @@ def _write(session: Session, cmd: SettleCommand, key: str, person: InsuredPerson
                  "inscp": s.inscp_fen} for s in result.splits],
         msgid=cmd.msgid, acct_pay=result.acct_pay, cancelled_on=None, **result.fields_fen(),
     )
-    hot_sql.INSERT_SETTLEMENT.run(session, values)
+    # queued: sent with the rest of the call's writes as one statement (adapters/hot_sql.py), all under the locks
+    # taken above — nothing reads them before the commit
+    hot_sql.INSERT_SETTLEMENT.queue(session, values)
     if result.acct_pay:  # under the person lock taken by settle_with_person
-        hot_sql.TAKE_FROM_ACCOUNT.run(session, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
+        hot_sql.TAKE_FROM_ACCOUNT.queue(session, {"a_psn_no": person.psn_no, "a_fen": result.acct_pay})
     if used_fen is None:
-        hot_sql.INSERT_USAGE.run(session, {"psn_no": person.psn_no, "year": cmd.endtime.year,
-                                           "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
+        hot_sql.INSERT_USAGE.queue(session, {"psn_no": person.psn_no, "year": cmd.endtime.year,
+                                             "cap_key": str(result.cap_key), "used_fen": result.hifp_pay})
     else:
-        hot_sql.ADD_USAGE.run(session, {"p_psn_no": person.psn_no, "p_year": cmd.endtime.year,
+        hot_sql.ADD_USAGE.queue(session, {"p_psn_no": person.psn_no, "p_year": cmd.endtime.year,
                                         "p_cap_key": str(result.cap_key), "add_fen": result.hifp_pay})
     row = SimpleNamespace(**values)  # what was written, read like a SettlementRow
     # = ledger.post_settlement, through the ledger's bulk path (same checks, two INSERTs, no ORM flush)

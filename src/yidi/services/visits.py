@@ -299,7 +299,11 @@ def upload_fees(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatien
                 med_list_codg=line.med_list_codg, name=line.name[:100], cnt=str(line.cnt),
                 pric_fen=_exact_fen(line.pric), det_item_fee_sumamt_fen=line.amount_fen,
                 fee_ocur_time=line.fee_ocur_time, active=True))
-        hot_sql.INSERT_FEES.run_many(session, rows)  # one multi-row INSERT
+        if hot_sql.on_postgresql(session):  # one statement whatever the number of rows, queued with the call's writes
+            hot_sql.INSERT_FEE_LINES.queue(session, {"mdtrt_id": mdtrt_id, **{key: [row[key] for row in rows]
+                                                                               for key in hot_sql.FEE_KEYS[1:]}})
+        else:
+            hot_sql.INSERT_FEES.run_many(session, rows)
         audit.record(session, actor, "visit.fees", mdtrt_id, {"rows": len(lines)})
         return out
 
@@ -425,7 +429,7 @@ def settle(ctx: AppContext, *, fixmedins_code: str, mdtrt_id: str, inpatient: bo
         side = insured_side.for_region(ctx, person.insuplc_admdvs)
         view, person = side.settle(bound_context(ctx, session), cmd, person)
         visit = visit._replace(state="settled", endtime=visit.endtime or cmd.endtime)  # as the UPDATE writes it
-        hot_sql.MARK_SETTLED.run(session, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
+        hot_sql.MARK_SETTLED.queue(session, {"v_mdtrt_id": mdtrt_id, "v_endtime": visit.endtime})
         fields = dict(view.row_fields)
         fields["_endtime"] = cmd.endtime
         return SettleOutcome(visit, person, fields, view.setl_id)
