@@ -24,6 +24,11 @@ same statement's end (foreign keys) or the commit (the ledger's balance trigger)
 queued write is raised by the statement or commit that sent it, inside the same unit of work. Elsewhere a
 queued write simply runs at once.
 
+A write that no statement of its transaction ever reads — the signed request's replay record — may instead *ride
+along* (``HotStatement.ride_along``): it becomes a ``WITH`` part of the transaction's next hot statement, read or
+write, saving that round trip; when none comes, it goes with the queued writes. A key it violates fails the
+statement it rode with (``REQUEST_REPLAYED`` is recognised by its constraint: services/replay_guard.py).
+
 Rows come back as plain tuples in the order of the records below (``VisitRecord``, ``PersonRecord``, …),
 which the services turn into those typed, immutable records.
 """
@@ -185,6 +190,14 @@ class HotStatement:
             return
         link.queued.append((self, params))
 
+    def ride_along(self, session: Session, params: Params) -> None:
+        """This write as part of the transaction's next hot statement (module docstring); at once on SQLite."""
+        link = _link(session)
+        if link.cursor is None:
+            self.run(session, params)
+            return
+        link.riders.append((self, params))
+
     def run_many(self, session: Session, params: Sequence[Params]) -> None:
         """The same write for each parameter set. A few (a visit's fee rows, a settlement's postings) are bound
         here and pipelined by psycopg; many (a clearing month's ledger) go through SQLAlchemy, whose
@@ -192,7 +205,7 @@ class HotStatement:
         if not params:
             return
         link = _link(session)
-        if link.queued:
+        if link.queued or link.riders:
             _send_queued(session, link)
         if link.cursor is None or len(params) > _FEW:
             link.connection.execute(self.statement, [dict(p) for p in params])
@@ -209,14 +222,17 @@ class HotStatement:
             result = link.connection.execute(self.statement, dict(params))
             return ([tuple(row) for row in result] if self.returns_rows else []), result.rowcount
         if link.queued:
-            _send_queued(session, link)
+            _send_queued(session, link)  # the riders with them: a rider is read by nobody, this statement included
         compiled = self.compiled_for(link.connection.dialect)
         cursor = link.cursor
+        sql, values = compiled.sql, compiled.bind(params)
+        if link.riders:
+            sql, values = _with_riders(link, self, values)
         try:
-            cursor.execute(compiled.sql, compiled.bind(params))
+            cursor.execute(sql, values)
             return (cursor.fetchall() if self.returns_rows else []), int(cursor.rowcount)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's handler wraps (IntegrityError …), invalidates, re-raises
-            _failed(session, link, exc, compiled.sql, params)
+            _failed(session, link, exc, sql, params)
 
     def compiled_for(self, dialect: Dialect) -> _Compiled:
         key = (dialect.name, dialect.driver, dialect.server_version_info)
@@ -247,6 +263,7 @@ class _Link:
     connection: Connection
     cursor: Any  # a psycopg cursor; None on other drivers (SQLAlchemy runs the statement)
     queued: list[tuple[HotStatement, Params]]  # writes not sent yet (HotStatement.queue)
+    riders: list[tuple[HotStatement, Params]]  # writes to send with the next statement (HotStatement.ride_along)
 
 
 _LINK = "yidi.hot_sql"  # key in Session.info
@@ -266,7 +283,7 @@ def _link(session: Session) -> _Link:
             driver = connection.connection.driver_connection
             assert driver is not None
             cursor = RawCursor(driver)  # $n placeholders (_Compiled)
-        link = _Link(transaction, connection, cursor, [])
+        link = _Link(transaction, connection, cursor, [], [])
         session.info[_LINK] = link
     return link
 
@@ -279,12 +296,20 @@ def on_postgresql(session: Session) -> bool:
 def flush_queued(session: Session) -> None:
     """Send the writes this session's transaction has queued (none: nothing to do)."""
     link: _Link | None = session.info.get(_LINK)
-    if link is not None and link.queued and link.transaction is session.get_transaction():
+    if link is not None and (link.queued or link.riders) and link.transaction is session.get_transaction():
         _send_queued(session, link)
 
 
+def _with_riders(link: _Link, statement: HotStatement, values: list[Any]) -> tuple[str, list[Any]]:
+    """``statement`` with the link's riders as WITH parts before it: the SQL and all parameters."""
+    riders, link.riders[:] = tuple(link.riders), []
+    dialect = link.connection.dialect
+    bound = [value for rider, params in riders for value in rider.compiled_for(dialect).bind(params)]
+    return _combined((*(rider for rider, _params in riders), statement), dialect), [*bound, *values]
+
+
 def _send_queued(session: Session, link: _Link) -> None:
-    writes, link.queued[:] = tuple(link.queued), []
+    writes, link.riders[:], link.queued[:] = (*link.riders, *link.queued), [], []
     dialect = link.connection.dialect
     combined = _combined(tuple(statement for statement, _params in writes), dialect)
     params: list[Any] = []

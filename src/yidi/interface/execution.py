@@ -53,8 +53,10 @@ def _write_once(ctx: AppContext, call: Call, seen: str | None = None) -> dict:
         except YidiError as exc:
             if exc.code == "REQUEST_REPLAYED":
                 raise
-            if seen is not None:
-                replay_guard.first_sight(ctx, seen, window)
+            # the refused transaction recorded nothing: record the request now (a replay is refused here even when
+            # its refusal came before its first statement, which the replay record rides along with)
+            if seen is not None and not replay_guard.first_sight(ctx, seen, window):
+                raise YidiError("REQUEST_REPLAYED", {}) from None
             replay = idempotency.stored_answer(ctx, call.msgid, digest, call.fixmedins_code)
             if replay is not None:
                 return replay.response

@@ -87,6 +87,8 @@ def write_once(ctx: AppContext, *, msgid: str, fixmedins_code: str, infno: str, 
                    response=response)
         return response
     except IntegrityError as exc:
+        if replay_guard.is_replay(exc):
+            raise YidiError("REQUEST_REPLAYED", {}) from None
         raise MsgidTaken(str(exc.orig)) from exc
 
 
@@ -100,9 +102,14 @@ def read_recorded(ctx: AppContext, *, seen: str, window_seconds: int, answer: Ca
     """A call that changes nothing, answered in one database transaction with the record of its signed
     request ``seen`` (REQUEST_REPLAYED when it was recorded already): no transaction of its own for the
     replay guard."""
-    with ctx.unit_of_work() as session:
-        replay_guard.record_in(ctx, session, seen, window_seconds)
-        return answer(bound_context(ctx, session))
+    try:
+        with ctx.unit_of_work() as session:
+            replay_guard.record_in(ctx, session, seen, window_seconds)
+            return answer(bound_context(ctx, session))
+    except IntegrityError as exc:
+        if replay_guard.is_replay(exc):
+            raise YidiError("REQUEST_REPLAYED", {}) from None
+        raise
 
 
 class _BoundContext(AppContext):

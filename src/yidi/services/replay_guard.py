@@ -42,14 +42,26 @@ def first_sight(ctx: AppContext, key: str, window_seconds: int, now: float | Non
 
 
 def record_in(ctx: AppContext, session: Session, key: str, window_seconds: int, now: float | None = None) -> None:
-    """Record ``key`` inside the caller's transaction (a write call: no transaction of its own). Raises
-    REQUEST_REPLAYED when it was recorded already; the caller's transaction is then rolled back."""
+    """Record ``key`` inside the caller's transaction (no transaction of its own). On PostgreSQL the INSERT rides
+    along with the transaction's next statement (adapters/hot_sql.py: one round trip fewer), so a key recorded
+    already fails that statement, before any business work — the caller turns it into REQUEST_REPLAYED
+    (``is_replay``) and its transaction is rolled back. On SQLite it runs here and raises REQUEST_REPLAYED."""
     now = time.time() if now is None else now
     try:
-        hot_sql.INSERT_SEEN_REQUEST.run(session, {"key": key[:160], "seen_at": int(now)})
+        hot_sql.INSERT_SEEN_REQUEST.ride_along(session, {"key": key[:160], "seen_at": int(now)})
     except IntegrityError:
         raise YidiError("REQUEST_REPLAYED", {}) from None
     _purge_if_due(ctx, window_seconds, now, session)
+
+
+def is_replay(exc: IntegrityError) -> bool:
+    """The violated key is a replay record's (its table's primary key), e.g. raised by the statement a
+    ``record_in`` rode along with."""
+    table = SeenRequestRow.__tablename__
+    diag = getattr(exc.orig, "diag", None)  # psycopg: the table PostgreSQL names
+    if diag is not None:
+        return getattr(diag, "table_name", None) == table
+    return f"{table}.key" in str(exc.orig)  # SQLite: "UNIQUE constraint failed: <table>.key"
 
 
 def _purge_if_due(ctx: AppContext, window_seconds: int, now: float, session: Session | None = None) -> None:
