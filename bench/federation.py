@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from bench.fsi_settlement import (SERVER_OPTIONS, TRANSACTIONS, _jiffies, _process_table, free_port, load_process,
-                                  machine, pct, prepare)
+                                  machine, pct, prepare, process_tree)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "federation"
@@ -78,17 +78,6 @@ def write_section(text: str, path: Path) -> None:
     path.write_text(updated, encoding="utf-8")
 
 
-def _tree(root: int, table) -> set[int]:
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, _name) in table.items():
-            if ppid == parent and pid not in tree:
-                tree.add(pid)
-                frontier.append(pid)
-    return tree
-
-
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 OUR_DATABASES: list[str] = []  # the backends serving these are "PostgreSQL" (the server is shared with others)
 
@@ -105,7 +94,7 @@ def _our_backends() -> dict[int, int]:
 def snapshot(roles: dict[str, int]) -> dict:
     """Clock ticks so far per role (each a process tree), the backends of our databases and the machine's busy time."""
     table = _process_table()
-    out = {role: sum(_jiffies(pid) for pid in _tree(root, table)) for role, root in roles.items()}
+    out = {role: sum(_jiffies(pid) for pid in process_tree(root, table)) for role, root in roles.items()}
     out["backends"] = _our_backends()
     cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     out["busy"] = sum(int(x) for x in cpu[:8]) - int(cpu[3]) - int(cpu[4])

@@ -48,6 +48,13 @@ def _flows(url: str, flows: int, warmup: int, outpatient: bool, profile: Path | 
             return run
         hot_sql.HotStatement._execute = counted(hot_sql.HotStatement._execute)
         hot_sql.HotStatement.run_many = counted(hot_sql.HotStatement.run_many)
+        if hasattr(hot_sql, "_send_queued"):  # queued writes: one statement per send
+            send_queued = hot_sql._send_queued
+
+            def counted_send(session, link):
+                statements[0] += 1
+                return send_queued(session, link)
+            hot_sql._send_queued = counted_send
     except ImportError:  # code before hot_sql
         pass
     client = HospitalClient("http://unused", f"demo-{HOSPITAL}", f"demo-secret-{HOSPITAL}", HOSPITAL,

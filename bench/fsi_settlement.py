@@ -121,7 +121,12 @@ class Terminal:
         return json.loads(await self.reader.readexactly(length))
 
 
-async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_worker: int, seq_range, out: dict) -> None:
+async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_worker: int, seq_range, out: dict,
+                         pace: float = 0.0) -> None:
+    """One terminal's flows, back to back — or, with ``pace`` (seconds), one flow started every ``pace`` seconds
+    on a fixed schedule (a flow that ends late starts the next at once; latency is measured from each send)."""
+    import asyncio
+
     from yidi.client import HospitalClient, _settle_input, fee_row
 
     client = HospitalClient("http://unused", f"demo-{HOSPITAL}", f"demo-secret-{HOSPITAL}", HOSPITAL,
@@ -131,7 +136,13 @@ async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_wor
     latencies = out["latencies"]
     n = 0
     deadline = time.perf_counter() + seconds
+    next_start = time.perf_counter() + (worker * 0.618034 % 1.0) * pace  # the terminals' starts spread over a pace
     while time.perf_counter() < deadline:
+        if pace:
+            await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
+            next_start += pace
+            if time.perf_counter() >= deadline:
+                break
         psn_no = f"B{worker * persons_per_worker + n % persons_per_worker:06d}"
         begin, end = _stay_dates(worker, n // persons_per_worker)
         n += 1
@@ -164,7 +175,7 @@ async def _terminal_loop(port: int, seconds: float, worker: int, persons_per_wor
 
 
 def load_process(port: int, seconds: float, first_worker: int, terminals: int, persons_per_worker: int,
-                 seq_block: int, queue) -> None:
+                 seq_block: int, queue, pace: float = 0.0) -> None:
     """``terminals`` concurrent terminals in one asyncio process (uvloop when installed)."""
     import asyncio
 
@@ -177,7 +188,7 @@ def load_process(port: int, seconds: float, first_worker: int, terminals: int, p
 
     async def main() -> None:
         await asyncio.gather(*(
-            _terminal_loop(port, seconds, w, persons_per_worker, (w * seq_block, (w + 1) * seq_block), out)
+            _terminal_loop(port, seconds, w, persons_per_worker, (w * seq_block, (w + 1) * seq_block), out, pace)
             for w in range(first_worker, first_worker + terminals)))
 
     cpu0 = time.process_time()
@@ -210,16 +221,22 @@ def _process_table() -> dict[int, tuple[int, str]]:
     return table
 
 
-def cpu_snapshot(server_pid: int) -> dict[str, int]:
-    """Clock ticks so far: the whole machine (busy), the server's process tree, PostgreSQL's processes."""
-    table = _process_table()
-    tree, frontier = {server_pid}, [server_pid]
+def process_tree(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
+    """``root`` and all its descendants in a ``_process_table``."""
+    tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
         for pid, (ppid, _name) in table.items():
             if ppid == parent and pid not in tree:
                 tree.add(pid)
                 frontier.append(pid)
+    return tree
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, int]:
+    """Clock ticks so far: the whole machine (busy), the server's process tree, PostgreSQL's processes."""
+    table = _process_table()
+    tree = process_tree(server_pid, table)
     cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     idle = int(cpu[3]) + int(cpu[4])
     return {"busy": sum(int(x) for x in cpu[:8]) - idle,
@@ -229,7 +246,9 @@ def cpu_snapshot(server_pid: int) -> dict[str, int]:
 
 def run_http(url: str, seconds: float, workers: int, clients: int, persons: int, profile: Path | None = None,
              load_procs: int = 1, server_options: list[str] | None = None,
-             app: tuple[str, ...] = ("yidi.api.app:create_app", "--factory")) -> dict:
+             app: tuple[str, ...] = ("yidi.api.app:create_app", "--factory"), rate: float = 0.0) -> dict:
+    """Closed loop (each terminal starts its next flow when the last ends), or with ``rate`` flows/s an open
+    schedule: each of the ``clients`` terminals starts one flow every ``clients / rate`` seconds."""
     port = free_port()
     # One demo hospital stands for every terminal here, so its per-access-key rate limit (200 calls/s per
     # worker process by default, api/ratelimit.py) is switched off: the benchmark measures settlement, not the limiter.
@@ -259,8 +278,9 @@ def run_http(url: str, seconds: float, workers: int, clients: int, persons: int,
         seq_block = 10_000 // clients  # msgid sequence numbers: disjoint per terminal
         shares = [clients // load_procs + (1 if k < clients % load_procs else 0) for k in range(load_procs)]
         firsts = [sum(shares[:k]) for k in range(load_procs)]
+        pace = clients / rate if rate else 0.0
         procs = [mp.Process(target=load_process, args=(port, seconds, firsts[k], shares[k], per_worker, seq_block,
-                                                        queue)) for k in range(load_procs) if shares[k]]
+                                                        queue, pace)) for k in range(load_procs) if shares[k]]
         before = cpu_snapshot(server.pid)
         started = time.perf_counter()
         for proc in procs:
@@ -383,7 +403,8 @@ def report(args, http: dict, local: dict, floor: dict) -> str:
     cpu = http["cpu"]
     lines = [f"<!-- {SECTION} -->", "## 医院接口结算 / Hospital-interface settlement (fsi)", "",
              f"Command: `.venv/bin/python -m bench.fsi_settlement --db {args.db} --seconds {args.seconds:g} "
-             f"--workers {args.workers} --clients {args.clients} --load-procs {args.load_procs}`  ",
+             f"--workers {args.workers} --clients {args.clients} --load-procs {args.load_procs}"
+             f"{f' --rate {args.rate:g}' if args.rate else ''}`  ",
              f"Machine: {machine()}; shared with other developers while measuring (numbers vary run to run).  ",
              f"Date: {datetime.now():%Y-%m-%d %H:%M}; PostgreSQL at 127.0.0.1; server: {server_stack(args.workers)}, "
              f"**{args.workers} worker process(es)**; load: {args.clients} terminals (one keep-alive connection "
@@ -437,7 +458,7 @@ def figures(args, http: dict, local: dict, floor: dict) -> dict:
         "date": datetime.now().isoformat(timespec="seconds"), "machine": machine(), "nproc": os.cpu_count(),
         "loadavg": list(os.getloadavg()),
         "command": {"seconds": args.seconds, "workers": args.workers, "clients": args.clients,
-                    "load_procs": args.load_procs},
+                    "load_procs": args.load_procs, "rate": args.rate or None},
         "flows_per_second": http["rate"], "flows": http["done"], "failed": http["failed"],
         "floor_flows_per_second": floor["rate"],
         "flows_vs_floor": http["rate"] / floor["rate"] if floor["rate"] else None,
@@ -483,6 +504,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent terminals (keep-alive connections)")
     parser.add_argument("--load-procs", type=int, default=1, help="processes the terminals are spread over")
     parser.add_argument("--persons", type=int, default=4000)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="HTTP run on a fixed schedule of this many flows/s (0: each terminal back to back)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=None, dest="json_out",
                         help="also write the table's figures (flows/s, floor, CPU ms per flow, p50/p99) to this JSON file")
@@ -503,7 +526,7 @@ def main() -> None:
         prepare(url, args.persons)
         print(f"HTTP run: {args.seconds:g}s, {args.workers} server workers, {args.clients} clients …", flush=True)
         http = run_http(url, args.seconds, args.workers, args.clients, args.persons // 2, args.profile,
-                        args.load_procs, args.server_options)
+                        args.load_procs, args.server_options, rate=args.rate)
         print(f"  {http['done']} settlements, {http['rate']:.1f}/s, failed {http['failed']} {http['errors']}")
         print("  cpu " + ", ".join(f"{k} {v:.2f}" for k, v in http["cpu"].items()))
         http["audit"] = audit_check(url)

@@ -15,7 +15,7 @@ from yidi.domain.coverage import Visit, resolve_coverage
 from yidi.domain.errors import YidiError
 from yidi.domain.filing import Filing
 from yidi.engine.adjudicate import ERRORS, Adjudication, ClaimTable, adjudicate
-from yidi.engine.kinds import coverage_kind
+from yidi.domain.coverage import coverage_kind
 from yidi.engine.scope import catalog_rows, split_items
 from yidi.engine.tables import PolicyTables
 from yidi.policy.loader import PolicyBook

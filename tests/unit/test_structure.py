@@ -78,12 +78,11 @@ def test_b5_engine_tables_hold_the_domain_reductions_and_first_selfpay(policy) -
 
 
 def test_b5_the_engine_names_the_domain_kinds_not_a_copy() -> None:
-    from yidi.engine import kinds as engine_kinds
-    from yidi.engine import tables
+    from yidi.engine import adjudicate, tables
 
-    assert engine_kinds.BENEFIT_KINDS is kinds.BENEFIT_KINDS
-    assert engine_kinds.reduction_pp is kinds.reduction_pp
-    assert engine_kinds.first_selfpay_applies is kinds.first_selfpay_applies
+    assert tables.BENEFIT_KINDS is kinds.BENEFIT_KINDS and adjudicate.BENEFIT_KINDS is kinds.BENEFIT_KINDS
+    assert tables.reduction_pp is kinds.reduction_pp
+    assert tables.first_selfpay_applies is kinds.first_selfpay_applies
     assert tables.MED_TYPES is codes.MED_TYPES
 
 

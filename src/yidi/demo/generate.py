@@ -23,7 +23,7 @@ import numpy as np
 from yidi.domain.errors import invalid
 from yidi.engine.dataset import SCOPE_COLUMNS, Manifest, Partition, fen_column, write_table
 from yidi.engine.io import write_parquet
-from yidi.engine.kinds import BENEFIT_KINDS
+from yidi.domain.kinds import BENEFIT_KINDS
 from yidi.engine.tables import MED_TYPES
 from yidi.engine.scope import catalog_rows, split_items
 from yidi.policy.loader import PolicyBook, load_policy_book

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from yidi.domain.codes import MED_CLASS_OF as MED_CLASS_OF  # re-exported for callers
-from yidi.domain.codes import SPECIAL_DRUG_MED_TYPE as SPECIAL_DRUG_MED_TYPE  # re-exported for callers
 from yidi.domain.codes import FilingStatus
 from yidi.domain.codes import MedClass as MedClass  # re-exported for callers
 from yidi.domain.errors import YidiError

@@ -2,7 +2,7 @@
 
 Input is one row per claim (``ClaimTable``) with the scope amounts already split (steps 1–4 of
 docs/baseline-policy.md; ``engine.scope.split_items`` does that from items) and the coverage decision as a
-``benefit_kind`` (``engine.kinds``). Every claim uses the insured region's policy version in force on
+``benefit_kind`` (``domain.kinds``). Every claim uses the insured region's policy version in force on
 its discharge date. Steps 5–9 are elementwise integer arithmetic, rounding half-up exactly like
 ``money.apply_bp``: ``(x × bp + 5000) // 10000`` for x ≥ 0.
 

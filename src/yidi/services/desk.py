@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from yidi.adapters.hot_sql import VisitRecord
 from yidi.adapters.orm import FeeDetailRow, PersonRow, SettlementRow, VisitRow
 from yidi.domain.errors import YidiError
 from yidi.services.access import TREATING_STATES
@@ -21,21 +22,10 @@ from yidi.services.settlement_reads import SettlementLine, settlement_line
 OPEN_STATES = TREATING_STATES
 
 
-@dataclass(frozen=True)
-class VisitCard:
-    """One visit (就诊) as the desk lists it (same attribute names as the visits table)."""
+class VisitCard(VisitRecord):
+    """One visit (就诊) as the desk lists it: the hot path's visit record (the visits table's columns), immutable."""
 
-    mdtrt_id: str
-    psn_no: str
-    fixmedins_code: str
-    med_type: str
-    begntime: date
-    endtime: date | None
-    dise_codg: str | None
-    emergency: bool
-    trauma_no_third_party: bool | None
-    state: str
-    mdtrt_cert_type: str
+    __slots__ = ()
 
     @property
     def open(self) -> bool:
@@ -43,8 +33,7 @@ class VisitCard:
 
 
 def _visit(row: VisitRow) -> VisitCard:
-    return VisitCard(row.mdtrt_id, row.psn_no, row.fixmedins_code, row.med_type, row.begntime, row.endtime,
-                     row.dise_codg, row.emergency, row.trauma_no_third_party, row.state, row.mdtrt_cert_type)
+    return VisitCard._make(getattr(row, name) for name in VisitRecord._fields)
 
 
 @dataclass(frozen=True)

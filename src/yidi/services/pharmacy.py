@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from yidi.adapters.orm import InstitutionRow, PersonRow
 from yidi.adapters.orm_pharmacy import DualChannelDrugRow, SpecialDrugRecognitionRow
 from yidi.domain.catalog import FeeItem
-from yidi.domain.coverage import SPECIAL_DRUG_MED_TYPE
+from yidi.domain.codes import SPECIAL_DRUG_MED_TYPE
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.special_drugs import HOSPITAL, PHARMACY, Prescription
 from yidi.services import audit, clock, insured_side, lookups, settlements

@@ -27,6 +27,15 @@ from yidi.services.settlements import SettlementView
 
 
 @dataclass(frozen=True)
+class VisitorName:
+    """What the desk's settlement page and slip show of a visitor: the desk copy's name and certificate number
+    (the insured node holds the rest of the person)."""
+
+    name: str
+    certno: str
+
+
+@dataclass(frozen=True)
 class VisitorSettlement:
     """One cross-province settlement as this node holds it. Amounts are integer fen; ``answer`` is the insured
     node's result fields (trace, policy and catalog versions included) as the HIS was answered."""
@@ -56,6 +65,9 @@ class VisitorSettlement:
     hifp_pay: int
     acct_pay: int
     answer: dict[str, Any]
+
+    def person(self) -> VisitorName:
+        return VisitorName(self.person_name, self.certno)
 
     def view(self) -> SettlementView:
         """The same view a settlement of this node gives (the settlement page, the slip, the day's list): the

@@ -21,7 +21,8 @@ from yidi.services.settlement_reads import settlement_in_scope
 from yidi.web.core import PageRoute, ctx_of, form, form_list, money_text, redirect, render, require
 from yidi.web.public import PROOF
 from yidi.wording import for_people
-from yidi.web.forms import institutions, parse_date, person_names, region_names
+from yidi.services.directory import institutions, person_names, region_names
+from yidi.web.forms import parse_date
 
 router = APIRouter(route_class=PageRoute)
 

@@ -10,7 +10,6 @@ reads what the pages show and turns form fields into the service's arguments.
 from __future__ import annotations
 
 from datetime import date
-from types import SimpleNamespace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,10 +19,11 @@ from yidi.services import settlements as settlement_service
 from yidi.services import desk as desk_reads
 from yidi.services import directory, transactions, visitor_settlements, visits
 from yidi.services.person_lookup import find_person_by_cert
+from yidi.services.directory import person_names, region_names
+from yidi.services.settlement_reads import SettlementFacts, settlement_facts
 from yidi.web.core import MED_TYPE_NAMES, PageRoute, ctx_of, form, form_list, kept_rows, redirect, render, require
-from yidi.web.forms import (MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items, person_names,
-                            region_names)
-from yidi.web.settlement_page import SettlementFacts, settlement_facts, zero_fund_reason
+from yidi.web.forms import MAX_FEE_ROWS, catalog_items, filing_guide, parse_date, parse_items
+from yidi.web.settlement_page import zero_fund_reason
 from yidi.web.slip import settlement_slip_pdf
 
 router = APIRouter(route_class=PageRoute)
@@ -179,7 +179,7 @@ def _own_settlement(request: Request, setl_id: str):
     ctx = ctx_of(request)
     visitor = visitor_settlements.find(ctx, hospital.fixmedins_code, setl_id)
     if visitor is not None:  # the desk copy of the person and the insured node's answer: nothing else of them
-        person = SimpleNamespace(name=visitor.person_name, certno=visitor.certno)
+        person = visitor.person()
         facts = SettlementFacts(insuplc_admdvs=visitor.insuplc_admdvs, mdtrtarea_admvs=visitor.mdtrtarea_admvs,
                                 dise_codg=visitor.dise_codg, setl_date=visitor.setl_date,
                                 settled_at=visitor.settled_at, mdtrt_id=visitor.mdtrt_id)

@@ -11,9 +11,6 @@ from yidi.domain.filing import FilingType, temporary_enddate
 from yidi.domain.errors import invalid
 from yidi.domain.money import MoneyFormatError, yuan_to_fen
 from yidi.services.context import AppContext
-# The directory the pages list (region and person names, institutions) is read by services.directory; the
-# names are kept here too because every page module imports its form helpers from this one place.
-from yidi.services.directory import institutions, person_names, region_names  # noqa: F401 (re-exported)
 from yidi.services.lookups import Institution
 from yidi.wording import field_label
 

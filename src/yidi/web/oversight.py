@@ -11,7 +11,8 @@ from yidi.services import statistics, supervision
 from yidi.services.settlement_reads import settlement_lines
 from yidi.services.supervision import OUTCOMES
 from yidi.web.core import PageRoute, ctx_of, form, money_text, redirect, render, require
-from yidi.web.forms import institutions, parse_date, parse_yuan, person_names, region_names
+from yidi.services.directory import institutions, person_names, region_names
+from yidi.web.forms import parse_date, parse_yuan
 
 router = APIRouter(route_class=PageRoute)
 

@@ -14,9 +14,10 @@ from yidi.services import directory, manual_claims, treatment_entry
 from yidi.services import settlements as settlement_service
 from yidi.api.claims import attachment_response
 from yidi.web.core import PageRoute, ctx_of, form, form_files, form_list, kept_rows, redirect, render, require
-from yidi.web.forms import (MAX_FEE_ROWS, all_catalog_items, filing_guide, institutions, parse_date, parse_items,
-                             parse_period, region_names)
-from yidi.web.settlement_page import settlement_facts, zero_fund_reason
+from yidi.services.directory import institutions, region_names
+from yidi.services.settlement_reads import settlement_facts
+from yidi.web.forms import MAX_FEE_ROWS, all_catalog_items, filing_guide, parse_date, parse_items, parse_period
+from yidi.web.settlement_page import zero_fund_reason
 
 router = APIRouter(route_class=PageRoute)
 

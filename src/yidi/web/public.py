@@ -12,8 +12,8 @@ from yidi.domain.errors import YidiError
 from yidi.domain.filing import LONG_TERM_TYPES, ONLINE_CHANNELS, TYPE_NAMES, Channel, FilingType
 from yidi.services import settlements as settlement_service
 from yidi.web.core import ROLE_HOME, PageRoute, ctx_of, current_user, form, form_list, kept_rows, redirect, render
-from yidi.web.forms import (MAX_FEE_ROWS, all_catalog_items, filing_guide, institutions, parse_items, parse_period,
-                            region_names)
+from yidi.services.directory import institutions, region_names
+from yidi.web.forms import MAX_FEE_ROWS, all_catalog_items, filing_guide, parse_items, parse_period
 from yidi.web.settlement_page import zero_fund_reason
 
 router = APIRouter(route_class=PageRoute)

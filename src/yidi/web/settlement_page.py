@@ -5,8 +5,6 @@ words read from the stored trace (the rule IDs stay in the trace, where a clerk 
 from __future__ import annotations
 
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
-# The stored facts are read by the service; imported here for the page modules and the slip.
-from yidi.services.settlement_reads import SettlementFacts, settlement_facts  # noqa: F401 (re-exported)
 
 CAP_NAMES = {MedClass.INPATIENT: "住院最高支付限额", MedClass.OUTPATIENT: "年度门诊限额",
              MedClass.CHRONIC: "该病种年度门诊限额", MedClass.SPECIAL_DRUG: "特药年度支付限额"}

@@ -17,9 +17,9 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from reportlab.lib.styles import ParagraphStyle
 
 from yidi.services.reference import mask_certno
+from yidi.services.settlement_reads import SettlementFacts
 from yidi.services.settlements import SettlementView
 from yidi.web.core import MED_TYPE_NAMES, SETTLEMENT_STATUS_NAMES, money_text
-from yidi.web.settlement_page import SettlementFacts
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
