@@ -19,7 +19,7 @@ def _run(done: int, elapsed: float, latencies: dict[str, list[float]], server_ms
 
 
 def test_json_figures_match_the_markdown_table(tmp_path: Path):
-    args = Namespace(db="postgresql://x/test", seconds=2.0, workers=3, clients=4, load_procs=1)
+    args = Namespace(db="postgresql://x/test", seconds=2.0, workers=3, clients=4, load_procs=1, rate=0.0)
     steps = [i / 1000 for i in range(1, 101)]  # 1 … 100 ms
     http = _run(200, 2.0, {t: steps for t in TRANSACTIONS} | {"2304": [s * 2 for s in steps]}, 9.5, 3.25)
     floor = _run(2000, 2.0, {t: steps for t in TRANSACTIONS}, 0.7, 0.0)
@@ -40,7 +40,7 @@ def test_json_figures_match_the_markdown_table(tmp_path: Path):
 
 
 def test_json_has_null_where_a_transaction_had_no_calls(tmp_path: Path):
-    args = Namespace(db="x", seconds=1.0, workers=1, clients=1, load_procs=1)
+    args = Namespace(db="x", seconds=1.0, workers=1, clients=1, load_procs=1, rate=100.0)
     empty = _run(0, 1.0, {t: [] for t in TRANSACTIONS}, float("nan"), float("nan"))
     local = {"done": 0, "elapsed": 1.0, "rate": 0.0, "latencies": {"2304": []}, "cpu_ms_per_flow": 0.0}
     path = tmp_path / "fsi.json"
@@ -48,3 +48,4 @@ def test_json_has_null_where_a_transaction_had_no_calls(tmp_path: Path):
     data = json.loads(path.read_text(encoding="utf-8"))  # strict JSON: no NaN tokens
     assert data["latency"]["2301_http"] == {"calls": 0, "p50_ms": None, "p99_ms": None}
     assert data["server_cpu_ms_per_flow"] is None and data["flows_vs_floor"] is None
+    assert data["command"]["rate"] == 100.0  # a scheduled run (--rate) says so
