@@ -192,3 +192,18 @@ def test_queued_writes_go_as_one_statement_with_numbered_placeholders(pg_context
         assert [tuple(row) for row in rows] == [("1", 300, None, None), ("2", 200, None, date(2026, 12, 3)),
                                                 ("3", 100, None, None)]
         assert _seen(session, "queued-pg") == 1 and _seen(session, "queued-pg-2") == 2
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_savepoint_drops_its_own_queued_writes_only(pg_context: AppContext) -> None:
+    """PostgreSQL, where writes are queued (SQLite runs them at once)."""
+    ctx = pg_context
+    with ctx.unit_of_work() as session:
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-before-savepoint", "seen_at": 1})
+        savepoint = session.begin_nested()
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-in-savepoint", "seen_at": 2})
+        savepoint.rollback()
+        hot_sql.INSERT_SEEN_REQUEST.queue(session, {"key": "queued-after-savepoint", "seen_at": 3})
+    with ctx.unit_of_work() as session:
+        assert _seen(session, "queued-before-savepoint") == 1 and _seen(session, "queued-after-savepoint") == 3
+        assert _seen(session, "queued-in-savepoint") is None

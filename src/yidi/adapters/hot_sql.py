@@ -352,6 +352,17 @@ def install_flush_events(sessions: Any) -> None:
     for name in ("before_commit", "before_flush"):
         event.listen(sessions, name, lambda session, *_args: flush_queued(session))
     event.listen(sessions, "do_orm_execute", lambda state: flush_queued(state.session))
+    # A savepoint (begin_nested) starts with nothing queued, so that rolling it back drops exactly its own writes.
+    event.listen(sessions, "after_transaction_create",
+                 lambda session, transaction: flush_queued(session) if transaction.nested else None)
+    event.listen(sessions, "after_rollback", _drop_queued)
+
+
+def _drop_queued(session: Session) -> None:
+    link: _Link | None = session.info.get(_LINK)
+    if link is not None:
+        link.queued.clear()
+        link.riders.clear()
 
 
 def _failed(session: Session, link: _Link, exc: Exception, sql: str, params: Params | Sequence[Params]) -> NoReturn:
