@@ -148,3 +148,22 @@ def test_b11_the_responsible_hospital_settles_the_special_drug_as_med_type_15(de
     finally:
         hospital.close()
         other.close()
+
+
+def test_b11_a_pharmacys_settlements_clear_as_41_in_its_answer_and_in_3201(demo_ctx, server):
+    """清算类别 41 药店购药: a 2102's setlinfo says so, and the pharmacy's 3201 totals its settlements under 41
+    (not 11, although med_type 15 is an outpatient class)."""
+    _prepare(demo_ctx)
+    shop = client_for(server, DUAL)
+    try:
+        setl = ok(shop.call("2102", _purchase()))["setlinfo"]
+        assert setl["clr_type"] == "41" and setl["fixmedins_type"] == "2"
+        today = date.today().isoformat()  # 3201 dates a settlement by when it was processed
+        totals = {"medfee_sumamt": setl["medfee_sumamt"], "fund_pay_sumamt": setl["fund_pay_sumamt"],
+                  "fixmedins_setl_cnt": 1, "acct_pay": "0.00"}
+        as_pharmacy = ok(shop.reconcile_totals(today, today, clr_type="41", **totals))
+        assert as_pharmacy["stmtinfo"]["stmt_rslt"] == "0", as_pharmacy
+        as_outpatient = ok(shop.reconcile_totals(today, today, clr_type="11", **totals))
+        assert as_outpatient["stmt_totlrslt"]["ours"]["fixmedins_setl_cnt"] == 0
+    finally:
+        shop.close()

@@ -276,7 +276,7 @@ def _item(item: hospital_clearing.ClearingItem) -> dict[str, Any]:
     row = item.row
     return {"setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id or "", "psn_no": row.psn_no,
             "insuplc_admdvs": row.insuplc_admdvs, "clr_optins": row.insuplc_admdvs,
-            "clr_type": reconciliation.clr_type_of(row.med_type), "med_type": row.med_type,
+            "clr_type": item.clr_type, "med_type": row.med_type,
             "setl_date": row.setl_date.isoformat(), "medfee_sumamt": yuan(row.medfee_sumamt),
             "fund_pay_sumamt": yuan(row.fund_pay_sumamt), "acct_pay": yuan(row.acct_pay or 0),
             "clr_amt": yuan(item.amount_fen), "cnfm_flag": "1" if item.confirmed else "0"}

@@ -21,7 +21,7 @@ from yidi.interface.output import SETTLED_AMOUNTS, reversal, setldetail, setlinf
 from yidi.domain.catalog import FeeItem, split_item
 from yidi.domain.errors import YidiError, invalid
 from yidi.domain.money import fen_to_yuan
-from yidi.services import insured_side, pharmacy
+from yidi.services import insured_side, pharmacy, reconciliation
 from yidi.services.context import AppContext
 from yidi.services.person_lookup import cert_no_from
 
@@ -126,6 +126,7 @@ def _answer(ctx: AppContext, call: "Call", purchase: pharmacy.Purchase, outcome:
                     acct_balc_fen=getattr(person, "acct_balc", 0) or 0,
                     medins_setl_id=call.msgid.removeprefix(f"{call.fixmedins_code}:"))
     info["fixmedins_type"] = "2"  # 定点零售药店
+    info["clr_type"] = reconciliation.PHARMACY_CLR_TYPE  # 药店购药
     return {"setlinfo": info, "setldetail": setldetail(fields, person.insutype),
             "detlcutinfo": _detlcutinfo(ctx, call, purchase)}
 
@@ -159,6 +160,7 @@ def t2103(ctx: AppContext, call: "Call") -> dict:
                             mdtrt_cert_type="02")
     info = setlinfo(fields, shown, person, setl_id=row.setl_id, setl_time="", acct_balc_fen=person.acct_balc,
                     medins_setl_id=(row.msgid or "").removeprefix(f"{row.fixmedins_code}:"))
+    info["clr_type"] = reconciliation.PHARMACY_CLR_TYPE
     info, details = reversal(info, setldetail(fields, row.insutype), setl_id=row.setl_id, status=row.status,
                              cancel_time=call.received)
     return {"setlinfo": info, "setldetail": details}

@@ -132,6 +132,7 @@ class ClearingItem:
     row: SettlementRow
     amount_fen: int  # what clearing moves for it: fund_pay_sumamt + acct_pay
     confirmed: bool
+    clr_type: str  # 清算类别 (reconciliation.clr_type_of: 41 for every settlement of a pharmacy)
 
 
 def clearing_items(ctx: AppContext, fixmedins_code: str, clr_ym: str, *,
@@ -157,8 +158,9 @@ def clearing_items(ctx: AppContext, fixmedins_code: str, clr_ym: str, *,
         cleared = session.get(ClearingRunRow, f"{clr_ym[:4]}-{clr_ym[4:]}") is not None
     if ctx.federation is not None and not cleared and any(isinstance(row, TreatmentSettlementRow) for row in rows):
         cleared = ctx.federation.hub_cleared(f"{clr_ym[:4]}-{clr_ym[4:]}")
-    return [ClearingItem(row, row.fund_pay_sumamt + (row.acct_pay or 0), row.setl_id in confirmed)
-            for row in rows], cleared
+    pharmacy = reconciliation.is_pharmacy(ctx, fixmedins_code)
+    return [ClearingItem(row, row.fund_pay_sumamt + (row.acct_pay or 0), row.setl_id in confirmed,
+                         reconciliation.clr_type_of(row.med_type, pharmacy=pharmacy)) for row in rows], cleared
 
 
 def confirm(ctx: AppContext, fixmedins_code: str, clr_ym: str, setl_ids: list[str] | None, *,

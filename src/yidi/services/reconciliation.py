@@ -6,7 +6,8 @@ can reuse and extend them. "Ours" = direct settlements of that institution, stil
 discharge date) lies in [begndate, enddate]; cancelled and reversed ones net to zero. The check is scoped
 as the hospital sends it: ``setl_optins`` (the clearing institution, i.e. the insured region), ``clr_type``
 and ``insutype``, each only when given.
-clr_type (清算类别): 11 门诊 (outpatient and 门诊慢特病), 21 住院; 41 药店购药 (none here).
+clr_type (清算类别): 11 门诊 (outpatient and 门诊慢特病), 21 住院; 41 药店购药 (every settlement of a pharmacy:
+2102 特药 at a 双通道 pharmacy, B11).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sqlalchemy import select
 from yidi.adapters.orm import SettlementRow
 from yidi.adapters.orm_fed import TreatmentSettlementRow
 from yidi.domain.coverage import MED_CLASS_OF, MedClass
+from yidi.domain.special_drugs import PHARMACY
+from yidi.services import lookups
 from yidi.services.context import AppContext
 
 CLR_TYPES = ("11", "21", "41")
@@ -26,8 +29,20 @@ TOTAL_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_
 DETAIL_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
 
 
-def clr_type_of(med_type: str) -> str:
+PHARMACY_CLR_TYPE = "41"
+
+
+def clr_type_of(med_type: str, *, pharmacy: bool = False) -> str:
+    """The 清算类别 of a settlement: a pharmacy's is 药店购药 whatever its med_type; else 住院 or 门诊."""
+    if pharmacy:
+        return PHARMACY_CLR_TYPE
     return "21" if MED_CLASS_OF.get(med_type) is MedClass.INPATIENT else "11"
+
+
+def is_pharmacy(ctx: AppContext, fixmedins_code: str) -> bool:
+    """The institution is a pharmacy (its settlements clear as 41)."""
+    with ctx.unit_of_work() as session:
+        return lookups.institution(session, fixmedins_code).kind == PHARMACY
 
 
 def settled_between(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date, *,
@@ -47,7 +62,8 @@ def settled_between(ctx: AppContext, fixmedins_code: str, begndate: date, enddat
             if insutype:
                 stmt = stmt.where(table.insutype == insutype)
             rows += session.scalars(stmt.order_by(table.setl_id))
-    return [row for row in rows if not clr_type or clr_type_of(row.med_type) == clr_type]
+    pharmacy = is_pharmacy(ctx, fixmedins_code) if clr_type else False
+    return [row for row in rows if not clr_type or clr_type_of(row.med_type, pharmacy=pharmacy) == clr_type]
 
 
 def reconcile_totals(ctx: AppContext, fixmedins_code: str, begndate: date, enddate: date, reported: dict[str, Any]) -> dict[str, Any]:
