@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.api.test_fsi_support import client_for, demo_ctx, file_filing, ok, row_counts, server  # noqa: F401
 from yidi.adapters.orm import SettlementRow, UsageRow
-from yidi.services import ledger, pharmacy
+from yidi.services import ledger, pharmacy, users
 
 DUAL = "P41010000001"  # 郑州, 双通道 for X002 伊马替尼 (illustrative demo pharmacy)
 PLAIN = "P41010000002"  # 郑州, not 双通道
@@ -165,5 +165,45 @@ def test_b11_a_pharmacys_settlements_clear_as_41_in_its_answer_and_in_3201(demo_
         assert as_pharmacy["stmtinfo"]["stmt_rslt"] == "0", as_pharmacy
         as_outpatient = ok(shop.reconcile_totals(today, today, clr_type="11", **totals))
         assert as_outpatient["stmt_totlrslt"]["ours"]["fixmedins_setl_cnt"] == 0
+    finally:
+        shop.close()
+
+
+def test_b11_a_clerk_records_a_recognition_over_the_api_and_the_pharmacy_then_settles(demo_ctx, server):
+    """POST /api/special-drugs/recognitions (the insured region's clerk): before it the 2102 is refused
+    (SPECIAL_DRUG_NOT_RECOGNIZED), after it settles; the person lists it; a pharmacy as 责任医院 and a drug outside the
+    region's 特药 list are refused with INVALID_INPUT, another region's clerk with FORBIDDEN."""
+    import httpx
+
+    file_filing(demo_ctx, "P004", "referral", "410100", "2023-08-01", "王小")
+    for username, admdvs in (("clerk-jiaozuo", "410800"), ("clerk-wuhan", "420100")):
+        users.create_user(demo_ctx, username=username, password="demo-clerk-password", role="agency", admdvs=admdvs)
+    shop = client_for(server, DUAL)
+
+    def login(username: str, password: str) -> httpx.Client:
+        token = httpx.post(f"{server.url}/api/login", json={"username": username, "password": password})
+        assert token.status_code == 200, token.text
+        return httpx.Client(base_url=server.url, timeout=30,
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
+    body = {"psn_no": "P004", "med_list_codg": "X002", "fixmedins_code": ZHENGZHOU_HOSPITAL, "doctor_code": "D001",
+            "begndate": "2023-08-01", "dise_codg": "C80"}
+    try:
+        _refused(shop.call("2102", _purchase()), "SPECIAL_DRUG_NOT_RECOGNIZED")
+        with login("clerk-wuhan", "demo-clerk-password") as other, login("clerk-jiaozuo", "demo-clerk-password") as clerk:
+            assert other.post("/api/special-drugs/recognitions", json=body).json()["code"] == "FORBIDDEN"
+            pharmacy_as_hospital = clerk.post("/api/special-drugs/recognitions", json={**body, "fixmedins_code": DUAL})
+            assert pharmacy_as_hospital.status_code == 422 and pharmacy_as_hospital.json()["code"] == "INVALID_INPUT"
+            not_listed = clerk.post("/api/special-drugs/recognitions", json={**body, "med_list_codg": "X007"})
+            assert not_listed.status_code == 422 and "特药目录" in not_listed.json()["message"]
+            recorded = clerk.post("/api/special-drugs/recognitions", json=body)
+            assert recorded.status_code == 201, recorded.text
+            assert {k: recorded.json()[k] for k in ("psn_no", "med_list_codg", "fixmedins_code", "doctor_code",
+                                                    "begndate", "enddate", "status")} == {
+                "psn_no": "P004", "med_list_codg": "X002", "fixmedins_code": ZHENGZHOU_HOSPITAL, "doctor_code": "D001",
+                "begndate": "2023-08-01", "enddate": None, "status": "active"}
+            listed = clerk.get("/api/persons/P004/special-drug-recognitions").json()["recognitions"]
+            assert [r["recognition_id"] for r in listed] == [recorded.json()["recognition_id"]]
+        assert ok(shop.call("2102", _purchase()))["setlinfo"]["med_type"] == "15"
     finally:
         shop.close()

@@ -65,6 +65,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/filings/{filing_id}/approve"): RIGHT_AGENCY,
     ("POST", "/api/filings/{filing_id}/reject"): RIGHT_AGENCY,
     ("POST", "/api/filings/{filing_id}/materials"): RIGHT_AGENCY,  # the clerk records supplied materials (001 二(五))
+    # 特药待遇认定 (B11): the insured region's clerk records; the person and their region's agency and supervision read
+    ("POST", "/api/special-drugs/recognitions"): RIGHT_AGENCY,
+    ("GET", "/api/persons/{psn_no}/special-drug-recognitions"): {"person", "agency_right", "supervisor"},
     ("GET", "/api/commitment-text"): LOGGED_IN,  # the published 个人承诺书 text
     ("GET", "/api/regions"): LOGGED_IN,
     ("GET", "/api/institutions"): LOGGED_IN,
@@ -248,7 +251,7 @@ def concrete(world: World, path: str) -> str:
         values["access_key"] = world.access_key()
     if "{claim_id}" in path:
         values["claim_id"], values["attachment_id"] = world.claim()
-    values.update(month="2024-01", admdvs="410800", infno="2304", filename="市级清算单-2024-01-410800.csv")
+    values.update(psn_no="P001", month="2024-01", admdvs="410800", infno="2304", filename="市级清算单-2024-01-410800.csv")
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -262,6 +265,8 @@ JSON_BODIES = {
     "approve": {"reason": "材料齐全"},
     "reject": {"reason": "材料不全"},
     "materials": {"date": date.today().isoformat()},
+    "/api/special-drugs/recognitions": {"psn_no": "P001", "med_list_codg": "X002", "fixmedins_code": "H41010000001",
+                                        "doctor_code": "D001", "begndate": date.today().isoformat()},
     "paid": {"payment_ref": "TR0001"},
     "reverse": {"reason": "重复支付"},
     "/api/benefit/estimate": {"insuplc_admdvs": "410800", "insutype": "310", "fixmedins_code": "H11000000001",

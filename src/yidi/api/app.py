@@ -32,6 +32,7 @@ from yidi.services.context import AppContext
 ROUTER_MODULES = [
     "yidi.api.auth",
     "yidi.api.filings",
+    "yidi.api.special_drugs",
     "yidi.api.benefit",
     "yidi.interface.router",
     "yidi.api.claims",
