@@ -7,8 +7,16 @@ filed persons as bench/fsi_settlement.py does, then runs complete flows (2401 �
 2201 → 2204 → 2206 → 2207 with ``--outpatient``) through ``fsi.handle_call`` with signed bodies — the
 server's whole per-call work except HTTP parsing and the socket. Prints CPU ms per flow (process time,
 so it is less affected by other load on the machine than wall time) and per transaction, and statements per
-flow (commits and the driver's implicit BEGIN not counted);
+flow (each queued-write statement counted once; commits and the driver's implicit BEGIN not counted);
 ``--cprofile FILE`` writes a cProfile of the measured flows (``python -m pstats FILE``). Not a test.
+
+Instructions instead of seconds (the same count on every run, whatever else the machine does):
+
+    YIDI_BENCH_CALLGRIND=1 valgrind --tool=callgrind --callgrind-out-file=cg.%p \
+        .venv/bin/python -m bench.fsi_profile --flows 60 --warmup 20
+
+zeroes the counters when the measured flows start and dumps them when they end (``cg.<pid>.1``: its ``summary:``
+line is the instructions of the measured flows).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ queued write simply runs at once.
 A write that no statement of its transaction ever reads — the signed request's replay record — may instead *ride
 along* (``HotStatement.ride_along``): it becomes a ``WITH`` part of the transaction's next hot statement, read or
 write, saving that round trip; when none comes, it goes with the queued writes. A key it violates fails the
-statement it rode with (``REQUEST_REPLAYED`` is recognised by its constraint: services/replay_guard.py).
+statement it rode with (``REQUEST_REPLAYED`` is recognised by its table: services/replay_guard.py).
 
 Rows come back as plain tuples in the order of the records below (``VisitRecord``, ``PersonRecord``, …),
 which the services turn into those typed, immutable records.
@@ -41,8 +41,8 @@ from datetime import date
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, NoReturn, Sequence
 
 from psycopg import RawCursor
-from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, event,
-                        func, insert, or_, select, update, cast)
+from sqlalchemy import (BigInteger, ColumnElement, Insert, Integer, Select, Table, Update, and_, bindparam, cast,
+                        event, func, insert, or_, select, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
@@ -348,7 +348,8 @@ def _combined(statements: tuple[HotStatement, ...], dialect: Dialect) -> str:
 def install_flush_events(sessions: Any) -> None:
     """Queued writes go out before anything else the session runs and before its commit: the ORM's statements
     and flushes (``do_orm_execute``, ``before_flush``) and the commit (``before_commit``). Statements run on
-    ``session.connection()`` directly do not pass through these events: nothing on such a path queues."""
+    ``session.connection()`` directly do not pass through these events and may go before queued writes: only reads
+    of tables no queued write touches take that path (institutions, 特药 recognitions, 双通道 designations)."""
     for name in ("before_commit", "before_flush"):
         event.listen(sessions, name, lambda session, *_args: flush_queued(session))
     event.listen(sessions, "do_orm_execute", lambda state: flush_queued(state.session))
